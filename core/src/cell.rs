@@ -1,0 +1,154 @@
+//! The shared half of a process: what other processes and the node see of
+//! it (its mailbox, links, monitors and counters), apart from its state,
+//! which only its own task touches.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::info::Status;
+use crate::mailbox::{Envelope, Mailbox, MailboxSize};
+use crate::{ExitReason, MonitorRef, Pid, Signal};
+
+/// Node-wide counters shared by every process, so that sends can count
+/// dead letters without reaching the node.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) dead_letters: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+    pub(crate) exited: AtomicU64,
+}
+
+/// Who is told when a monitored process ends.
+pub(crate) enum Watcher {
+    /// A process, which receives `Signal::Down`.
+    Process(Pid),
+    /// A task outside any process, waiting on a [`crate::ExitWatch`].
+    External(oneshot::Sender<ExitReason>),
+}
+
+/// Links and monitors, guarded together so that linking or monitoring
+/// races cleanly with the process's exit.
+#[derive(Default)]
+pub(crate) struct SigState {
+    pub(crate) links: Vec<Pid>,
+    /// Monitors on this process.
+    pub(crate) monitored_by: Vec<(MonitorRef, Watcher)>,
+    /// Monitors this process holds on others.
+    pub(crate) monitoring: Vec<(MonitorRef, Pid)>,
+    pub(crate) name: Option<Arc<str>>,
+    /// Set once the process has begun to exit; nothing is added after.
+    pub(crate) exited: bool,
+}
+
+/// The untyped shared state of a process.
+pub(crate) struct ProcCore {
+    pub(crate) pid: Pid,
+    pub(crate) parent: Option<Pid>,
+    pub(crate) started: SystemTime,
+    pub(crate) status: AtomicU8,
+    pub(crate) trap_exit: AtomicBool,
+    pub(crate) handled: AtomicU64,
+    pub(crate) sig: Mutex<SigState>,
+    /// The final reason, set before the mailbox closes so that a caller
+    /// whose reply token was dropped can tell why.
+    pub(crate) exit: OnceLock<ExitReason>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl ProcCore {
+    pub(crate) fn status(&self) -> Status {
+        Status::from_u8(self.status.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        self.status.store(status as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn traps_exits(&self) -> bool {
+        self.trap_exit.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn dead_letter(&self) {
+        self.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A process as the node and other processes see it, whatever its message
+/// type.
+pub(crate) trait AnyProcess: Send + Sync + 'static {
+    fn core(&self) -> &ProcCore;
+    /// Queues a signal behind the messages already sent; `false` if the
+    /// process has ended.
+    fn push_signal(&self, signal: Signal) -> bool;
+    /// Ends the process at once with `reason`; `false` if it already ended.
+    fn kill(&self, reason: ExitReason) -> bool;
+    fn mailbox_len(&self) -> usize;
+    fn is_bounded(&self) -> bool;
+    fn message_type(&self) -> &'static str;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// The shared state of a process whose messages are `M`.
+pub(crate) struct Shared<M> {
+    pub(crate) core: ProcCore,
+    pub(crate) mailbox: Mailbox<M>,
+}
+
+impl<M: Send + 'static> Shared<M> {
+    pub(crate) fn new(
+        pid: Pid,
+        parent: Option<Pid>,
+        size: MailboxSize,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            core: ProcCore {
+                pid,
+                parent,
+                started: SystemTime::now(),
+                status: AtomicU8::new(Status::Starting as u8),
+                trap_exit: AtomicBool::new(false),
+                handled: AtomicU64::new(0),
+                sig: Mutex::new(SigState::default()),
+                exit: OnceLock::new(),
+                counters,
+            },
+            mailbox: Mailbox::new(size),
+        }
+    }
+}
+
+impl<M: Send + 'static> AnyProcess for Shared<M> {
+    fn core(&self) -> &ProcCore {
+        &self.core
+    }
+
+    fn push_signal(&self, signal: Signal) -> bool {
+        self.mailbox.push(Envelope::Signal(signal)).is_ok()
+    }
+
+    fn kill(&self, reason: ExitReason) -> bool {
+        self.mailbox.kill(reason)
+    }
+
+    fn mailbox_len(&self) -> usize {
+        self.mailbox.len()
+    }
+
+    fn is_bounded(&self) -> bool {
+        self.mailbox.is_bounded()
+    }
+
+    fn message_type(&self) -> &'static str {
+        std::any::type_name::<M>()
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}

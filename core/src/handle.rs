@@ -1,0 +1,238 @@
+//! Typed handles: `cast`, `try_cast` and `call`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::cell::Shared;
+use crate::runtime::current_pid;
+use crate::signals::watch_core;
+use crate::timer::{self, TimerRef};
+use crate::{CallError, Pid, SendError, TrySendError};
+
+/// A typed handle to a process taking messages of type `M`.
+///
+/// Cheap to clone and `Send + Sync`. Sending through a handle never
+/// serializes: the message is moved into the mailbox.
+pub struct Handle<M> {
+    pub(crate) shared: Arc<Shared<M>>,
+}
+
+impl<M: Send + 'static> Handle<M> {
+    /// The process's pid.
+    pub fn pid(&self) -> Pid {
+        self.shared.core.pid
+    }
+
+    /// Whether the process is still running.
+    pub fn is_alive(&self) -> bool {
+        !self.shared.mailbox.is_closed()
+    }
+
+    /// Sends a message without waiting for it to be handled.
+    ///
+    /// With an unbounded mailbox (the default) this never waits. With a
+    /// bounded one it waits for a free slot (backpressure).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::NoProc`] with the message if the process has ended; the
+    /// send is counted as a dead letter.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits for a slot drops the message,
+    /// which was then never queued.
+    pub async fn cast(&self, msg: M) -> Result<(), SendError<M>> {
+        self.shared.mailbox.push_waiting(msg).await.map_err(|msg| {
+            self.shared.core.dead_letter();
+            SendError::NoProc(msg)
+        })
+    }
+
+    /// Sends a message if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the bounded mailbox has no free slot,
+    /// [`TrySendError::NoProc`] if the process has ended (a dead letter);
+    /// either way the message is handed back.
+    pub fn try_cast(&self, msg: M) -> Result<(), TrySendError<M>> {
+        match self.shared.mailbox.try_push(msg) {
+            Ok(()) => Ok(()),
+            Err(Ok(msg)) => Err(TrySendError::Full(msg)),
+            Err(Err(msg)) => {
+                self.shared.core.dead_letter();
+                Err(TrySendError::NoProc(msg))
+            }
+        }
+    }
+
+    /// Sends a request and waits for its reply, like `gen_server:call`.
+    ///
+    /// `request` builds the message from a [`ReplyTo`] token; a tuple
+    /// variant such as `Msg::Get` works as it is. The process answers with
+    /// [`ReplyTo::reply`], now or later.
+    ///
+    /// # Errors
+    ///
+    /// - [`CallError::Timeout`] if no reply came within `timeout` (a later
+    ///   reply is dropped, never delivered elsewhere);
+    /// - [`CallError::NoProc`] if the process had ended before the request
+    ///   reached it;
+    /// - [`CallError::Exited`] with its reason if it ended before replying;
+    /// - [`CallError::NoReply`] if it dropped the token without replying;
+    /// - [`CallError::CallToSelf`] if a process calls itself.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the call; a reply is then dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use beamish_core::{async_trait, Context, ExitReason, Node, Process, ReplyTo};
+    /// # use std::time::Duration;
+    /// # struct Echo;
+    /// enum EchoMsg {
+    ///     Echo(String, ReplyTo<String>),
+    /// }
+    /// # #[async_trait]
+    /// # impl Process for Echo {
+    /// #     type Args = ();
+    /// #     type Msg = EchoMsg;
+    /// #     async fn init(_: &mut Context<EchoMsg>, _: ()) -> Result<Self, ExitReason> { Ok(Echo) }
+    /// #     async fn handle(&mut self, _: &mut Context<EchoMsg>, msg: EchoMsg) -> Result<(), ExitReason> {
+    /// #         let EchoMsg::Echo(text, reply) = msg;
+    /// #         reply.reply(text);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::new()?;
+    /// let echo = node.spawn::<Echo>(())?;
+    /// let text = echo
+    ///     .call(|reply| EchoMsg::Echo("hi".into(), reply), Duration::from_secs(1))
+    ///     .await?;
+    /// assert_eq!(text, "hi");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn call<R, F>(&self, request: F, timeout: Duration) -> Result<R, CallError>
+    where
+        F: FnOnce(ReplyTo<R>) -> M,
+    {
+        if current_pid() == Some(self.pid()) {
+            return Err(CallError::CallToSelf);
+        }
+        let (tx, rx) = oneshot::channel();
+        let msg = request(ReplyTo { tx: Some(tx) });
+        let exchange = async {
+            if self.cast(msg).await.is_err() {
+                return Err(CallError::NoProc);
+            }
+            match rx.await {
+                Ok(Answer::Value(reply)) => Ok(reply),
+                // The token was dropped while the process panicked: its
+                // reason is settled as soon as the panic is caught.
+                Ok(Answer::Ending) => Err(CallError::Exited(watch_core(&self.shared.core).await)),
+                // The token was dropped: by the mailbox of an ended process
+                // (whose reason is settled before its mailbox closes), or by
+                // a handler that chose not to reply.
+                Err(_) => Err(match self.shared.core.exit.get() {
+                    Some(reason) => CallError::Exited(reason.clone()),
+                    None => CallError::NoReply,
+                }),
+            }
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+
+    /// Sends `msg` to the process after `delay`; the returned [`TimerRef`]
+    /// cancels it. A message whose process has ended by then is a dead
+    /// letter.
+    pub fn send_after(&self, msg: M, delay: Duration) -> TimerRef {
+        let handle = self.clone();
+        timer::start(delay, async move {
+            let _ = handle.cast(msg).await;
+        })
+    }
+}
+
+impl<M> Clone for Handle<M> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<M> PartialEq for Handle<M> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<M> Eq for Handle<M> {}
+
+impl<M> fmt::Debug for Handle<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Handle").field(&self.shared.core.pid).finish()
+    }
+}
+
+/// The token a process answers a call with.
+///
+/// Reply at once or keep the token and reply later (as `gen_server:reply`
+/// allows). Dropping it without replying ends the call with
+/// [`CallError::NoReply`].
+pub struct ReplyTo<R> {
+    tx: Option<oneshot::Sender<Answer<R>>>,
+}
+
+/// What travels back to a caller.
+enum Answer<R> {
+    Value(R),
+    /// The token was dropped by a panicking process.
+    Ending,
+}
+
+impl<R> ReplyTo<R> {
+    /// Sends the reply. Returns `false` if the caller is no longer waiting
+    /// (it timed out or was cancelled); the reply is then dropped.
+    pub fn reply(mut self, value: R) -> bool {
+        match self.tx.take() {
+            Some(tx) => tx.send(Answer::Value(value)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Whether the caller has stopped waiting.
+    pub fn is_abandoned(&self) -> bool {
+        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
+    }
+}
+
+impl<R> Drop for ReplyTo<R> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            if std::thread::panicking() {
+                let _ = tx.send(Answer::Ending);
+            }
+        }
+    }
+}
+
+impl<R> fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("abandoned", &self.is_abandoned())
+            .finish()
+    }
+}

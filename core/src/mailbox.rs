@@ -1,0 +1,363 @@
+//! The mailbox: a multi-producer, single-consumer queue of messages and
+//! signals, with an out-of-band slot for signals that act at once.
+//!
+//! Senders push under a short lock; the owning process swaps the whole
+//! queue out in one go and then pops from its private batch without locking,
+//! so a busy mailbox costs one lock per batch on the receiving side. Nothing
+//! is allocated until the first message arrives, which keeps idle processes
+//! small. A bounded mailbox adds a semaphore whose permits are the free
+//! slots; signals never take a slot, so an exiting process is never blocked
+//! by a full mailbox.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use parking_lot::Mutex;
+use tokio::sync::Semaphore;
+
+use crate::{ExitReason, Signal};
+
+/// A batch whose buffer grew beyond this many slots is freed once drained,
+/// so a burst does not pin its memory for the life of the process.
+const SHRINK_ABOVE: usize = 1024;
+
+/// How big a mailbox may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailboxSize {
+    /// No limit (the default, as in Erlang): `cast` never waits.
+    #[default]
+    Unbounded,
+    /// At most this many queued messages: `cast` waits for room and
+    /// `try_cast` returns `Full`. Signals never count against the bound.
+    Bounded(usize),
+}
+
+/// One item in a mailbox.
+pub(crate) enum Envelope<M> {
+    Msg(M),
+    Signal(Signal),
+}
+
+/// What the owner takes out of its mailbox.
+pub(crate) enum Recv<M> {
+    /// A signal that acts at once: the process must end with this reason.
+    Kill(ExitReason),
+    Item(Envelope<M>),
+}
+
+pub(crate) struct Mailbox<M> {
+    inner: Mutex<Inner<M>>,
+    /// Set with `inner.kill`, so the owner can see it without locking.
+    urgent: AtomicBool,
+    /// Free slots of a bounded mailbox.
+    slots: Option<Semaphore>,
+    /// Length of the owner's private batch, published for introspection.
+    batch_len: AtomicUsize,
+}
+
+struct Inner<M> {
+    queue: VecDeque<Envelope<M>>,
+    recv_waker: Option<Waker>,
+    kill_waker: Option<Waker>,
+    kill: Option<ExitReason>,
+    closed: bool,
+}
+
+impl<M> Mailbox<M> {
+    pub(crate) fn new(size: MailboxSize) -> Self {
+        let slots = match size {
+            MailboxSize::Unbounded => None,
+            MailboxSize::Bounded(n) => Some(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
+        };
+        Self {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                recv_waker: None,
+                kill_waker: None,
+                kill: None,
+                closed: false,
+            }),
+            urgent: AtomicBool::new(false),
+            slots,
+            batch_len: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.slots.is_some()
+    }
+
+    /// Appends an item; hands it back if the mailbox is closed.
+    pub(crate) fn push(&self, item: Envelope<M>) -> Result<(), Envelope<M>> {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return Err(item);
+        }
+        inner.queue.push_back(item);
+        let waker = inner.recv_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Sends a message into a bounded mailbox, waiting for a free slot.
+    ///
+    /// Cancel safety: dropping the future before it completes drops the
+    /// message, which was then never queued.
+    pub(crate) async fn push_waiting(&self, msg: M) -> Result<(), M> {
+        let Some(slots) = &self.slots else {
+            return self.push(Envelope::Msg(msg)).map_err(unwrap_msg);
+        };
+        match slots.acquire().await {
+            Ok(permit) => match self.push(Envelope::Msg(msg)) {
+                Ok(()) => {
+                    permit.forget();
+                    Ok(())
+                }
+                Err(item) => Err(unwrap_msg(item)),
+            },
+            Err(_) => Err(msg),
+        }
+    }
+
+    /// Sends a message without waiting; `Err(Ok(msg))` means full,
+    /// `Err(Err(msg))` closed.
+    pub(crate) fn try_push(&self, msg: M) -> Result<(), Result<M, M>> {
+        let Some(slots) = &self.slots else {
+            return self.push(Envelope::Msg(msg)).map_err(|e| Err(unwrap_msg(e)));
+        };
+        match slots.try_acquire() {
+            Ok(permit) => match self.push(Envelope::Msg(msg)) {
+                Ok(()) => {
+                    permit.forget();
+                    Ok(())
+                }
+                Err(item) => Err(Err(unwrap_msg(item))),
+            },
+            Err(tokio::sync::TryAcquireError::NoPermits) => Err(Ok(msg)),
+            Err(tokio::sync::TryAcquireError::Closed) => Err(Err(msg)),
+        }
+    }
+
+    /// Delivers a signal that acts at once. The first such signal wins.
+    /// Returns `false` if the mailbox was already closed.
+    pub(crate) fn kill(&self, reason: ExitReason) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return false;
+        }
+        if inner.kill.is_none() {
+            inner.kill = Some(reason);
+        }
+        self.urgent.store(true, Ordering::Release);
+        let wakers = (inner.recv_waker.take(), inner.kill_waker.take());
+        drop(inner);
+        if let Some(waker) = wakers.0 {
+            waker.wake();
+        }
+        if let Some(waker) = wakers.1 {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Polls for a pending kill while the owner runs a handler.
+    pub(crate) fn poll_kill(&self, cx: &mut Context<'_>) -> Poll<ExitReason> {
+        let mut inner = self.inner.lock();
+        if let Some(reason) = inner.kill.take() {
+            return Poll::Ready(reason);
+        }
+        store_waker(&mut inner.kill_waker, cx);
+        Poll::Pending
+    }
+
+    /// Closes the mailbox and returns what was still queued. Senders waiting
+    /// for a slot fail from now on.
+    pub(crate) fn close(&self) -> VecDeque<Envelope<M>> {
+        let mut inner = self.inner.lock();
+        inner.closed = true;
+        inner.kill = None;
+        inner.recv_waker = None;
+        inner.kill_waker = None;
+        let rest = std::mem::take(&mut inner.queue);
+        drop(inner);
+        if let Some(slots) = &self.slots {
+            slots.close();
+        }
+        rest
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.lock().closed
+    }
+
+    /// Messages and signals waiting, in the shared queue and in the owner's
+    /// current batch.
+    pub(crate) fn len(&self) -> usize {
+        self.inner.lock().queue.len() + self.batch_len.load(Ordering::Relaxed)
+    }
+}
+
+fn unwrap_msg<M>(item: Envelope<M>) -> M {
+    match item {
+        Envelope::Msg(msg) => msg,
+        // Only `Envelope::Msg` is ever pushed by the message paths.
+        Envelope::Signal(_) => unreachable!("a signal was pushed as a message"),
+    }
+}
+
+fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(waker) if waker.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// The owner's side: a private batch taken from the shared queue.
+pub(crate) struct Receiver<M> {
+    batch: VecDeque<Envelope<M>>,
+}
+
+impl<M> Receiver<M> {
+    pub(crate) fn new() -> Self {
+        Self {
+            batch: VecDeque::new(),
+        }
+    }
+
+    /// Takes the next item, or a pending kill, which always comes first.
+    pub(crate) fn poll_recv(&mut self, mailbox: &Mailbox<M>, cx: &mut Context<'_>) -> Poll<Recv<M>> {
+        if !mailbox.urgent.load(Ordering::Acquire) {
+            if let Some(item) = self.batch.pop_front() {
+                return Poll::Ready(Recv::Item(self.took(mailbox, item)));
+            }
+        }
+        let mut inner = mailbox.inner.lock();
+        if let Some(reason) = inner.kill.take() {
+            return Poll::Ready(Recv::Kill(reason));
+        }
+        if self.batch.is_empty() {
+            if inner.queue.is_empty() {
+                store_waker(&mut inner.recv_waker, cx);
+                return Poll::Pending;
+            }
+            std::mem::swap(&mut inner.queue, &mut self.batch);
+        }
+        drop(inner);
+        match self.batch.pop_front() {
+            Some(item) => Poll::Ready(Recv::Item(self.took(mailbox, item))),
+            None => Poll::Pending,
+        }
+    }
+
+    fn took(&mut self, mailbox: &Mailbox<M>, item: Envelope<M>) -> Envelope<M> {
+        if self.batch.is_empty() && self.batch.capacity() > SHRINK_ABOVE {
+            self.batch = VecDeque::new();
+        }
+        mailbox.batch_len.store(self.batch.len(), Ordering::Relaxed);
+        if let (Envelope::Msg(_), Some(slots)) = (&item, &mailbox.slots) {
+            slots.add_permits(1);
+        }
+        item
+    }
+
+    /// Drops the private batch, returning it for accounting.
+    pub(crate) fn take_batch(&mut self) -> VecDeque<Envelope<M>> {
+        std::mem::take(&mut self.batch)
+    }
+
+    /// Slots allocated by the private batch and the shared queue together.
+    #[cfg(test)]
+    pub(crate) fn allocated(&self, mailbox: &Mailbox<M>) -> usize {
+        self.batch.capacity() + mailbox.inner.lock().queue.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn poll(rx: &mut Receiver<u32>, mb: &Mailbox<u32>) -> Poll<Recv<u32>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        rx.poll_recv(mb, &mut cx)
+    }
+
+    fn msg(p: Poll<Recv<u32>>) -> Option<u32> {
+        match p {
+            Poll::Ready(Recv::Item(Envelope::Msg(m))) => Some(m),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn fifo_across_batches() {
+        let mb = Mailbox::new(MailboxSize::Unbounded);
+        let mut rx = Receiver::new();
+        for i in 0..3 {
+            assert!(mb.push(Envelope::Msg(i)).is_ok());
+        }
+        assert_eq!(msg(poll(&mut rx, &mb)), Some(0));
+        assert!(mb.push(Envelope::Msg(3)).is_ok());
+        assert_eq!(mb.len(), 3);
+        let got: Vec<_> = (0..3).filter_map(|_| msg(poll(&mut rx, &mb))).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+        assert!(poll(&mut rx, &mb).is_pending());
+    }
+
+    #[test]
+    fn kill_overtakes_queued_messages() {
+        let mb = Mailbox::new(MailboxSize::Unbounded);
+        let mut rx = Receiver::new();
+        for i in 0..10 {
+            assert!(mb.push(Envelope::Msg(i)).is_ok());
+        }
+        assert_eq!(msg(poll(&mut rx, &mb)), Some(0));
+        assert!(mb.kill(ExitReason::Shutdown));
+        assert!(matches!(
+            poll(&mut rx, &mb),
+            Poll::Ready(Recv::Kill(ExitReason::Shutdown))
+        ));
+    }
+
+    #[test]
+    fn closed_mailbox_hands_messages_back() {
+        let mb = Mailbox::new(MailboxSize::Unbounded);
+        assert!(mb.push(Envelope::Msg(1)).is_ok());
+        let rest = mb.close();
+        assert_eq!(rest.len(), 1);
+        assert!(matches!(mb.push(Envelope::Msg(2)), Err(Envelope::Msg(2))));
+        assert!(!mb.kill(ExitReason::Kill));
+    }
+
+    #[test]
+    fn bounded_mailbox_frees_slots_when_taken() {
+        let mb = Mailbox::new(MailboxSize::Bounded(2));
+        let mut rx = Receiver::new();
+        assert!(mb.try_push(1).is_ok());
+        assert!(mb.try_push(2).is_ok());
+        assert!(matches!(mb.try_push(3), Err(Ok(3))));
+        // Signals never count against the bound.
+        assert!(mb.push(Envelope::Signal(Signal::IdleTimeout)).is_ok());
+        assert_eq!(msg(poll(&mut rx, &mb)), Some(1));
+        assert!(mb.try_push(3).is_ok());
+        mb.close();
+        assert!(matches!(mb.try_push(4), Err(Err(4))));
+    }
+
+    #[test]
+    fn drained_burst_releases_its_buffer() {
+        let mb = Mailbox::new(MailboxSize::Unbounded);
+        let mut rx = Receiver::new();
+        for i in 0..100_000 {
+            assert!(mb.push(Envelope::Msg(i)).is_ok());
+        }
+        for _ in 0..100_000 {
+            assert!(msg(poll(&mut rx, &mb)).is_some());
+        }
+        assert!(rx.allocated(&mb) <= SHRINK_ABOVE);
+    }
+}

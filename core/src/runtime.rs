@@ -1,0 +1,348 @@
+//! Spawning processes and the loop each one runs.
+
+use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use crate::cell::{AnyProcess, ProcCore, Shared, Watcher};
+use crate::info::Status;
+use crate::mailbox::{Envelope, MailboxSize, Receiver, Recv};
+use crate::reason::panic_reason;
+use crate::signals::Departure;
+use crate::{
+    Context, ExitReason, Handle, MonitorRef, Node, Pid, Process, Signal, SpawnError, StartError,
+};
+
+tokio::task_local! {
+    static CURRENT: Pid;
+}
+
+/// The pid of the process whose task is running, if any.
+pub(crate) fn current_pid() -> Option<Pid> {
+    CURRENT.try_with(|pid| *pid).ok()
+}
+
+/// Options for spawning a process, in the spirit of Erlang's `spawn_opt`.
+///
+/// # Examples
+///
+/// ```
+/// use beamish_core::{MailboxSize, SpawnOpts};
+/// use std::time::Duration;
+///
+/// let opts = SpawnOpts::new()
+///     .name("mailer")
+///     .mailbox(MailboxSize::Bounded(1_000))
+///     .idle_timeout(Duration::from_secs(30));
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOpts {
+    pub(crate) name: Option<String>,
+    pub(crate) mailbox: MailboxSize,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) trap_exit: bool,
+}
+
+impl SpawnOpts {
+    /// Default options: no name, unbounded mailbox, no idle timeout, not
+    /// trapping exits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the process under `name` before it starts; the spawn fails
+    /// if the name is taken.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The mailbox size.
+    pub fn mailbox(mut self, size: MailboxSize) -> Self {
+        self.mailbox = size;
+        self
+    }
+
+    /// Delivers [`Signal::IdleTimeout`] when no message arrived for
+    /// `timeout`.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Traps exits from the start, before `init` runs (as supervisors do).
+    pub fn trap_exit(mut self, trap: bool) -> Self {
+        self.trap_exit = trap;
+        self
+    }
+}
+
+/// How a new process relates to the process spawning it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Relation {
+    Child,
+    Linked,
+    Monitored,
+}
+
+type Started = oneshot::Sender<Result<(), ExitReason>>;
+
+pub(crate) fn spawn<P: Process>(
+    node: &Node,
+    args: P::Args,
+    opts: &SpawnOpts,
+    parent: Option<(&dyn AnyProcess, Relation)>,
+    started: Option<Started>,
+) -> Result<(Handle<P::Msg>, Option<MonitorRef>), SpawnError> {
+    let inner = &node.inner;
+    if inner.stopping.load(Ordering::Acquire) {
+        return Err(SpawnError::NodeStopping);
+    }
+    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+    let pid = Pid::new(inner.name, id, inner.creation);
+    let parent_pid = parent.map(|(proc, _)| proc.core().pid);
+    let shared = Arc::new(Shared::<P::Msg>::new(
+        pid,
+        parent_pid,
+        opts.mailbox,
+        Arc::clone(&inner.counters),
+    ));
+    if opts.trap_exit {
+        shared.core.trap_exit.store(true, Ordering::Release);
+    }
+    inner
+        .table
+        .insert(id, Arc::clone(&shared) as Arc<dyn AnyProcess>);
+    if let Some(name) = &opts.name {
+        if let Err(err) = inner.register(name, &*shared) {
+            inner.table.remove(&id);
+            return Err(err.into());
+        }
+    }
+    let mut mref = None;
+    if let Some((parent, relation)) = parent {
+        // The child is not running yet, so nothing can race these.
+        match relation {
+            Relation::Child => {}
+            Relation::Linked => {
+                shared.core.sig.lock().links.push(parent.core().pid);
+                parent.core().sig.lock().links.push(pid);
+            }
+            Relation::Monitored => {
+                let r = inner.new_ref();
+                shared
+                    .core
+                    .sig
+                    .lock()
+                    .monitored_by
+                    .push((r, Watcher::Process(parent.core().pid)));
+                parent.core().sig.lock().monitoring.push((r, pid));
+                mref = Some(r);
+            }
+        }
+    }
+    inner.counters.spawned.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::error_span!("process", %pid, name = opts.name.as_deref());
+    let ctx = Context::new(node.clone(), Arc::clone(&shared), span.clone(), opts.idle_timeout);
+    let task = CURRENT.scope(pid, run::<P>(ctx, args, started).instrument(span));
+    drop(inner.runtime.spawn(task));
+    Ok((Handle { shared }, mref))
+}
+
+pub(crate) async fn start<P: Process>(
+    node: &Node,
+    args: P::Args,
+    opts: &SpawnOpts,
+    parent: Option<(&dyn AnyProcess, Relation)>,
+) -> Result<(Handle<P::Msg>, Option<MonitorRef>), StartError> {
+    let (tx, rx) = oneshot::channel();
+    let spawned = spawn::<P>(node, args, opts, parent, Some(tx))?;
+    match rx.await {
+        Ok(Ok(())) => Ok(spawned),
+        Ok(Err(reason)) => Err(StartError::Init(reason)),
+        Err(_) => Err(StartError::Init(ExitReason::Killed)),
+    }
+}
+
+/// How a guarded callback ended.
+enum Outcome<T> {
+    Value(T),
+    /// It panicked; the process ends with this reason after `terminate`.
+    Panicked(ExitReason),
+    /// A signal that acts at once arrived; the process ends without
+    /// `terminate`.
+    Killed(ExitReason),
+}
+
+/// Runs a callback, catching its panic and racing it against signals that
+/// act at once. On a panic or kill, the final reason is settled before the
+/// callback's future is dropped, so a caller whose reply token dies with it
+/// learns why.
+async fn guard<M, T>(shared: &Shared<M>, callback: impl Future<Output = T>) -> Outcome<T> {
+    let mut callback = pin!(AssertUnwindSafe(callback).catch_unwind());
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = callback.as_mut().poll(cx) {
+            return Poll::Ready(match result {
+                Ok(value) => Outcome::Value(value),
+                Err(payload) => Outcome::Panicked(settle(&shared.core, panic_reason(payload))),
+            });
+        }
+        match shared.mailbox.poll_kill(cx) {
+            Poll::Ready(reason) => Poll::Ready(Outcome::Killed(settle(&shared.core, reason))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Fixes the final exit reason (the first one settled wins) and returns it.
+fn settle(core: &ProcCore, reason: ExitReason) -> ExitReason {
+    core.exit.get_or_init(|| reason.as_seen()).clone()
+}
+
+async fn run<P: Process>(mut ctx: Context<P::Msg>, args: P::Args, started: Option<Started>) {
+    let shared = Arc::clone(&ctx.shared);
+    let mut rx = Receiver::new();
+    let reason = match guard(&shared, P::init(&mut ctx, args)).await {
+        Outcome::Value(Ok(mut state)) => {
+            if let Some(started) = started {
+                let _ = started.send(Ok(()));
+            }
+            let (reason, terminate) = serve(&mut state, &mut ctx, &mut rx).await;
+            let reason = if terminate {
+                shared.core.set_status(Status::Exiting);
+                match guard(&shared, state.terminate(&mut ctx, &reason)).await {
+                    Outcome::Value(()) => reason,
+                    Outcome::Panicked(reason) | Outcome::Killed(reason) => reason,
+                }
+            } else {
+                reason
+            };
+            let reason = settle(&shared.core, reason);
+            drop(state);
+            reason
+        }
+        Outcome::Value(Err(reason)) | Outcome::Panicked(reason) | Outcome::Killed(reason) => {
+            let reason = settle(&shared.core, reason);
+            if let Some(started) = started {
+                let _ = started.send(Err(reason.clone()));
+            }
+            reason
+        }
+    };
+    finish(&ctx.node, &shared, &mut rx, &reason);
+}
+
+/// Handles messages and signals until the process must end. Returns the
+/// reason and whether `terminate` should run.
+async fn serve<P: Process>(
+    state: &mut P,
+    ctx: &mut Context<P::Msg>,
+    rx: &mut Receiver<P::Msg>,
+) -> (ExitReason, bool) {
+    let shared = Arc::clone(&ctx.shared);
+    let core = &shared.core;
+    let mut handled = 0_u64;
+    core.set_status(Status::Waiting);
+    loop {
+        let next = match ctx.idle_timeout {
+            None => poll_fn(|cx| rx.poll_recv(&shared.mailbox, cx)).await,
+            Some(idle) => {
+                match tokio::time::timeout(idle, poll_fn(|cx| rx.poll_recv(&shared.mailbox, cx)))
+                    .await
+                {
+                    Ok(next) => next,
+                    Err(_) => Recv::Item(Envelope::Signal(Signal::IdleTimeout)),
+                }
+            }
+        };
+        let item = match next {
+            Recv::Kill(reason) => return (settle(core, reason), false),
+            Recv::Item(item) => item,
+        };
+        core.set_status(Status::Running);
+        let outcome = match item {
+            Envelope::Msg(msg) => guard(&shared, state.handle(ctx, msg)).await,
+            Envelope::Signal(signal) => {
+                if !accepts(core, &signal) {
+                    core.set_status(Status::Waiting);
+                    continue;
+                }
+                guard(&shared, state.handle_signal(ctx, signal)).await
+            }
+        };
+        handled += 1;
+        core.handled.store(handled, Ordering::Relaxed);
+        match outcome {
+            Outcome::Value(Ok(())) => {}
+            Outcome::Value(Err(reason)) | Outcome::Panicked(reason) => return (reason, true),
+            Outcome::Killed(reason) => return (reason, false),
+        }
+        if let Some(reason) = ctx.stop.take() {
+            return (reason, true);
+        }
+        core.set_status(Status::Waiting);
+    }
+}
+
+/// Whether a queued signal is still wanted: a `Down` for a monitor that was
+/// removed meanwhile is discarded.
+fn accepts(core: &ProcCore, signal: &Signal) -> bool {
+    match signal {
+        Signal::Down { monitor, .. } => {
+            let mut sig = core.sig.lock();
+            match sig.monitoring.iter().position(|(r, _)| r == monitor) {
+                Some(at) => {
+                    sig.monitoring.swap_remove(at);
+                    true
+                }
+                None => false,
+            }
+        }
+        _ => true,
+    }
+}
+
+/// Closes the mailbox and tells links, monitors and the node.
+fn finish<M: Send + 'static>(
+    node: &Node,
+    shared: &Shared<M>,
+    rx: &mut Receiver<M>,
+    reason: &ExitReason,
+) {
+    let core = &shared.core;
+    core.set_status(Status::Exiting);
+    let gone = {
+        let mut sig = core.sig.lock();
+        sig.exited = true;
+        Departure {
+            links: std::mem::take(&mut sig.links),
+            monitored_by: std::mem::take(&mut sig.monitored_by),
+            monitoring: std::mem::take(&mut sig.monitoring),
+            name: sig.name.take(),
+        }
+    };
+    let mut leftover = rx.take_batch();
+    leftover.extend(shared.mailbox.close());
+    let unhandled = leftover
+        .iter()
+        .filter(|item| matches!(item, Envelope::Msg(_)))
+        .count();
+    if unhandled > 0 {
+        core.counters
+            .dead_letters
+            .fetch_add(unhandled as u64, Ordering::Relaxed);
+    }
+    // Dropping what was left fails the calls still queued, with `reason`.
+    drop(leftover);
+    node.inner.after_exit(core, reason, gone);
+}

@@ -1,0 +1,283 @@
+//! Links, monitors and exit signals between processes, and what happens
+//! when a process ends. The semantics are Erlang's; see the crate docs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use tokio::sync::oneshot;
+
+use crate::cell::{AnyProcess, ProcCore, Watcher};
+use crate::info::Failure;
+use crate::node::NodeInner;
+use crate::{ExitReason, MonitorRef, Pid, Signal};
+
+/// How many unobserved failures a node keeps for inspection.
+const KEPT_FAILURES: usize = 256;
+
+/// Delivers an exit signal to `target`, deciding on arrival what it does:
+///
+/// - `Kill` sent with `exit` ends the target at once, untrappably, as `Killed`;
+/// - a target that traps exits receives it as a [`Signal::Exit`] message,
+///   in order with what `from` sent before;
+/// - `Normal` is ignored by a target that does not trap exits (unless a
+///   process sent it to itself with `exit`);
+/// - any other reason ends a target that does not trap exits at once.
+pub(crate) fn deliver_exit(target: &dyn AnyProcess, from: Pid, reason: ExitReason, via_link: bool) {
+    let core = target.core();
+    if via_link {
+        core.sig.lock().links.retain(|&pid| pid != from);
+    }
+    if !via_link && reason == ExitReason::Kill {
+        target.kill(ExitReason::Killed);
+        return;
+    }
+    if core.traps_exits() {
+        target.push_signal(Signal::Exit { from, reason });
+        return;
+    }
+    if reason.is_normal() {
+        if !via_link && from == core.pid {
+            target.kill(ExitReason::Normal);
+        }
+        return;
+    }
+    target.kill(reason);
+}
+
+/// Everything taken from a process's shared state as it ends.
+pub(crate) struct Departure {
+    pub(crate) links: Vec<Pid>,
+    pub(crate) monitored_by: Vec<(MonitorRef, Watcher)>,
+    pub(crate) monitoring: Vec<(MonitorRef, Pid)>,
+    pub(crate) name: Option<Arc<str>>,
+}
+
+impl NodeInner {
+    /// The process behind a pid, if it is alive on this node.
+    pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<dyn AnyProcess>> {
+        if pid.node() != self.name || pid.creation() != self.creation {
+            return None;
+        }
+        self.table.get(&pid.id()).map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// The reason links and monitors fire with for a process that cannot be
+    /// found: `NoConnection` for other nodes (no distribution is running),
+    /// `NoProc` for this one.
+    pub(crate) fn missing_reason(&self, pid: Pid) -> ExitReason {
+        if pid.node() == self.name {
+            ExitReason::NoProc
+        } else {
+            ExitReason::NoConnection
+        }
+    }
+
+    pub(crate) fn new_ref(&self) -> MonitorRef {
+        MonitorRef(self.next_ref.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Links `me` (a live process, the caller) with `other`. A dead or
+    /// unknown `other` sends `me` an exit signal with `NoProc`.
+    pub(crate) fn link(&self, me: &dyn AnyProcess, other: Pid) {
+        let my_pid = me.core().pid;
+        if other == my_pid {
+            return;
+        }
+        if let Some(target) = self.lookup(other) {
+            let mut sig = target.core().sig.lock();
+            if !sig.exited {
+                if !sig.links.contains(&my_pid) {
+                    sig.links.push(my_pid);
+                }
+                drop(sig);
+                let mut mine = me.core().sig.lock();
+                if !mine.links.contains(&other) {
+                    mine.links.push(other);
+                }
+                return;
+            }
+        }
+        deliver_exit(me, other, self.missing_reason(other), true);
+    }
+
+    /// Removes the link between `me` and `other`, if any.
+    pub(crate) fn unlink(&self, me: &ProcCore, other: Pid) {
+        me.sig.lock().links.retain(|&pid| pid != other);
+        if let Some(target) = self.lookup(other) {
+            target.core().sig.lock().links.retain(|&pid| pid != me.pid);
+        }
+    }
+
+    /// `me` starts monitoring `target`. A dead or unknown target yields a
+    /// `Down` with `NoProc` at once.
+    pub(crate) fn monitor(&self, me: &dyn AnyProcess, target: Pid) -> MonitorRef {
+        let mref = self.new_ref();
+        let my_pid = me.core().pid;
+        // Record our side first, so the `Down` is accepted whenever it comes.
+        me.core().sig.lock().monitoring.push((mref, target));
+        if let Some(proc) = self.lookup(target) {
+            let mut sig = proc.core().sig.lock();
+            if !sig.exited {
+                sig.monitored_by.push((mref, Watcher::Process(my_pid)));
+                return mref;
+            }
+        }
+        me.push_signal(Signal::Down {
+            monitor: mref,
+            pid: target,
+            reason: self.missing_reason(target),
+        });
+        mref
+    }
+
+    /// Removes a monitor `me` holds. Returns `false` if it was not active
+    /// (it fired, or was removed before). A `Down` already queued for it is
+    /// discarded.
+    pub(crate) fn demonitor(&self, me: &ProcCore, mref: MonitorRef) -> bool {
+        let target = {
+            let mut sig = me.sig.lock();
+            let Some(at) = sig.monitoring.iter().position(|(r, _)| *r == mref) else {
+                return false;
+            };
+            sig.monitoring.swap_remove(at).1
+        };
+        if let Some(proc) = self.lookup(target) {
+            proc.core()
+                .sig
+                .lock()
+                .monitored_by
+                .retain(|(r, _)| *r != mref);
+        }
+        true
+    }
+
+    /// Watches a process from outside any process.
+    pub(crate) fn watch(&self, target: Pid) -> ExitWatch {
+        match self.lookup(target) {
+            Some(proc) => watch_core(proc.core()),
+            None => {
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send(self.missing_reason(target));
+                ExitWatch { rx }
+            }
+        }
+    }
+
+    /// Sends an exit signal from `from` to `to`; nothing happens if `to` is
+    /// not alive.
+    pub(crate) fn exit(&self, from: Pid, to: Pid, reason: ExitReason) {
+        if let Some(target) = self.lookup(to) {
+            deliver_exit(&*target, from, reason, false);
+        }
+    }
+
+    /// Tells everyone concerned that the process `core` ended with
+    /// `reason`. Its mailbox is already closed.
+    pub(crate) fn after_exit(&self, core: &ProcCore, reason: &ExitReason, gone: Departure) {
+        let pid = core.pid;
+        // Free the pid and the name before anyone hears of the exit, so a
+        // replacement can take the name as soon as the exit is seen.
+        self.table.remove(&pid.id());
+        if let Some(name) = &gone.name {
+            let mut registry = self.registry.lock();
+            if registry.get(name) == Some(&pid) {
+                registry.remove(name);
+            }
+        }
+        for (mref, target) in &gone.monitoring {
+            if let Some(proc) = self.lookup(*target) {
+                proc.core()
+                    .sig
+                    .lock()
+                    .monitored_by
+                    .retain(|(r, _)| r != mref);
+            }
+        }
+        let observed = !gone.links.is_empty() || !gone.monitored_by.is_empty();
+        for link in gone.links {
+            if let Some(target) = self.lookup(link) {
+                deliver_exit(&*target, pid, reason.clone(), true);
+            }
+        }
+        for (mref, watcher) in gone.monitored_by {
+            match watcher {
+                Watcher::Process(watcher) => {
+                    if let Some(proc) = self.lookup(watcher) {
+                        proc.push_signal(Signal::Down {
+                            monitor: mref,
+                            pid,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                Watcher::External(tx) => {
+                    let _ = tx.send(reason.clone());
+                }
+            }
+        }
+        self.counters.exited.fetch_add(1, Ordering::Relaxed);
+        if reason.is_crash() {
+            tracing::error!(%pid, %reason, "process crashed");
+            if !observed && *reason != ExitReason::Killed {
+                self.record_failure(Failure {
+                    pid,
+                    name: gone.name,
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+
+    fn record_failure(&self, failure: Failure) {
+        self.unobserved.fetch_add(1, Ordering::Relaxed);
+        let mut kept = self.failures.lock();
+        if kept.len() == KEPT_FAILURES {
+            kept.pop_front();
+        }
+        kept.push_back(failure);
+    }
+}
+
+/// Watches a process through its shared state, without the node.
+pub(crate) fn watch_core(core: &ProcCore) -> ExitWatch {
+    let (tx, rx) = oneshot::channel();
+    let mut sig = core.sig.lock();
+    if sig.exited {
+        drop(sig);
+        let _ = tx.send(core.exit.get().cloned().unwrap_or(ExitReason::NoProc));
+    } else {
+        sig.monitored_by.push((MonitorRef(0), Watcher::External(tx)));
+    }
+    ExitWatch { rx }
+}
+
+/// Resolves to the exit reason of a process watched from outside any
+/// process (see [`Node::monitor`](crate::Node::monitor)): `NoProc` at once
+/// if it was not alive.
+#[derive(Debug)]
+#[must_use = "an ExitWatch does nothing unless awaited"]
+pub struct ExitWatch {
+    rx: oneshot::Receiver<ExitReason>,
+}
+
+impl ExitWatch {
+    /// The reason, if the process has already ended.
+    pub fn try_reason(&mut self) -> Option<ExitReason> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Future for ExitWatch {
+    type Output = ExitReason;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<ExitReason> {
+        // The sender is only dropped unsent if the process's task was torn
+        // down with its runtime, which ends it as surely as a kill.
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|result| result.unwrap_or(ExitReason::Killed))
+    }
+}
