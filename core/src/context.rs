@@ -245,4 +245,3 @@ impl<M> fmt::Debug for Context<M> {
             .finish_non_exhaustive()
     }
 }
-

@@ -183,7 +183,9 @@ impl<M> Eq for Handle<M> {}
 
 impl<M> fmt::Debug for Handle<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Handle").field(&self.shared.core.pid).finish()
+        f.debug_tuple("Handle")
+            .field(&self.shared.core.pid)
+            .finish()
     }
 }
 

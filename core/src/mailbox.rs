@@ -127,7 +127,9 @@ impl<M> Mailbox<M> {
     /// `Err(Err(msg))` closed.
     pub(crate) fn try_push(&self, msg: M) -> Result<(), Result<M, M>> {
         let Some(slots) = &self.slots else {
-            return self.push(Envelope::Msg(msg)).map_err(|e| Err(unwrap_msg(e)));
+            return self
+                .push(Envelope::Msg(msg))
+                .map_err(|e| Err(unwrap_msg(e)));
         };
         match slots.try_acquire() {
             Ok(permit) => match self.push(Envelope::Msg(msg)) {
@@ -229,7 +231,11 @@ impl<M> Receiver<M> {
     }
 
     /// Takes the next item, or a pending kill, which always comes first.
-    pub(crate) fn poll_recv(&mut self, mailbox: &Mailbox<M>, cx: &mut Context<'_>) -> Poll<Recv<M>> {
+    pub(crate) fn poll_recv(
+        &mut self,
+        mailbox: &Mailbox<M>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Recv<M>> {
         if !mailbox.urgent.load(Ordering::Acquire) {
             if let Some(item) = self.batch.pop_front() {
                 return Poll::Ready(Recv::Item(self.took(mailbox, item)));

@@ -188,7 +188,9 @@ impl Node {
         args: P::Args,
         opts: SpawnOpts,
     ) -> Result<Handle<P::Msg>, StartError> {
-        runtime::start::<P>(self, args, &opts, None).await.map(|(handle, _)| handle)
+        runtime::start::<P>(self, args, &opts, None)
+            .await
+            .map(|(handle, _)| handle)
     }
 
     /// Sends an exit signal from the node to `pid` (see

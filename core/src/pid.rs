@@ -369,7 +369,15 @@ mod tests {
 
     #[test]
     fn bad_pids_are_errors() {
-        for text in ["", "<>", "<a@b.1>", "a@b.1.2", "<a@b.x.2>", "<a@b.1.-2>", "<ab.1.2>"] {
+        for text in [
+            "",
+            "<>",
+            "<a@b.1>",
+            "a@b.1.2",
+            "<a@b.x.2>",
+            "<a@b.1.-2>",
+            "<ab.1.2>",
+        ] {
             assert!(text.parse::<Pid>().is_err(), "{text:?} parsed");
         }
     }

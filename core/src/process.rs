@@ -67,8 +67,11 @@ pub trait Process: Sized + Send + 'static {
     async fn init(ctx: &mut Context<Self::Msg>, args: Self::Args) -> Result<Self, ExitReason>;
 
     /// Handles one message.
-    async fn handle(&mut self, ctx: &mut Context<Self::Msg>, msg: Self::Msg)
-        -> Result<(), ExitReason>;
+    async fn handle(
+        &mut self,
+        ctx: &mut Context<Self::Msg>,
+        msg: Self::Msg,
+    ) -> Result<(), ExitReason>;
 
     /// Handles a signal the process asked for: an exit signal while it
     /// traps exits, a monitor's `Down`, a timer, or its idle timeout.

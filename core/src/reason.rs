@@ -72,7 +72,7 @@ impl ExitReason {
     }
 
     /// The reason others see: `Kill` becomes `Killed`, anything else stays.
-    pub(crate) fn as_seen(self) -> Self {
+    pub(crate) fn into_seen(self) -> Self {
         match self {
             Self::Kill => Self::Killed,
             other => other,
@@ -132,8 +132,8 @@ mod tests {
 
     #[test]
     fn kill_is_seen_as_killed() {
-        assert_eq!(ExitReason::Kill.as_seen(), ExitReason::Killed);
-        assert_eq!(ExitReason::Normal.as_seen(), ExitReason::Normal);
+        assert_eq!(ExitReason::Kill.into_seen(), ExitReason::Killed);
+        assert_eq!(ExitReason::Normal.into_seen(), ExitReason::Normal);
         assert!(!ExitReason::Shutdown.is_crash());
         assert!(ExitReason::Shutdown.is_abnormal());
     }

@@ -152,7 +152,12 @@ pub(crate) fn spawn<P: Process>(
     }
     inner.counters.spawned.fetch_add(1, Ordering::Relaxed);
     let span = tracing::error_span!("process", %pid, name = opts.name.as_deref());
-    let ctx = Context::new(node.clone(), Arc::clone(&shared), span.clone(), opts.idle_timeout);
+    let ctx = Context::new(
+        node.clone(),
+        Arc::clone(&shared),
+        span.clone(),
+        opts.idle_timeout,
+    );
     let task = CURRENT.scope(pid, run::<P>(ctx, args, started).instrument(span));
     drop(inner.runtime.spawn(task));
     Ok((Handle { shared }, mref))
@@ -206,7 +211,7 @@ async fn guard<M, T>(shared: &Shared<M>, callback: impl Future<Output = T>) -> O
 
 /// Fixes the final exit reason (the first one settled wins) and returns it.
 fn settle(core: &ProcCore, reason: ExitReason) -> ExitReason {
-    core.exit.get_or_init(|| reason.as_seen()).clone()
+    core.exit.get_or_init(|| reason.into_seen()).clone()
 }
 
 async fn run<P: Process>(mut ctx: Context<P::Msg>, args: P::Args, started: Option<Started>) {

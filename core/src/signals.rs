@@ -61,7 +61,9 @@ impl NodeInner {
         if pid.node() != self.name || pid.creation() != self.creation {
             return None;
         }
-        self.table.get(&pid.id()).map(|entry| Arc::clone(entry.value()))
+        self.table
+            .get(&pid.id())
+            .map(|entry| Arc::clone(entry.value()))
     }
 
     /// The reason links and monitors fire with for a process that cannot be
@@ -249,7 +251,8 @@ pub(crate) fn watch_core(core: &ProcCore) -> ExitWatch {
         drop(sig);
         let _ = tx.send(core.exit.get().cloned().unwrap_or(ExitReason::NoProc));
     } else {
-        sig.monitored_by.push((MonitorRef(0), Watcher::External(tx)));
+        sig.monitored_by
+            .push((MonitorRef(0), Watcher::External(tx)));
     }
     ExitWatch { rx }
 }
