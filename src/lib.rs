@@ -1,1 +1,53 @@
-//! x
+//! beamish: Erlang/OTP for Rust services.
+//!
+//! Processes with mailboxes, links and monitors, `call` and `cast`, a
+//! local registry and live introspection, with Erlang's semantics. This
+//! facade re-exports [`beamish_core`]; supervision and the transports for
+//! distribution (features `tcp`, `quic`, `amqp`) join it as they land.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use beamish::{async_trait, Context, ExitReason, Node, Process, ReplyTo};
+//!
+//! struct Greeter;
+//!
+//! enum Msg {
+//!     Greet(String, ReplyTo<String>),
+//! }
+//!
+//! #[async_trait]
+//! impl Process for Greeter {
+//!     type Args = ();
+//!     type Msg = Msg;
+//!
+//!     async fn init(_ctx: &mut Context<Msg>, _: ()) -> Result<Self, ExitReason> {
+//!         Ok(Greeter)
+//!     }
+//!
+//!     async fn handle(&mut self, _ctx: &mut Context<Msg>, msg: Msg) -> Result<(), ExitReason> {
+//!         let Msg::Greet(name, reply) = msg;
+//!         reply.reply(format!("hello, {name}"));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let node = Node::new()?;
+//! let greeter = node.spawn::<Greeter>(())?;
+//! let text = greeter
+//!     .call(|reply| Msg::Greet("ada".into(), reply), Duration::from_secs(1))
+//!     .await?;
+//! assert_eq!(text, "hello, ada");
+//! # Ok(())
+//! # }
+//! ```
+
+pub use beamish_core::*;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

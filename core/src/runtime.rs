@@ -151,7 +151,8 @@ pub(crate) fn spawn<P: Process>(
         }
     }
     inner.counters.spawned.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::error_span!("process", %pid, name = opts.name.as_deref());
+    // A root span: a child's log lines name the child, not its parent too.
+    let span = tracing::error_span!(parent: None, "process", %pid, name = opts.name.as_deref());
     let ctx = Context::new(
         node.clone(),
         Arc::clone(&shared),
