@@ -157,6 +157,10 @@ impl<M: Send + 'static> Handle<M> {
     /// Sends `msg` to the process after `delay`; the returned [`TimerRef`]
     /// cancels it. A message whose process has ended by then is a dead
     /// letter.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
     pub fn send_after(&self, msg: M, delay: Duration) -> TimerRef {
         let handle = self.clone();
         timer::start(delay, async move {

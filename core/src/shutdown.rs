@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cell::AnyProcess;
-use crate::signals::{deliver_exit, ExitWatch};
+use crate::signals::{deliver_exit, watch_core, ExitWatch};
 use crate::{ExitReason, Node};
 
 /// What a [`Node::shutdown`] did.
@@ -42,12 +42,17 @@ impl Node {
         let inner = &self.inner;
         inner.stopping.store(true, Ordering::Release);
         let node_pid = self.pid();
-        let mut procs: Vec<Stopping> = inner
+        // Collect first: watching takes the process's own locks, which must
+        // not be taken while the table is being iterated.
+        let live: Vec<Arc<dyn AnyProcess>> = inner
             .table
             .iter()
             .map(|entry| Arc::clone(entry.value()))
+            .collect();
+        let mut procs: Vec<Stopping> = live
+            .into_iter()
             .map(|proc| Stopping {
-                watch: Some(inner.watch(proc.core().pid)),
+                watch: Some(watch_core(proc.core())),
                 proc,
             })
             .collect();
@@ -104,7 +109,7 @@ impl Node {
                 break;
             }
             for proc in late {
-                let watch = inner.watch(proc.core().pid);
+                let watch = watch_core(proc.core());
                 proc.kill(ExitReason::Killed);
                 watch.await;
                 report.killed += 1;
