@@ -1,10 +1,14 @@
 //! Typed handles: `cast`, `try_cast` and `call`.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::cell::Shared;
 use crate::runtime::current_pid;
@@ -128,29 +132,57 @@ impl<M: Send + 'static> Handle<M> {
         if current_pid() == Some(self.pid()) {
             return Err(CallError::CallToSelf);
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         let msg = request(ReplyTo { tx: Some(tx) });
-        let exchange = async {
-            if self.cast(msg).await.is_err() {
-                return Err(CallError::NoProc);
+        // Waiting for room in a bounded mailbox counts against the timeout;
+        // an unbounded one never waits, so its deadline is set lazily.
+        let mut deadline = None;
+        if self.shared.mailbox.is_bounded() {
+            let at = Instant::now() + timeout;
+            deadline = Some(at);
+            match tokio::time::timeout_at(at, self.cast(msg)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(CallError::NoProc),
+                Err(_) => return Err(CallError::Timeout),
             }
-            match rx.await {
-                Ok(Answer::Value(reply)) => Ok(reply),
-                // The token was dropped while the process panicked: its
-                // reason is settled as soon as the panic is caught.
-                Ok(Answer::Ending) => Err(CallError::Exited(watch_core(&self.shared.core).await)),
-                // The token was dropped: by the mailbox of an ended process
-                // (whose reason is settled before its mailbox closes), or by
-                // a handler that chose not to reply.
-                Err(_) => Err(match self.shared.core.exit.get() {
-                    Some(reason) => CallError::Exited(reason.clone()),
-                    None => CallError::NoReply,
-                }),
-            }
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
+        } else if self.cast(msg).await.is_err() {
+            return Err(CallError::NoProc);
+        }
+        // Fast path: give the callee one scheduling round to answer before
+        // arming a timer. On a busy runtime the callee usually runs right
+        // after us on the same worker, and a reply within the round costs
+        // no timer registration at all (the bulk of a bare call's price).
+        if let Poll::Ready(answer) = poll_once(&mut rx).await {
+            return self.answer(answer).await;
+        }
+        tokio::task::yield_now().await;
+        if let Poll::Ready(answer) = poll_once(&mut rx).await {
+            return self.answer(answer).await;
+        }
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + timeout);
+        match tokio::time::timeout_at(deadline, &mut rx).await {
+            Ok(answer) => self.answer(answer).await,
             Err(_) => Err(CallError::Timeout),
+        }
+    }
+
+    /// Turns what came back on a call's channel into its result.
+    async fn answer<R>(
+        &self,
+        answer: Result<Answer<R>, oneshot::error::RecvError>,
+    ) -> Result<R, CallError> {
+        match answer {
+            Ok(Answer::Value(reply)) => Ok(reply),
+            // The token was dropped while the process panicked: its reason
+            // is settled as soon as the panic is caught.
+            Ok(Answer::Ending) => Err(CallError::Exited(watch_core(&self.shared.core).await)),
+            // The token was dropped: by the mailbox of an ended process
+            // (whose reason is settled before its mailbox closes), or by a
+            // handler that chose not to reply.
+            Err(_) => Err(match self.shared.core.exit.get() {
+                Some(reason) => CallError::Exited(reason.clone()),
+                None => CallError::NoReply,
+            }),
         }
     }
 
@@ -167,6 +199,11 @@ impl<M: Send + 'static> Handle<M> {
             let _ = handle.cast(msg).await;
         })
     }
+}
+
+/// Polls a future once, registering the task's waker.
+async fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx))).await
 }
 
 impl<M> Clone for Handle<M> {
