@@ -35,14 +35,38 @@ pub(crate) enum Watcher {
 /// races cleanly with the process's exit.
 #[derive(Default)]
 pub(crate) struct SigState {
+    /// Boxed: most processes never link or monitor, and stay smaller.
+    rel: Option<Box<Relations>>,
+    pub(crate) name: Option<Arc<str>>,
+    /// Set once the process has begun to exit; nothing is added after.
+    pub(crate) exited: bool,
+}
+
+/// A process's links and monitors.
+#[derive(Default)]
+pub(crate) struct Relations {
     pub(crate) links: Vec<Pid>,
     /// Monitors on this process.
     pub(crate) monitored_by: Vec<(MonitorRef, Watcher)>,
     /// Monitors this process holds on others.
     pub(crate) monitoring: Vec<(MonitorRef, Pid)>,
-    pub(crate) name: Option<Arc<str>>,
-    /// Set once the process has begun to exit; nothing is added after.
-    pub(crate) exited: bool,
+}
+
+impl SigState {
+    /// The relations, created on first use.
+    pub(crate) fn rel_mut(&mut self) -> &mut Relations {
+        self.rel.get_or_insert_with(Box::default)
+    }
+
+    /// The relations, if there are any.
+    pub(crate) fn rel(&self) -> Option<&Relations> {
+        self.rel.as_deref()
+    }
+
+    /// Takes every relation away (at exit).
+    pub(crate) fn take_rel(&mut self) -> Relations {
+        self.rel.take().map(|rel| *rel).unwrap_or_default()
+    }
 }
 
 /// The untyped shared state of a process.

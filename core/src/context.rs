@@ -23,22 +23,15 @@ pub struct Context<M> {
     pub(crate) shared: Arc<Shared<M>>,
     pub(crate) stop: Option<ExitReason>,
     pub(crate) idle_timeout: Option<Duration>,
-    span: Span,
 }
 
 impl<M: Send + 'static> Context<M> {
-    pub(crate) fn new(
-        node: Node,
-        shared: Arc<Shared<M>>,
-        span: Span,
-        idle_timeout: Option<Duration>,
-    ) -> Self {
+    pub(crate) fn new(node: Node, shared: Arc<Shared<M>>, idle_timeout: Option<Duration>) -> Self {
         Self {
             node,
             shared,
             stop: None,
             idle_timeout,
-            span,
         }
     }
 
@@ -57,11 +50,6 @@ impl<M: Send + 'static> Context<M> {
     /// The node this process runs on.
     pub fn node(&self) -> &Node {
         &self.node
-    }
-
-    /// The tracing span the process runs in (it carries the pid and name).
-    pub fn span(&self) -> &Span {
-        &self.span
     }
 
     /// Ends the process with `reason` once the current callback returns;
@@ -128,7 +116,8 @@ impl<M: Send + 'static> Context<M> {
     /// already has a name.
     pub fn register(&mut self, name: &str) -> Result<(), RegisterError> {
         self.node.inner.register(name, &*self.shared)?;
-        self.span.record("name", name);
+        // Callbacks run inside the process's span, which is current here.
+        Span::current().record("name", name);
         Ok(())
     }
 

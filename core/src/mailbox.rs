@@ -50,8 +50,8 @@ pub(crate) struct Mailbox<M> {
     inner: Mutex<Inner<M>>,
     /// Set with `inner.kill`, so the owner can see it without locking.
     urgent: AtomicBool,
-    /// Free slots of a bounded mailbox.
-    slots: Option<Semaphore>,
+    /// Free slots of a bounded mailbox (boxed: most mailboxes have none).
+    slots: Option<Box<Semaphore>>,
     /// Length of the owner's private batch, published for introspection.
     batch_len: AtomicUsize,
 }
@@ -68,7 +68,9 @@ impl<M> Mailbox<M> {
     pub(crate) fn new(size: MailboxSize) -> Self {
         let slots = match size {
             MailboxSize::Unbounded => None,
-            MailboxSize::Bounded(n) => Some(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
+            MailboxSize::Bounded(n) => {
+                Some(Box::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))))
+            }
         };
         Self {
             inner: Mutex::new(Inner {

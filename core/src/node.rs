@@ -8,7 +8,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
-use crate::cell::{AnyProcess, Counters, Shared};
+use crate::cell::{AnyProcess, Counters, Shared, Watcher};
 use crate::info::{Failure, NodeStats, ProcessInfo};
 use crate::runtime::{self, SpawnOpts};
 use crate::signals::ExitWatch;
@@ -384,14 +384,21 @@ impl NodeInner {
 fn info_of(proc: &dyn AnyProcess) -> ProcessInfo {
     let core = proc.core();
     let sig = core.sig.lock();
-    let monitored_by = sig
-        .monitored_by
-        .iter()
-        .map(|(_, watcher)| match watcher {
-            crate::cell::Watcher::Process(pid) => *pid,
-            crate::cell::Watcher::External(_) => Pid::new(core.pid.node(), 0, core.pid.creation()),
-        })
-        .collect();
+    let node_pid = Pid::new(core.pid.node(), 0, core.pid.creation());
+    let (links, monitors, monitored_by) = match sig.rel() {
+        None => Default::default(),
+        Some(rel) => (
+            rel.links.clone(),
+            rel.monitoring.iter().map(|(_, pid)| *pid).collect(),
+            rel.monitored_by
+                .iter()
+                .map(|(_, watcher)| match watcher {
+                    Watcher::Process(pid) => *pid,
+                    Watcher::External(_) => node_pid,
+                })
+                .collect(),
+        ),
+    };
     ProcessInfo {
         pid: core.pid,
         name: sig.name.clone(),
@@ -399,8 +406,8 @@ fn info_of(proc: &dyn AnyProcess) -> ProcessInfo {
         mailbox_len: proc.mailbox_len(),
         bounded_mailbox: proc.is_bounded(),
         messages_handled: core.handled.load(Ordering::Relaxed),
-        links: sig.links.clone(),
-        monitors: sig.monitoring.iter().map(|(_, pid)| *pid).collect(),
+        links,
+        monitors,
         monitored_by,
         parent: core.parent,
         started_at: core.started,
@@ -408,7 +415,6 @@ fn info_of(proc: &dyn AnyProcess) -> ProcessInfo {
         message_type: proc.message_type().to_owned(),
     }
 }
-
 impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Node")

@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use tokio::sync::oneshot;
 
-use crate::cell::{AnyProcess, ProcCore, Watcher};
+use crate::cell::{AnyProcess, ProcCore, Relations, Watcher};
 use crate::info::Failure;
 use crate::node::NodeInner;
 use crate::{ExitReason, MonitorRef, Pid, Signal};
@@ -28,7 +28,7 @@ const KEPT_FAILURES: usize = 256;
 pub(crate) fn deliver_exit(target: &dyn AnyProcess, from: Pid, reason: ExitReason, via_link: bool) {
     let core = target.core();
     if via_link {
-        core.sig.lock().links.retain(|&pid| pid != from);
+        core.sig.lock().rel_mut().links.retain(|&pid| pid != from);
     }
     if !via_link && reason == ExitReason::Kill {
         target.kill(ExitReason::Killed);
@@ -49,9 +49,7 @@ pub(crate) fn deliver_exit(target: &dyn AnyProcess, from: Pid, reason: ExitReaso
 
 /// Everything taken from a process's shared state as it ends.
 pub(crate) struct Departure {
-    pub(crate) links: Vec<Pid>,
-    pub(crate) monitored_by: Vec<(MonitorRef, Watcher)>,
-    pub(crate) monitoring: Vec<(MonitorRef, Pid)>,
+    pub(crate) rel: Relations,
     pub(crate) name: Option<Arc<str>>,
 }
 
@@ -91,13 +89,13 @@ impl NodeInner {
         if let Some(target) = self.lookup(other) {
             let mut sig = target.core().sig.lock();
             if !sig.exited {
-                if !sig.links.contains(&my_pid) {
-                    sig.links.push(my_pid);
+                if !sig.rel_mut().links.contains(&my_pid) {
+                    sig.rel_mut().links.push(my_pid);
                 }
                 drop(sig);
                 let mut mine = me.core().sig.lock();
-                if !mine.links.contains(&other) {
-                    mine.links.push(other);
+                if !mine.rel_mut().links.contains(&other) {
+                    mine.rel_mut().links.push(other);
                 }
                 return;
             }
@@ -107,9 +105,15 @@ impl NodeInner {
 
     /// Removes the link between `me` and `other`, if any.
     pub(crate) fn unlink(&self, me: &ProcCore, other: Pid) {
-        me.sig.lock().links.retain(|&pid| pid != other);
+        me.sig.lock().rel_mut().links.retain(|&pid| pid != other);
         if let Some(target) = self.lookup(other) {
-            target.core().sig.lock().links.retain(|&pid| pid != me.pid);
+            target
+                .core()
+                .sig
+                .lock()
+                .rel_mut()
+                .links
+                .retain(|&pid| pid != me.pid);
         }
     }
 
@@ -119,11 +123,18 @@ impl NodeInner {
         let mref = self.new_ref();
         let my_pid = me.core().pid;
         // Record our side first, so the `Down` is accepted whenever it comes.
-        me.core().sig.lock().monitoring.push((mref, target));
+        me.core()
+            .sig
+            .lock()
+            .rel_mut()
+            .monitoring
+            .push((mref, target));
         if let Some(proc) = self.lookup(target) {
             let mut sig = proc.core().sig.lock();
             if !sig.exited {
-                sig.monitored_by.push((mref, Watcher::Process(my_pid)));
+                sig.rel_mut()
+                    .monitored_by
+                    .push((mref, Watcher::Process(my_pid)));
                 return mref;
             }
         }
@@ -141,15 +152,21 @@ impl NodeInner {
     pub(crate) fn demonitor(&self, me: &ProcCore, mref: MonitorRef) -> bool {
         let target = {
             let mut sig = me.sig.lock();
-            let Some(at) = sig.monitoring.iter().position(|(r, _)| *r == mref) else {
+            let Some(at) = sig
+                .rel_mut()
+                .monitoring
+                .iter()
+                .position(|(r, _)| *r == mref)
+            else {
                 return false;
             };
-            sig.monitoring.swap_remove(at).1
+            sig.rel_mut().monitoring.swap_remove(at).1
         };
         if let Some(proc) = self.lookup(target) {
             proc.core()
                 .sig
                 .lock()
+                .rel_mut()
                 .monitored_by
                 .retain(|(r, _)| *r != mref);
         }
@@ -189,22 +206,23 @@ impl NodeInner {
                 registry.remove(name);
             }
         }
-        for (mref, target) in &gone.monitoring {
+        for (mref, target) in &gone.rel.monitoring {
             if let Some(proc) = self.lookup(*target) {
                 proc.core()
                     .sig
                     .lock()
+                    .rel_mut()
                     .monitored_by
                     .retain(|(r, _)| r != mref);
             }
         }
-        let observed = !gone.links.is_empty() || !gone.monitored_by.is_empty();
-        for link in gone.links {
+        let observed = !gone.rel.links.is_empty() || !gone.rel.monitored_by.is_empty();
+        for link in gone.rel.links {
             if let Some(target) = self.lookup(link) {
                 deliver_exit(&*target, pid, reason.clone(), true);
             }
         }
-        for (mref, watcher) in gone.monitored_by {
+        for (mref, watcher) in gone.rel.monitored_by {
             match watcher {
                 Watcher::Process(watcher) => {
                     if let Some(proc) = self.lookup(watcher) {
@@ -251,7 +269,8 @@ pub(crate) fn watch_core(core: &ProcCore) -> ExitWatch {
         drop(sig);
         let _ = tx.send(core.exit.get().cloned().unwrap_or(ExitReason::NoProc));
     } else {
-        sig.monitored_by
+        sig.rel_mut()
+            .monitored_by
             .push((MonitorRef(0), Watcher::External(tx)));
     }
     ExitWatch { rx }
