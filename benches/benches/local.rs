@@ -190,8 +190,9 @@ fn report_idle_memory(rt: &tokio::runtime::Runtime) {
         started.wait().await;
     });
     let per_process = rss_bytes().saturating_sub(before) / SPAWNS;
-    rt.block_on(node.shutdown(Duration::from_secs(10)));
 
+    // Measured while the processes above still live, so that neither
+    // reuses memory the other freed.
     let before = rss_bytes();
     let senders: Vec<mpsc::UnboundedSender<()>> = rt.block_on(async {
         let started = Countdown::new(SPAWNS);
@@ -213,6 +214,7 @@ fn report_idle_memory(rt: &tokio::runtime::Runtime) {
         .saturating_sub(SPAWNS * std::mem::size_of::<mpsc::UnboundedSender<()>>() as u64)
         / SPAWNS;
     drop(senders);
+    rt.block_on(node.shutdown(Duration::from_secs(10)));
     eprintln!("idle memory: beamish {per_process} B/process, tokio task + mpsc {per_task} B/task (RSS growth over {SPAWNS})");
 }
 

@@ -57,6 +57,8 @@ pub enum Event {
     Signal(Pid, Signal),
     /// `terminate` ran with this reason.
     Terminated(Pid, ExitReason),
+    /// A `Block` command started waiting.
+    Blocked(Pid),
 }
 
 /// Instructions a probe follows.
@@ -94,6 +96,13 @@ pub enum Cmd {
     Block(tokio::sync::oneshot::Receiver<()>),
     /// Panic while holding a reply token.
     PanicWith(ReplyTo<u64>),
+    /// Wait for a oneshot, then remove a monitor and reply whether it was
+    /// active.
+    BlockThenDemonitor(
+        tokio::sync::oneshot::Receiver<()>,
+        MonitorRef,
+        ReplyTo<bool>,
+    ),
 }
 
 /// How a probe starts.
@@ -196,7 +205,13 @@ impl Process for Probe {
                 reply.reply(child);
             }
             Cmd::Block(rx) => {
+                self.report(Event::Blocked(ctx.pid()));
                 let _ = rx.await;
+            }
+            Cmd::BlockThenDemonitor(rx, mref, reply) => {
+                self.report(Event::Blocked(ctx.pid()));
+                let _ = rx.await;
+                reply.reply(ctx.demonitor(mref));
             }
             Cmd::PanicWith(reply) => {
                 let _keep = reply;
