@@ -226,70 +226,76 @@ fn spawn(c: &mut Criterion) {
         .throughput(Throughput::Elements(SPAWNS));
     let rt = runtime(Flavor::MultiThread);
     report_idle_memory(&rt);
-    group.bench_function("beamish_start", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let node = rt.block_on(async { Node::new().expect("inside a runtime") });
-                total += rt.block_on(async {
-                    let started = Countdown::new(SPAWNS);
+    group.bench_function(
+        BenchmarkId::new("beamish_shutdown", Flavor::MultiThread.label()),
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let node = rt.block_on(async { Node::new().expect("inside a runtime") });
+                    rt.block_on(async {
+                        let started = Countdown::new(SPAWNS);
+                        for _ in 0..SPAWNS {
+                            node.spawn::<Idle>(Arc::clone(&started)).expect("spawns");
+                        }
+                        started.wait().await;
+                    });
                     let start = Instant::now();
-                    for _ in 0..SPAWNS {
-                        node.spawn::<Idle>(Arc::clone(&started)).expect("spawns");
-                    }
-                    started.wait().await;
-                    start.elapsed()
-                });
-                rt.block_on(node.shutdown(Duration::from_secs(10)));
-            }
-            total
-        })
-    });
-    group.bench_function("beamish_shutdown", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let node = rt.block_on(async { Node::new().expect("inside a runtime") });
-                rt.block_on(async {
-                    let started = Countdown::new(SPAWNS);
-                    for _ in 0..SPAWNS {
-                        node.spawn::<Idle>(Arc::clone(&started)).expect("spawns");
-                    }
-                    started.wait().await;
-                });
-                let start = Instant::now();
-                rt.block_on(node.shutdown(Duration::from_secs(10)));
-                total += start.elapsed();
-            }
-            total
-        })
-    });
-    group.bench_function("tokio_spawn", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let (elapsed, tasks) = rt.block_on(async {
-                    let started = Countdown::new(SPAWNS);
-                    let start = Instant::now();
-                    let mut tasks = Vec::with_capacity(SPAWNS as usize);
-                    for _ in 0..SPAWNS {
-                        let started = Arc::clone(&started);
-                        tasks.push(tokio::spawn(async move {
-                            started.tick();
-                            std::future::pending::<()>().await;
-                        }));
-                    }
-                    started.wait().await;
-                    (start.elapsed(), tasks)
-                });
-                total += elapsed;
-                for task in tasks {
-                    task.abort();
+                    rt.block_on(node.shutdown(Duration::from_secs(10)));
+                    total += start.elapsed();
                 }
-            }
-            total
-        })
-    });
+                total
+            })
+        },
+    );
+    for flavor in [Flavor::MultiThread, Flavor::CurrentThread] {
+        let rt = runtime(flavor);
+        group.bench_function(BenchmarkId::new("beamish_start", flavor.label()), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let node = rt.block_on(async { Node::new().expect("inside a runtime") });
+                    total += rt.block_on(async {
+                        let started = Countdown::new(SPAWNS);
+                        let start = Instant::now();
+                        for _ in 0..SPAWNS {
+                            node.spawn::<Idle>(Arc::clone(&started)).expect("spawns");
+                        }
+                        started.wait().await;
+                        start.elapsed()
+                    });
+                    rt.block_on(node.shutdown(Duration::from_secs(10)));
+                }
+                total
+            })
+        });
+        group.bench_function(BenchmarkId::new("tokio_spawn", flavor.label()), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (elapsed, tasks) = rt.block_on(async {
+                        let started = Countdown::new(SPAWNS);
+                        let start = Instant::now();
+                        let mut tasks = Vec::with_capacity(SPAWNS as usize);
+                        for _ in 0..SPAWNS {
+                            let started = Arc::clone(&started);
+                            tasks.push(tokio::spawn(async move {
+                                started.tick();
+                                std::future::pending::<()>().await;
+                            }));
+                        }
+                        started.wait().await;
+                        (start.elapsed(), tasks)
+                    });
+                    total += elapsed;
+                    for task in tasks {
+                        task.abort();
+                    }
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 
@@ -299,82 +305,84 @@ fn fanout(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Elements(FAN * FAN));
-    let rt = runtime(Flavor::MultiThread);
-    let node = rt.block_on(async { Node::new().expect("inside a runtime") });
-    group.bench_function("beamish", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let all_in = Countdown::new(FAN);
-                let ackers: Vec<Handle<u64>> = rt.block_on(async {
-                    (0..FAN)
-                        .map(|_| {
-                            node.spawn::<Acker>((FAN, Arc::clone(&all_in)))
-                                .expect("spawns")
-                        })
-                        .collect()
-                });
-                let pids: Vec<_> = ackers.iter().map(Handle::pid).collect();
-                total += rt.block_on(async {
-                    let start = Instant::now();
-                    let sender = tokio::spawn(async move {
-                        for m in 0..FAN {
-                            for acker in &ackers {
-                                let _ = acker.cast(m).await;
-                            }
-                        }
+    for flavor in [Flavor::MultiThread, Flavor::CurrentThread] {
+        let rt = runtime(flavor);
+        let node = rt.block_on(async { Node::new().expect("inside a runtime") });
+        group.bench_function(BenchmarkId::new("beamish", flavor.label()), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let all_in = Countdown::new(FAN);
+                    let ackers: Vec<Handle<u64>> = rt.block_on(async {
+                        (0..FAN)
+                            .map(|_| {
+                                node.spawn::<Acker>((FAN, Arc::clone(&all_in)))
+                                    .expect("spawns")
+                            })
+                            .collect()
                     });
-                    all_in.wait().await;
-                    let _ = sender.await;
-                    start.elapsed()
-                });
-                for pid in pids {
-                    node.exit(pid, ExitReason::Shutdown);
-                }
-            }
-            total
-        })
-    });
-    group.bench_function("tokio_mpsc", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let all_in = Countdown::new(FAN);
-                let senders: Vec<mpsc::UnboundedSender<u64>> = rt.block_on(async {
-                    (0..FAN)
-                        .map(|_| {
-                            let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
-                            let all_in = Arc::clone(&all_in);
-                            tokio::spawn(async move {
-                                let mut left = FAN;
-                                while rx.recv().await.is_some() {
-                                    left -= 1;
-                                    if left == 0 {
-                                        all_in.tick();
-                                    }
+                    let pids: Vec<_> = ackers.iter().map(Handle::pid).collect();
+                    total += rt.block_on(async {
+                        let start = Instant::now();
+                        let sender = tokio::spawn(async move {
+                            for m in 0..FAN {
+                                for acker in &ackers {
+                                    let _ = acker.cast(m).await;
                                 }
-                            });
-                            tx
-                        })
-                        .collect()
-                });
-                total += rt.block_on(async {
-                    let start = Instant::now();
-                    let sender = tokio::spawn(async move {
-                        for m in 0..FAN {
-                            for tx in &senders {
-                                let _ = tx.send(m);
                             }
-                        }
+                        });
+                        all_in.wait().await;
+                        let _ = sender.await;
+                        start.elapsed()
                     });
-                    all_in.wait().await;
-                    let _ = sender.await;
-                    start.elapsed()
-                });
-            }
-            total
-        })
-    });
+                    for pid in pids {
+                        node.exit(pid, ExitReason::Shutdown);
+                    }
+                }
+                total
+            })
+        });
+        group.bench_function(BenchmarkId::new("tokio_mpsc", flavor.label()), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let all_in = Countdown::new(FAN);
+                    let senders: Vec<mpsc::UnboundedSender<u64>> = rt.block_on(async {
+                        (0..FAN)
+                            .map(|_| {
+                                let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
+                                let all_in = Arc::clone(&all_in);
+                                tokio::spawn(async move {
+                                    let mut left = FAN;
+                                    while rx.recv().await.is_some() {
+                                        left -= 1;
+                                        if left == 0 {
+                                            all_in.tick();
+                                        }
+                                    }
+                                });
+                                tx
+                            })
+                            .collect()
+                    });
+                    total += rt.block_on(async {
+                        let start = Instant::now();
+                        let sender = tokio::spawn(async move {
+                            for m in 0..FAN {
+                                for tx in &senders {
+                                    let _ = tx.send(m);
+                                }
+                            }
+                        });
+                        all_in.wait().await;
+                        let _ = sender.await;
+                        start.elapsed()
+                    });
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 
