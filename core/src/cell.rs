@@ -153,7 +153,9 @@ impl<M: Send + 'static> AnyProcess for Shared<M> {
     }
 
     fn push_signal(&self, signal: Signal) -> bool {
-        self.mailbox.push(Envelope::Signal(signal)).is_ok()
+        self.mailbox
+            .push(Envelope::Signal(Box::new(signal)))
+            .is_ok()
     }
 
     fn kill(&self, reason: ExitReason) -> bool {

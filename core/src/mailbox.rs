@@ -33,10 +33,11 @@ pub enum MailboxSize {
     Bounded(usize),
 }
 
-/// One item in a mailbox.
+/// One item in a mailbox. Signals are boxed: they are rare, and a small
+/// envelope keeps a queue of small messages compact.
 pub(crate) enum Envelope<M> {
     Msg(M),
-    Signal(Signal),
+    Signal(Box<Signal>),
 }
 
 /// What the owner takes out of its mailbox.
@@ -349,7 +350,9 @@ mod tests {
         assert!(mb.try_push(2).is_ok());
         assert!(matches!(mb.try_push(3), Err(Ok(3))));
         // Signals never count against the bound.
-        assert!(mb.push(Envelope::Signal(Signal::IdleTimeout)).is_ok());
+        assert!(mb
+            .push(Envelope::Signal(Box::new(Signal::IdleTimeout)))
+            .is_ok());
         assert_eq!(msg(poll(&mut rx, &mb)), Some(1));
         assert!(mb.try_push(3).is_ok());
         mb.close();

@@ -324,7 +324,9 @@ async fn serve<P: Process>(
             };
             let sleep = idle.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
             match sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Recv::Item(Envelope::Signal(Signal::IdleTimeout))),
+                Poll::Ready(()) => {
+                    Poll::Ready(Recv::Item(Envelope::Signal(Box::new(Signal::IdleTimeout))))
+                }
                 Poll::Pending => Poll::Pending,
             }
         })
@@ -344,7 +346,7 @@ async fn serve<P: Process>(
                     core.set_status(Status::Waiting);
                     continue;
                 }
-                state.handle_signal(ctx, signal)
+                state.handle_signal(ctx, *signal)
             }
         };
         let outcome = guard(&shared, callback).await;
