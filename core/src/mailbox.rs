@@ -93,11 +93,20 @@ impl<M> Mailbox<M> {
 
     /// Appends an item; hands it back if the mailbox is closed.
     pub(crate) fn push(&self, item: Envelope<M>) -> Result<(), Envelope<M>> {
+        self.push_as(item, |item| item)
+    }
+
+    /// Appends a message; hands it back if the mailbox is closed.
+    pub(crate) fn push_msg(&self, msg: M) -> Result<(), M> {
+        self.push_as(msg, Envelope::Msg)
+    }
+
+    fn push_as<T>(&self, value: T, wrap: impl FnOnce(T) -> Envelope<M>) -> Result<(), T> {
         let mut inner = self.inner.lock();
         if inner.closed {
-            return Err(item);
+            return Err(value);
         }
-        inner.queue.push_back(item);
+        inner.queue.push_back(wrap(value));
         let waker = inner.recv_waker.take();
         drop(inner);
         if let Some(waker) = waker {
@@ -112,16 +121,14 @@ impl<M> Mailbox<M> {
     /// message, which was then never queued.
     pub(crate) async fn push_waiting(&self, msg: M) -> Result<(), M> {
         let Some(slots) = &self.slots else {
-            return self.push(Envelope::Msg(msg)).map_err(unwrap_msg);
+            return self.push_msg(msg);
         };
         match slots.acquire().await {
-            Ok(permit) => match self.push(Envelope::Msg(msg)) {
-                Ok(()) => {
-                    permit.forget();
-                    Ok(())
-                }
-                Err(item) => Err(unwrap_msg(item)),
-            },
+            Ok(permit) => {
+                self.push_msg(msg)?;
+                permit.forget();
+                Ok(())
+            }
             Err(_) => Err(msg),
         }
     }
@@ -135,13 +142,11 @@ impl<M> Mailbox<M> {
                 .map_err(|e| Err(unwrap_msg(e)));
         };
         match slots.try_acquire() {
-            Ok(permit) => match self.push(Envelope::Msg(msg)) {
-                Ok(()) => {
-                    permit.forget();
-                    Ok(())
-                }
-                Err(item) => Err(Err(unwrap_msg(item))),
-            },
+            Ok(permit) => {
+                self.push_msg(msg).map_err(Err)?;
+                permit.forget();
+                Ok(())
+            }
             Err(tokio::sync::TryAcquireError::NoPermits) => Err(Ok(msg)),
             Err(tokio::sync::TryAcquireError::Closed) => Err(Err(msg)),
         }
@@ -203,14 +208,6 @@ impl<M> Mailbox<M> {
     /// current batch.
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().queue.len() + self.batch_len.load(Ordering::Relaxed)
-    }
-}
-
-fn unwrap_msg<M>(item: Envelope<M>) -> M {
-    match item {
-        Envelope::Msg(msg) => msg,
-        // Only `Envelope::Msg` is ever pushed by the message paths.
-        Envelope::Signal(_) => unreachable!("a signal was pushed as a message"),
     }
 }
 
