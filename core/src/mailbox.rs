@@ -137,9 +137,7 @@ impl<M> Mailbox<M> {
     /// `Err(Err(msg))` closed.
     pub(crate) fn try_push(&self, msg: M) -> Result<(), Result<M, M>> {
         let Some(slots) = &self.slots else {
-            return self
-                .push(Envelope::Msg(msg))
-                .map_err(|e| Err(unwrap_msg(e)));
+            return self.push_msg(msg).map_err(Err);
         };
         match slots.try_acquire() {
             Ok(permit) => {
