@@ -1,9 +1,10 @@
 //! beamish: Erlang/OTP for Rust services.
 //!
 //! Processes with mailboxes, links and monitors, `call` and `cast`, a
-//! local registry and live introspection, with Erlang's semantics. This
-//! facade re-exports [`beamish_core`]; supervision and the transports for
-//! distribution (features `tcp`, `quic`, `amqp`) join it as they land.
+//! local registry and live introspection, with Erlang's semantics, and OTP
+//! supervision trees. This facade re-exports [`beamish_core`] and
+//! [`beamish_supervisor`]; the transports for distribution (features `tcp`,
+//! `quic`, `amqp`) join it as they land.
 //!
 //! # Examples
 //!
@@ -46,6 +47,10 @@
 //! ```
 
 pub use beamish_core::*;
+pub use beamish_supervisor::{
+    AutoShutdown, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, Restart, Shutdown,
+    Strategy, SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec,
+};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -206,6 +206,12 @@ impl Node {
         self.inner.watch(pid)
     }
 
+    /// Whether [`shutdown`](Self::shutdown) has begun (no new process can
+    /// be spawned). Supervisors use it not to restart what the node stops.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Acquire)
+    }
+
     /// Whether `pid` is a live process of this node.
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.inner.lookup(pid).is_some()
