@@ -155,6 +155,15 @@ pub async fn next(rx: &mut mpsc::UnboundedReceiver<Ev>) -> Ev {
         .expect("the channel is open")
 }
 
+/// The next start, skipping stops.
+pub async fn next_start(rx: &mut mpsc::UnboundedReceiver<Ev>) -> (&'static str, Pid) {
+    loop {
+        if let Ev::Started(id, pid) = next(rx).await {
+            return (id, pid);
+        }
+    }
+}
+
 /// The pids of the children, by id, in order.
 pub async fn pids(sup: &SupervisorRef) -> Vec<(String, Option<Pid>)> {
     sup.which_children()
