@@ -189,3 +189,11 @@ pub async fn end(node: &Node, pid: Pid, reason: ExitReason) {
     let handle = node.handle::<WMsg>(pid).expect("a worker");
     handle.cast(WMsg::Exit(reason)).await.expect("alive");
 }
+
+/// Tells a child to end with `reason` and waits until it has; its exit is
+/// then queued at its supervisor ahead of any later request.
+pub async fn end_and_wait(node: &Node, pid: Pid, reason: ExitReason) -> ExitReason {
+    let ended = node.monitor(pid);
+    end(node, pid, reason).await;
+    ended.await
+}
