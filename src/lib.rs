@@ -48,8 +48,9 @@
 
 pub use beamish_core::*;
 pub use beamish_supervisor::{
-    AutoShutdown, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, Restart, Shutdown,
-    Strategy, SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec,
+    AutoShutdown, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicError,
+    DynamicRef, DynamicSpec, Restart, Shutdown, Strategy, SupervisorError, SupervisorMsg,
+    SupervisorRef, SupervisorSpec,
 };
 
 /// The README's examples, compiled and run as doctests.

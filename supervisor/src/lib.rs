@@ -8,6 +8,9 @@
 //! restarting does not fix: the supervisor stops its children and exits
 //! with `Shutdown`, so its own supervisor sees it and applies its strategy.
 //!
+//! A [`DynamicRef`] supervises workers created at run time from one
+//! template, one for one, up to a maximum number.
+//!
 //! Supervisors are ordinary processes, so trees nest
 //! ([`ChildSpec::supervisor`]) and show up in the node's introspection.
 //! Each child's start function is called afresh on every restart, so a
@@ -49,6 +52,7 @@
 //! ```
 
 mod api;
+mod dynamic;
 mod intensity;
 mod server;
 mod spec;
@@ -56,6 +60,7 @@ mod spec;
 pub use api::{
     ChildCounts, ChildError, ChildInfo, SupervisorError, SupervisorRef, DEFAULT_TIMEOUT,
 };
+pub use dynamic::{DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
 pub use server::SupervisorMsg;
 pub use spec::{
     AutoShutdown, ChildKind, ChildSpec, Restart, Shutdown, StartFuture, Strategy, SupervisorSpec,

@@ -412,7 +412,11 @@ async fn start(ctx: &mut Context<SupervisorMsg>, spec: &ChildSpec) -> Result<Pid
 
 /// Stops one child by its shutdown rule and waits until it has ended.
 /// It is unlinked first, so its exit does not come back as a signal.
-async fn stop(ctx: &mut Context<SupervisorMsg>, pid: Pid, shutdown: Shutdown) -> ExitReason {
+pub(crate) async fn stop<M: Send + 'static>(
+    ctx: &mut Context<M>,
+    pid: Pid,
+    shutdown: Shutdown,
+) -> ExitReason {
     let mut ended = ctx.node().monitor(pid);
     ctx.unlink(pid);
     match shutdown {
