@@ -1,7 +1,8 @@
 //! The README's demo: a signup service that notifies an email process and an
-//! analytics process. Analytics crashes on a malformed address; the signup
-//! service traps exits, sees the crash, starts a fresh analytics process
-//! and replays what the dead one could not take. Nothing else is disturbed.
+//! analytics process, all three under a supervisor. Analytics crashes on a
+//! malformed address: the signup service's call says so instead of
+//! hanging, the supervisor restarts analytics under its name, and the next
+//! signups reach the new process. Nothing else is disturbed.
 //!
 //! Run it with `cargo run -p beamish-examples --example signup`.
 
@@ -9,7 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use beamish::{
-    async_trait, Context, ExitReason, Handle, Node, Process, ReplyTo, Signal, SpawnOpts,
+    async_trait, ChildSpec, Context, ExitReason, Node, Process, ReplyTo, SpawnOpts, Strategy,
+    SupervisorRef, SupervisorSpec,
 };
 use tracing::{info, warn};
 
@@ -109,44 +111,25 @@ impl Process for Analytics {
 
 // --------------------------------------------------------------- signup
 
-/// Takes signups, assigns ids and notifies email and analytics.
+/// Takes signups, assigns ids and notifies email and analytics, which it
+/// finds by their registered names: the supervisor may have replaced them.
 struct Signup {
     next_id: u64,
-    email: Handle<EmailMsg>,
-    analytics: Handle<AnalyticsMsg>,
-    analytics_restarts: u64,
 }
 
 enum SignupMsg {
     SignUp(String, ReplyTo<u64>),
-    Summary(ReplyTo<Summary>),
 }
 
-#[derive(Debug)]
-struct Summary {
-    signups: u64,
-    emails_sent: u64,
-    analytics_restarts: u64,
-    per_domain: BTreeMap<String, u64>,
-}
+const TIMEOUT: Duration = Duration::from_secs(1);
 
 #[async_trait]
 impl Process for Signup {
     type Args = ();
     type Msg = SignupMsg;
 
-    async fn init(ctx: &mut Context<SignupMsg>, _: ()) -> Result<Self, ExitReason> {
-        // Crashes of our workers arrive as messages instead of taking us down.
-        ctx.trap_exit(true);
-        ctx.register("signup")?;
-        let email = ctx.spawn_link::<Email>((), SpawnOpts::new())?;
-        let analytics = ctx.spawn_link::<Analytics>((), SpawnOpts::new())?;
-        Ok(Signup {
-            next_id: 1,
-            email,
-            analytics,
-            analytics_restarts: 0,
-        })
+    async fn init(_ctx: &mut Context<SignupMsg>, _: ()) -> Result<Self, ExitReason> {
+        Ok(Signup { next_id: 1 })
     }
 
     async fn handle(
@@ -154,92 +137,35 @@ impl Process for Signup {
         ctx: &mut Context<SignupMsg>,
         msg: SignupMsg,
     ) -> Result<(), ExitReason> {
-        match msg {
-            SignupMsg::SignUp(address, reply) => {
-                let user = UserSignedUp {
-                    id: self.next_id,
-                    address,
-                };
-                self.next_id += 1;
-                info!(user = user.id, "new signup");
-                // Email is fire and forget; analytics confirms each count.
-                self.email.cast(EmailMsg::Welcome(user.clone())).await?;
-                let id = user.id;
-                let counted = self
-                    .analytics
-                    .call(
-                        |done| AnalyticsMsg::Count(user, done),
-                        Duration::from_secs(1),
-                    )
-                    .await;
-                if let Err(error) = counted {
-                    // The call names the crash instead of hanging: replace
-                    // the worker and go on (the poison event is not retried).
-                    warn!(user = id, %error, "analytics failed; starting a fresh one");
-                    self.restart_analytics(ctx)?;
-                }
-                reply.reply(id);
-            }
-            SignupMsg::Summary(reply) => {
-                let emails_sent = self
-                    .email
-                    .call(EmailMsg::Sent, Duration::from_secs(1))
-                    .await?;
-                let per_domain = self
-                    .analytics
-                    .call(AnalyticsMsg::Report, Duration::from_secs(1))
-                    .await?;
-                reply.reply(Summary {
-                    signups: self.next_id - 1,
-                    emails_sent,
-                    analytics_restarts: self.analytics_restarts,
-                    per_domain,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn handle_signal(
-        &mut self,
-        ctx: &mut Context<SignupMsg>,
-        signal: Signal,
-    ) -> Result<(), ExitReason> {
-        let Signal::Exit { from, reason } = signal else {
-            return Ok(());
+        let SignupMsg::SignUp(address, reply) = msg;
+        let user = UserSignedUp {
+            id: self.next_id,
+            address,
         };
-        if from == self.email.pid() {
-            // Without email there is no service: stop too.
-            return Err(reason);
+        self.next_id += 1;
+        info!(user = user.id, "new signup");
+        let node = ctx.node();
+        // Email is fire and forget; analytics confirms each count.
+        node.cast_named("email", EmailMsg::Welcome(user.clone()))
+            .await
+            .map_err(|err| ExitReason::error(format!("email unreachable: {err}")))?;
+        let id = user.id;
+        let counted = match node.named::<AnalyticsMsg>("analytics") {
+            Ok(analytics) => analytics
+                .call(|done| AnalyticsMsg::Count(user, done), TIMEOUT)
+                .await
+                .map_err(|err| err.to_string()),
+            // Between a crash and its restart the name is free.
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(error) = counted {
+            // The call names the crash instead of hanging. The supervisor
+            // restarts analytics; this event is not retried (it may be the
+            // poison one).
+            warn!(user = id, %error, "analytics did not count this signup");
         }
-        if from == self.analytics.pid() {
-            if reason == ExitReason::Shutdown {
-                info!(%from, "analytics was shut down");
-                return Ok(());
-            }
-            warn!(%from, %reason, "analytics crashed; starting a fresh one");
-            return self.restart_analytics(ctx);
-        }
-        if !self.replaced(from) {
-            // Our parent, or the node shutting down.
-            return Err(reason);
-        }
-        info!(%from, %reason, "exit of a replaced analytics process seen");
+        reply.reply(id);
         Ok(())
-    }
-}
-
-impl Signup {
-    fn restart_analytics(&mut self, ctx: &mut Context<SignupMsg>) -> Result<(), ExitReason> {
-        self.analytics = ctx.spawn_link::<Analytics>((), SpawnOpts::new())?;
-        self.analytics_restarts += 1;
-        Ok(())
-    }
-
-    /// Whether `pid` was an analytics process this service already replaced
-    /// (analytics processes are the only children it replaces).
-    fn replaced(&self, pid: beamish::Pid) -> bool {
-        pid.id() > self.email.pid().id() && pid.id() < self.analytics.pid().id()
     }
 }
 
@@ -261,7 +187,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }));
 
     let node = Node::builder().name("demo@localhost").build()?;
-    let signup = node.start::<Signup>((), SpawnOpts::new()).await?;
+    // email and analytics first, then the service that uses them; each
+    // registered under a name that every restart takes again.
+    let named = |name: &str| SpawnOpts::new().name(name);
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(3, Duration::from_secs(5))
+        .child(ChildSpec::worker_opt::<Email>(
+            "email",
+            named("email"),
+            || (),
+        ))
+        .child(ChildSpec::worker_opt::<Analytics>(
+            "analytics",
+            named("analytics"),
+            || (),
+        ))
+        .child(ChildSpec::worker_opt::<Signup>(
+            "signup",
+            named("signup"),
+            || (),
+        ));
+    let sup = SupervisorRef::start(&node, spec, SpawnOpts::new().name("demo_sup")).await?;
 
     let addresses = [
         "ada@example.com",
@@ -270,37 +216,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "linus@example.com",
         "barbara@example.org",
     ];
+    let signup = node.named::<SignupMsg>("signup")?;
+    let first_analytics = node.whereis("analytics").ok_or("analytics is registered")?;
+    let mut analytics_down = node.monitor(first_analytics);
     for address in addresses {
         let id = signup
             .call(
                 |reply| SignupMsg::SignUp(address.to_owned(), reply),
-                Duration::from_secs(1),
+                TIMEOUT,
             )
             .await?;
         println!("signed up {address} as user {id}");
+        if !address.contains('@') {
+            // Show the crash and the restart before going on: once the
+            // crash is seen here, the supervisor has it queued ahead of
+            // this request and answers after restarting analytics.
+            let reason = (&mut analytics_down).await;
+            println!("  analytics {first_analytics} crashed: {reason}");
+            let children = sup.which_children().await?;
+            if let Some(pid) = children
+                .iter()
+                .find(|c| &*c.id == "analytics")
+                .and_then(|c| c.pid)
+            {
+                println!("  the supervisor restarted it as {pid}");
+            }
+        }
     }
 
-    let summary = signup
-        .call(SignupMsg::Summary, Duration::from_secs(1))
+    let emails_sent = node
+        .named::<EmailMsg>("email")?
+        .call(EmailMsg::Sent, TIMEOUT)
+        .await?;
+    let per_domain = node
+        .named::<AnalyticsMsg>("analytics")?
+        .call(AnalyticsMsg::Report, TIMEOUT)
         .await?;
     println!();
-    println!("signups:            {}", summary.signups);
-    println!("welcome emails:     {}", summary.emails_sent);
-    println!("analytics restarts: {}", summary.analytics_restarts);
-    println!(
-        "counted per domain since the restart: {:?}",
-        summary.per_domain
-    );
+    println!("welcome emails: {emails_sent}");
+    println!("counted per domain since the restart: {per_domain:?}");
+    println!();
+    println!("supervision tree under {}:", sup.pid());
+    for child in sup.which_children().await? {
+        let pid = child
+            .pid
+            .map_or_else(|| "-".to_owned(), |pid| pid.to_string());
+        println!("  {:<10} {:<30} restarts {}", child.id, pid, child.restarts);
+    }
     println!();
     println!("processes on {}:", node.name());
     for info in node.processes() {
         let name = info.name.as_deref().unwrap_or("-");
         println!(
-            "  {:<28} {:<8} handled {:>3}  links {:?}",
+            "  {:<30} {:<10} handled {:>3}  links {}",
             info.pid.to_string(),
             name,
             info.messages_handled,
-            info.links
+            info.links.len()
         );
     }
     let stats = node.stats();
