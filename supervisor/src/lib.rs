@@ -63,5 +63,6 @@ pub use api::{
 pub use dynamic::{DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
 pub use server::SupervisorMsg;
 pub use spec::{
-    AutoShutdown, ChildKind, ChildSpec, Restart, Shutdown, StartFuture, Strategy, SupervisorSpec,
+    AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Shutdown, StartFuture, Strategy,
+    SupervisorSpec,
 };

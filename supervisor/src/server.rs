@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use beamish_core::{
     async_trait, Context, ExitReason, Pid, Process, ReplyTo, Signal, SpawnError, StartError,
+    TimerId,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -12,7 +15,7 @@ use tracing::{error, warn};
 
 use crate::api::{ChildCounts, ChildError, ChildInfo};
 use crate::intensity::Intensity;
-use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, Shutdown, Strategy};
+use crate::spec::{AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Shutdown, Strategy};
 use crate::SupervisorSpec;
 
 /// The requests a supervisor answers; use them through
@@ -64,12 +67,32 @@ struct Child {
     spec: ChildSpec,
     pid: Option<Pid>,
     restarts: u64,
+    /// When it last started, and how many backoff delays in a row it has
+    /// had.
+    started: Instant,
+    delays: u32,
+}
+
+impl Child {
+    fn new(spec: ChildSpec, pid: Pid) -> Self {
+        Self {
+            spec,
+            pid: Some(pid),
+            restarts: 0,
+            started: Instant::now(),
+            delays: 0,
+        }
+    }
 }
 
 pub(crate) struct Supervisor {
     strategy: Strategy,
     auto_shutdown: AutoShutdown,
     intensity: Intensity,
+    period: Duration,
+    backoff: Option<Backoff>,
+    /// Restarts waiting for their backoff timer.
+    waiting: Vec<(TimerId, Arc<str>)>,
     children: Vec<Child>,
 }
 
@@ -98,15 +121,14 @@ impl Process for Supervisor {
             strategy: spec.strategy,
             auto_shutdown: spec.auto_shutdown,
             intensity: Intensity::new(spec.max_restarts, spec.period),
+            period: spec.period,
+            backoff: spec.backoff,
+            waiting: Vec::new(),
             children: Vec::with_capacity(spec.children.len()),
         };
         for child in spec.children {
             match start(ctx, &child).await {
-                Ok(pid) => sup.children.push(Child {
-                    spec: child,
-                    pid: Some(pid),
-                    restarts: 0,
-                }),
+                Ok(pid) => sup.children.push(Child::new(child, pid)),
                 Err(reason) => {
                     sup.stop_all(ctx).await;
                     let id = Arc::clone(&child.id);
@@ -155,8 +177,10 @@ impl Process for Supervisor {
         ctx: &mut Context<SupervisorMsg>,
         signal: Signal,
     ) -> Result<(), ExitReason> {
-        let Signal::Exit { from, reason } = signal else {
-            return Ok(());
+        let (from, reason) = match signal {
+            Signal::Exit { from, reason } => (from, reason),
+            Signal::Timer(timer) => return self.backoff_over(ctx, timer).await,
+            _ => return Ok(()),
         };
         if Some(from) == ctx.parent() || from == ctx.node().pid() {
             // Told to stop: `terminate` stops the children in reverse order.
@@ -201,8 +225,36 @@ impl Supervisor {
             }
             return Ok(());
         }
+        if let Some(backoff) = self.backoff {
+            let child = &mut self.children[at];
+            if child.started.elapsed() > self.period {
+                child.delays = 0;
+            }
+            let delay = backoff.delay(child.delays, random_unit());
+            child.delays = child.delays.saturating_add(1);
+            warn!(child = %child.spec.id, %reason, ?delay, "child ended; restarting after a delay");
+            let timer = ctx.start_timer(delay);
+            self.waiting.push((timer.id(), Arc::clone(&child.spec.id)));
+            return Ok(());
+        }
         warn!(child = %child.spec.id, %reason, "child ended; restarting");
         self.restart_from(ctx, at).await
+    }
+
+    /// A backoff delay ended: restart the child if it still needs it.
+    async fn backoff_over(
+        &mut self,
+        ctx: &mut Context<SupervisorMsg>,
+        timer: TimerId,
+    ) -> Result<(), ExitReason> {
+        let Some(waiting) = self.waiting.iter().position(|(t, _)| *t == timer) else {
+            return Ok(());
+        };
+        let (_, id) = self.waiting.swap_remove(waiting);
+        match self.position(&id) {
+            Some(at) if self.children[at].pid.is_none() => self.restart_from(ctx, at).await,
+            _ => Ok(()),
+        }
     }
 
     fn auto_shutdown_due(&self) -> bool {
@@ -283,6 +335,7 @@ impl Supervisor {
             let child = &mut self.children[at];
             child.pid = Some(pid);
             child.restarts += 1;
+            child.started = Instant::now();
         }
         Ok(())
     }
@@ -335,11 +388,7 @@ impl Supervisor {
             return Err(ChildError::InvalidSpec(Arc::clone(&spec.id)));
         }
         let pid = start(ctx, &spec).await.map_err(ChildError::Start)?;
-        self.children.push(Child {
-            spec,
-            pid: Some(pid),
-            restarts: 0,
-        });
+        self.children.push(Child::new(spec, pid));
         Ok(pid)
     }
 
@@ -374,6 +423,7 @@ impl Supervisor {
         let child = &mut self.children[at];
         child.pid = Some(pid);
         child.restarts += 1;
+        child.started = Instant::now();
         Ok(pid)
     }
 
@@ -399,6 +449,15 @@ impl Child {
             restarts: self.restarts,
         }
     }
+}
+
+/// A random number in `[0, 1)` for backoff jitter; std's per-map random
+/// keys are plenty for spreading restarts.
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    (hasher.finish() >> 11) as f64 / (1_u64 << 53) as f64
 }
 
 /// Starts one child through its spec's start function.

@@ -69,6 +69,54 @@ pub enum AutoShutdown {
     AllSignificant,
 }
 
+/// Restart backoff, an extension beyond OTP (off by default): instead of
+/// restarting at once, the supervisor waits `initial`, then twice as long
+/// for each further restart of the same child, up to `max`, each delay
+/// spread by up to ±`jitter` of itself so that many children do not
+/// restart in lockstep. A child that ran for longer than the intensity
+/// period starts again from `initial`. Restart intensity still applies,
+/// counted when a restart happens. While a child waits, the supervisor
+/// keeps answering.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    jitter: f64,
+}
+
+impl Backoff {
+    /// Doubling delays from `initial` up to `max`, with ±10 % jitter.
+    pub fn exponential(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max: max.max(initial),
+            jitter: 0.1,
+        }
+    }
+
+    /// Sets the jitter, a fraction between 0 and 1 of each delay.
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// The delay before restart number `attempt` (0 for the first), given
+    /// a random number in `[0, 1)`.
+    pub(crate) fn delay(&self, attempt: u32, random: f64) -> Duration {
+        let doubled = self
+            .initial
+            .saturating_mul(1_u32 << attempt.min(31))
+            .min(self.max);
+        let spread = doubled.mul_f64(self.jitter * (2.0 * random - 1.0).abs());
+        let delay = if random < 0.5 {
+            doubled.saturating_sub(spread)
+        } else {
+            doubled.saturating_add(spread)
+        };
+        delay.min(self.max)
+    }
+}
+
 /// The future a start function returns.
 pub type StartFuture<'a> = Pin<Box<dyn Future<Output = Result<Pid, StartError>> + Send + 'a>>;
 
@@ -203,6 +251,7 @@ pub struct SupervisorSpec {
     pub(crate) max_restarts: usize,
     pub(crate) period: Duration,
     pub(crate) auto_shutdown: AutoShutdown,
+    pub(crate) backoff: Option<Backoff>,
     pub(crate) children: Vec<ChildSpec>,
 }
 
@@ -215,6 +264,7 @@ impl SupervisorSpec {
             max_restarts: 1,
             period: Duration::from_secs(5),
             auto_shutdown: AutoShutdown::Never,
+            backoff: None,
             children: Vec::new(),
         }
     }
@@ -233,9 +283,40 @@ impl SupervisorSpec {
         self
     }
 
+    /// Delays restarts by a [`Backoff`] (an extension; off by default).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
     /// Appends a child.
     pub fn child(mut self, child: ChildSpec) -> Self {
         self.children.push(child);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let backoff =
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1)).jitter(0.0);
+        let delays: Vec<_> = (0..6).map(|n| backoff.delay(n, 0.7)).collect();
+        let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, vec![100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff.delay(200, 0.7), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn jitter_spreads_within_bounds() {
+        let backoff =
+            Backoff::exponential(Duration::from_millis(1000), Duration::from_secs(60)).jitter(0.2);
+        assert_eq!(backoff.delay(0, 0.5), Duration::from_millis(1000));
+        assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(800));
+        let high = backoff.delay(0, 0.999_999);
+        assert!(high > Duration::from_millis(1199) && high <= Duration::from_millis(1200));
     }
 }
