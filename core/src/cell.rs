@@ -72,6 +72,8 @@ impl SigState {
 /// The untyped shared state of a process.
 pub(crate) struct ProcCore {
     pub(crate) pid: Pid,
+    /// The Rust type implementing the process, for tools that look at it.
+    pub(crate) process_type: &'static str,
     pub(crate) parent: Option<Pid>,
     pub(crate) started: SystemTime,
     pub(crate) status: AtomicU8,
@@ -126,6 +128,7 @@ pub(crate) struct Shared<M> {
 impl<M: Send + 'static> Shared<M> {
     pub(crate) fn new(
         pid: Pid,
+        process_type: &'static str,
         parent: Option<Pid>,
         size: MailboxSize,
         counters: Arc<Counters>,
@@ -133,6 +136,7 @@ impl<M: Send + 'static> Shared<M> {
         Self {
             core: ProcCore {
                 pid,
+                process_type,
                 parent,
                 started: SystemTime::now(),
                 status: AtomicU8::new(Status::Starting as u8),

@@ -64,6 +64,10 @@ pub struct ProcessInfo {
     pub trap_exit: bool,
     /// The Rust type of its messages.
     pub message_type: String,
+    /// The Rust type implementing it (a supervisor shows as
+    /// `beamish_supervisor::…::Supervisor`, so a tool knows to ask it for
+    /// its children).
+    pub process_type: String,
 }
 
 /// Node-wide counters, as returned by [`Node::stats`](crate::Node::stats).

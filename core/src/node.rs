@@ -419,6 +419,7 @@ fn info_of(proc: &dyn AnyProcess) -> ProcessInfo {
         started_at: core.started,
         trap_exit: core.traps_exits(),
         message_type: proc.message_type().to_owned(),
+        process_type: core.process_type.to_owned(),
     }
 }
 impl fmt::Debug for Node {

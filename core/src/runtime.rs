@@ -142,6 +142,7 @@ pub(crate) fn spawn<P: Process>(
     let parent_pid = parent.map(|(proc, _)| proc.core().pid);
     let shared = Arc::new(Shared::<P::Msg>::new(
         pid,
+        std::any::type_name::<P>(),
         parent_pid,
         opts.mailbox,
         Arc::clone(&inner.counters),
@@ -449,6 +450,7 @@ mod tests {
         let node = Node::new().expect("runtime");
         let shared = Arc::new(Shared::<u64>::new(
             node.pid(),
+            "Nop",
             None,
             Default::default(),
             Default::default(),
