@@ -37,7 +37,11 @@ async fn process_info_describes_a_process() {
     assert_eq!(info.messages_handled, 1);
     assert!(info.started_at >= before);
     assert!(info.message_type.ends_with("Cmd"), "{}", info.message_type);
-    assert!(info.process_type.ends_with("Probe"), "{}", info.process_type);
+    assert!(
+        info.process_type.ends_with("Probe"),
+        "{}",
+        info.process_type
+    );
 
     let info = node.process_info(child.pid()).expect("alive");
     assert_eq!(info.parent, Some(parent.pid()));
