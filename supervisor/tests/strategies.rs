@@ -130,3 +130,29 @@ async fn a_crash_during_a_restart_is_handled_after_it() {
     let counts = sup.count_children().await.expect("answers");
     assert_eq!((counts.specs, counts.active), (3, 3));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_while_another_child_restarts_waits_its_turn() {
+    let node = node();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(10, Duration::from_secs(60))
+        .child(worker(
+            WorkerArgs::new("slow", &tx).slow(Duration::from_secs(1)),
+        ))
+        .child(worker(WorkerArgs::new("quick", &tx)));
+    let sup = start(&node, spec).await;
+    let (_, slow) = next_start(&mut rx).await;
+    let (_, quick) = next_start(&mut rx).await;
+    end_and_wait(&node, slow, ExitReason::error("slow broke")).await;
+    // The supervisor is now inside the slow child's restart (its init
+    // takes a second); quick crashes meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    end_and_wait(&node, quick, ExitReason::error("quick broke")).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(next_start(&mut rx).await.0, "slow");
+    assert_eq!(started.elapsed(), Duration::from_millis(500));
+    assert_eq!(next_start(&mut rx).await.0, "quick");
+    let children = sup.which_children().await.expect("answers");
+    assert!(children.iter().all(|c| c.pid.is_some() && c.restarts == 1));
+}

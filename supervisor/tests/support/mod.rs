@@ -43,6 +43,8 @@ pub struct WorkerArgs {
     pub stubborn: bool,
     /// Fail `init` while this is above zero (counting down).
     pub failing_starts: Arc<AtomicUsize>,
+    /// Take this long (virtual time) in `init`.
+    pub slow_start: Duration,
 }
 
 impl WorkerArgs {
@@ -53,7 +55,13 @@ impl WorkerArgs {
             trap: false,
             stubborn: false,
             failing_starts: Arc::new(AtomicUsize::new(0)),
+            slow_start: Duration::ZERO,
         }
+    }
+
+    pub fn slow(mut self, start: Duration) -> Self {
+        self.slow_start = start;
+        self
     }
 
     pub fn trapping(mut self) -> Self {
@@ -89,6 +97,9 @@ impl Process for Worker {
             .is_ok();
         if failing {
             return Err(ExitReason::error(format!("{} refuses to start", args.id)));
+        }
+        if !args.slow_start.is_zero() {
+            tokio::time::sleep(args.slow_start).await;
         }
         ctx.trap_exit(args.trap || args.stubborn);
         let _ = args.events.send(Ev::Started(args.id, ctx.pid()));
