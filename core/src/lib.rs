@@ -69,6 +69,7 @@
 
 mod cell;
 mod context;
+pub mod dist;
 mod error;
 mod handle;
 mod info;

@@ -116,7 +116,7 @@ fn interner() -> &'static RwLock<Interner> {
     INTERNER.get_or_init(|| RwLock::new(Interner::default()))
 }
 
-fn validate(text: &str) -> Result<(), NodeNameError> {
+pub(crate) fn validate(text: &str) -> Result<(), NodeNameError> {
     if text.len() > MAX_NODE_NAME_LEN {
         return Err(NodeNameError::TooLong(text.len()));
     }

@@ -1,0 +1,668 @@
+//! The handshake between two nodes, as a state machine that takes the
+//! peer's messages and returns what to send: no I/O, no clock.
+//!
+//! ```text
+//! initiator                                   acceptor
+//!   Hello { versions, name, creation, caps, nonce_i } ->
+//!                  <- Welcome { version, name, creation, caps, nonce_a, proof_a }
+//!   Proof { proof_i } ->
+//!                  <- Ready
+//! ```
+//!
+//! `proof_a` and `proof_i` are HMAC-SHA256 under the shared cookie of a
+//! transcript holding the chosen version, both names, both creations and
+//! both nonces, each with its own role label, so each side proves it knows
+//! the cookie without sending it, and neither proof can be replayed as the
+//! other. A side that finds something wrong sends `Refuse` with the reason
+//! before closing, so both ends report the same clear error. Nothing from
+//! the peer is interned or trusted before the proofs check out.
+
+use std::fmt;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::pid::validate;
+use crate::{Creation, NodeName, NodeNameError};
+
+/// The version of the distribution protocol this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+const NONCE: usize = 32;
+
+type Proof = [u8; 32];
+
+/// The shared secret of a cluster. It never crosses the wire, and its
+/// `Debug` form does not show it.
+#[derive(Clone)]
+pub struct Cookie(Arc<[u8]>);
+
+impl Cookie {
+    /// A cookie from any bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        Self(Arc::from(secret.as_ref()))
+    }
+
+    fn mac(&self, label: &[u8], transcript: &[u8]) -> Hmac<Sha256> {
+        // HMAC takes keys of any length.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(label);
+        mac.update(transcript);
+        mac
+    }
+}
+
+impl fmt::Debug for Cookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cookie(..)")
+    }
+}
+
+/// What a node brings to a handshake.
+#[derive(Clone, Debug)]
+pub struct HandshakeConfig {
+    name: NodeName,
+    creation: Creation,
+    cookie: Cookie,
+    capabilities: u64,
+}
+
+impl HandshakeConfig {
+    /// This node's name, creation and the cluster cookie.
+    pub fn new(name: NodeName, creation: Creation, cookie: Cookie) -> Self {
+        Self {
+            name,
+            creation,
+            cookie,
+            capabilities: 0,
+        }
+    }
+
+    /// Capability bits this node offers; a peer learns the bits both offer.
+    pub fn capabilities(mut self, bits: u64) -> Self {
+        self.capabilities = bits;
+        self
+    }
+}
+
+/// The other node, once the handshake succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Peer {
+    /// Its name.
+    pub name: NodeName,
+    /// Its creation.
+    pub creation: Creation,
+    /// The capability bits both sides offer.
+    pub capabilities: u64,
+    /// The protocol version in use.
+    pub version: u16,
+}
+
+/// Why a side refused the handshake, as sent to the other side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The proofs did not match: the cookies differ.
+    #[error("the cookies do not match")]
+    BadCookie,
+    /// No protocol version both sides speak.
+    #[error("no common protocol version: one side speaks {low}..={high}")]
+    UnsupportedVersion {
+        /// Lowest version the refusing side speaks.
+        low: u16,
+        /// Highest version the refusing side speaks.
+        high: u16,
+    },
+    /// A node with this name is already connected (or it is the refusing
+    /// node's own name).
+    #[error("a node named {0:?} is already connected")]
+    DuplicateName(String),
+    /// A message could not be understood.
+    #[error("malformed handshake message")]
+    Malformed,
+}
+
+/// Why the handshake failed on this side.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The peer refused us.
+    #[error("the peer refused the handshake: {0}")]
+    RefusedByPeer(Refusal),
+    /// We refused the peer.
+    #[error("refused the peer: {0}")]
+    Refused(Refusal),
+    /// The peer's name is not a valid node name.
+    #[error(transparent)]
+    BadName(#[from] NodeNameError),
+    /// A message came after the handshake had ended.
+    #[error("the handshake has already ended")]
+    Ended,
+}
+
+/// What to do after feeding the handshake a message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// Send these bytes and wait for the peer's next message.
+    Send(Vec<u8>),
+    /// Send these bytes; the connection is then up with this peer.
+    SendAndReady(Vec<u8>, Peer),
+    /// The connection is up with this peer.
+    Ready(Peer),
+    /// Send these bytes (the refusal), then close: the handshake failed.
+    SendAndFail(Vec<u8>, HandshakeError),
+}
+
+#[derive(Serialize, Deserialize)]
+enum Wire {
+    Hello {
+        low: u16,
+        high: u16,
+        name: String,
+        creation: u32,
+        capabilities: u64,
+        nonce: [u8; NONCE],
+    },
+    Welcome {
+        version: u16,
+        name: String,
+        creation: u32,
+        capabilities: u64,
+        nonce: [u8; NONCE],
+        proof: Proof,
+    },
+    Proof {
+        proof: Proof,
+    },
+    Ready,
+    Refuse(Refusal),
+}
+
+impl Wire {
+    fn bytes(&self) -> Vec<u8> {
+        // Serializing these plain structs into a Vec cannot fail.
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+}
+
+enum State {
+    /// Initiator, Hello sent.
+    AwaitWelcome {
+        nonce: [u8; NONCE],
+    },
+    /// Acceptor, waiting for Hello.
+    AwaitHello,
+    /// Acceptor, Welcome sent.
+    AwaitProof {
+        transcript: Vec<u8>,
+        peer: Pending,
+    },
+    /// Initiator, Proof sent.
+    AwaitReady {
+        peer: Pending,
+    },
+    Ended,
+}
+
+/// The peer as claimed, before it has proved the cookie.
+struct Pending {
+    name: String,
+    creation: u32,
+    capabilities: u64,
+    version: u16,
+}
+
+impl Pending {
+    fn confirm(self) -> Result<Peer, HandshakeError> {
+        Ok(Peer {
+            name: NodeName::new(&self.name)?,
+            creation: Creation(self.creation),
+            capabilities: self.capabilities,
+            version: self.version,
+        })
+    }
+}
+
+/// One side of a handshake.
+pub struct Handshake {
+    config: HandshakeConfig,
+    state: State,
+    taken: Box<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+impl fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::AwaitWelcome { .. } => "await welcome",
+            State::AwaitHello => "await hello",
+            State::AwaitProof { .. } => "await proof",
+            State::AwaitReady { .. } => "await ready",
+            State::Ended => "ended",
+        };
+        f.debug_struct("Handshake")
+            .field("name", &self.config.name)
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl Handshake {
+    /// Starts a handshake as the connecting side; send the returned bytes.
+    pub fn initiate(config: HandshakeConfig) -> (Self, Vec<u8>) {
+        let nonce = nonce();
+        let hello = Wire::Hello {
+            low: PROTOCOL_VERSION,
+            high: PROTOCOL_VERSION,
+            name: config.name.as_str().to_owned(),
+            creation: config.creation.0,
+            capabilities: config.capabilities,
+            nonce,
+        };
+        let handshake = Self {
+            config,
+            state: State::AwaitWelcome { nonce },
+            taken: Box::new(|_| false),
+        };
+        (handshake, hello.bytes())
+    }
+
+    /// Starts a handshake as the accepting side. `taken` says whether a
+    /// node of that name is already connected; such a peer is refused.
+    pub fn accept(
+        config: HandshakeConfig,
+        taken: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            config,
+            state: State::AwaitHello,
+            taken: Box::new(taken),
+        }
+    }
+
+    /// Feeds the peer's next message.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::RefusedByPeer`] when the peer sent a refusal,
+    /// [`HandshakeError::Ended`] for a message after the end, a bad name in
+    /// an otherwise proven Welcome or Proof. Every refusal of ours comes as
+    /// [`Step::SendAndFail`], so that the peer hears of it.
+    pub fn handle(&mut self, bytes: &[u8]) -> Result<Step, HandshakeError> {
+        let state = std::mem::replace(&mut self.state, State::Ended);
+        if matches!(state, State::Ended) {
+            return Err(HandshakeError::Ended);
+        }
+        let Ok(msg) = rmp_serde::from_slice::<Wire>(bytes) else {
+            return Ok(refuse(Refusal::Malformed));
+        };
+        if let Wire::Refuse(refusal) = msg {
+            return Err(HandshakeError::RefusedByPeer(refusal));
+        }
+        match (state, msg) {
+            (
+                State::AwaitHello,
+                Wire::Hello {
+                    low,
+                    high,
+                    name,
+                    creation,
+                    capabilities,
+                    nonce: theirs,
+                },
+            ) => {
+                if !(low..=high).contains(&PROTOCOL_VERSION) {
+                    return Ok(refuse(Refusal::UnsupportedVersion {
+                        low: PROTOCOL_VERSION,
+                        high: PROTOCOL_VERSION,
+                    }));
+                }
+                if validate(&name).is_err() {
+                    return Ok(refuse(Refusal::Malformed));
+                }
+                if name == self.config.name.as_str() || (self.taken)(&name) {
+                    return Ok(refuse(Refusal::DuplicateName(name)));
+                }
+                let ours = nonce();
+                let transcript = transcript(
+                    PROTOCOL_VERSION,
+                    (&name, creation),
+                    (self.config.name.as_str(), self.config.creation.0),
+                    &theirs,
+                    &ours,
+                );
+                let proof = self.sign(b"beamish/acceptor", &transcript);
+                self.state = State::AwaitProof {
+                    transcript,
+                    peer: Pending {
+                        name,
+                        creation,
+                        capabilities: capabilities & self.config.capabilities,
+                        version: PROTOCOL_VERSION,
+                    },
+                };
+                Ok(Step::Send(
+                    Wire::Welcome {
+                        version: PROTOCOL_VERSION,
+                        name: self.config.name.as_str().to_owned(),
+                        creation: self.config.creation.0,
+                        capabilities: self.config.capabilities,
+                        nonce: ours,
+                        proof,
+                    }
+                    .bytes(),
+                ))
+            }
+            (
+                State::AwaitWelcome { nonce: ours },
+                Wire::Welcome {
+                    version,
+                    name,
+                    creation,
+                    capabilities,
+                    nonce: theirs,
+                    proof,
+                },
+            ) => {
+                if version != PROTOCOL_VERSION {
+                    return Ok(refuse(Refusal::UnsupportedVersion {
+                        low: PROTOCOL_VERSION,
+                        high: PROTOCOL_VERSION,
+                    }));
+                }
+                let transcript = transcript(
+                    version,
+                    (self.config.name.as_str(), self.config.creation.0),
+                    (&name, creation),
+                    &ours,
+                    &theirs,
+                );
+                if !self.verify(b"beamish/acceptor", &transcript, &proof) {
+                    return Ok(refuse(Refusal::BadCookie));
+                }
+                let mine = self.sign(b"beamish/initiator", &transcript);
+                self.state = State::AwaitReady {
+                    peer: Pending {
+                        name,
+                        creation,
+                        capabilities: capabilities & self.config.capabilities,
+                        version,
+                    },
+                };
+                Ok(Step::Send(Wire::Proof { proof: mine }.bytes()))
+            }
+            (State::AwaitProof { transcript, peer }, Wire::Proof { proof }) => {
+                if !self.verify(b"beamish/initiator", &transcript, &proof) {
+                    return Ok(refuse(Refusal::BadCookie));
+                }
+                Ok(Step::SendAndReady(Wire::Ready.bytes(), peer.confirm()?))
+            }
+            (State::AwaitReady { peer }, Wire::Ready) => Ok(Step::Ready(peer.confirm()?)),
+            _ => Ok(refuse(Refusal::Malformed)),
+        }
+    }
+
+    fn sign(&self, label: &[u8], transcript: &[u8]) -> Proof {
+        self.config
+            .cookie
+            .mac(label, transcript)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    fn verify(&self, label: &[u8], transcript: &[u8], proof: &Proof) -> bool {
+        // Constant-time comparison.
+        self.config
+            .cookie
+            .mac(label, transcript)
+            .verify_slice(proof)
+            .is_ok()
+    }
+}
+
+fn refuse(refusal: Refusal) -> Step {
+    Step::SendAndFail(
+        Wire::Refuse(refusal.clone()).bytes(),
+        HandshakeError::Refused(refusal),
+    )
+}
+
+fn nonce() -> [u8; NONCE] {
+    let mut nonce = [0; NONCE];
+    if getrandom::fill(&mut nonce).is_err() {
+        // No OS randomness: fall back to std's randomly keyed hasher, which
+        // still makes nonces unpredictable across runs.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in nonce.chunks_mut(8) {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u8(0);
+            chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    nonce
+}
+
+/// Everything both proofs cover, in a fixed order with lengths, so no two
+/// different handshakes share a transcript.
+fn transcript(
+    version: u16,
+    initiator: (&str, u32),
+    acceptor: (&str, u32),
+    initiator_nonce: &[u8; NONCE],
+    acceptor_nonce: &[u8; NONCE],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 2 * (8 + 255) + 2 * NONCE);
+    out.extend_from_slice(&version.to_be_bytes());
+    for (name, creation) in [initiator, acceptor] {
+        out.extend_from_slice(&(name.len() as u32).to_be_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&creation.to_be_bytes());
+    }
+    out.extend_from_slice(initiator_nonce);
+    out.extend_from_slice(acceptor_nonce);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(name: &str, cookie: &str) -> HandshakeConfig {
+        HandshakeConfig::new(
+            NodeName::new(name).expect("valid"),
+            Creation(7),
+            Cookie::new(cookie),
+        )
+    }
+
+    /// Runs a handshake in memory; returns each side's outcome.
+    fn run(
+        initiator: HandshakeConfig,
+        mut acceptor: Handshake,
+    ) -> (Result<Peer, HandshakeError>, Result<Peer, HandshakeError>) {
+        let (mut init, mut to_acceptor) = Handshake::initiate(initiator);
+        let mut acceptor_done = None;
+        loop {
+            // Acceptor's turn.
+            let to_initiator = match acceptor.handle(&to_acceptor) {
+                Ok(Step::Send(bytes)) => bytes,
+                Ok(Step::SendAndReady(bytes, peer)) => {
+                    acceptor_done = Some(Ok(peer));
+                    bytes
+                }
+                Ok(Step::SendAndFail(bytes, err)) => {
+                    acceptor_done = Some(Err(err));
+                    bytes
+                }
+                Ok(Step::Ready(_)) => unreachable!("the acceptor sends Ready"),
+                Err(err) => {
+                    return (
+                        Err(err),
+                        acceptor_done.unwrap_or(Err(HandshakeError::Ended)),
+                    )
+                }
+            };
+            // Initiator's turn.
+            match init.handle(&to_initiator) {
+                Ok(Step::Send(bytes)) => to_acceptor = bytes,
+                Ok(Step::Ready(peer)) => {
+                    return (
+                        Ok(peer),
+                        acceptor_done.unwrap_or(Err(HandshakeError::Ended)),
+                    )
+                }
+                Ok(Step::SendAndFail(bytes, err)) => {
+                    let acceptor_side = match acceptor.handle(&bytes) {
+                        Err(refused) => Err(refused),
+                        Ok(_) => Err(HandshakeError::Ended),
+                    };
+                    return (Err(err), acceptor_side);
+                }
+                Ok(Step::SendAndReady(..)) => unreachable!("the initiator ends on Ready"),
+                Err(err) => {
+                    return (
+                        Err(err),
+                        acceptor_done.unwrap_or(Err(HandshakeError::Ended)),
+                    )
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matching_cookies_connect_both_sides() {
+        let acceptor = Handshake::accept(config("b@host", "secret").capabilities(0b110), |_| false);
+        let (a, b) = run(config("a@host", "secret").capabilities(0b011), acceptor);
+        let a = a.expect("initiator connects");
+        let b = b.expect("acceptor connects");
+        assert_eq!(a.name.as_str(), "b@host");
+        assert_eq!(b.name.as_str(), "a@host");
+        assert_eq!((a.capabilities, b.capabilities), (0b010, 0b010));
+        assert_eq!(a.version, PROTOCOL_VERSION);
+    }
+
+    #[test]
+    fn a_wrong_cookie_is_refused_on_both_sides() {
+        let acceptor = Handshake::accept(config("b@host", "right"), |_| false);
+        let (a, b) = run(config("a@host", "wrong"), acceptor);
+        assert_eq!(a, Err(HandshakeError::Refused(Refusal::BadCookie)));
+        assert_eq!(b, Err(HandshakeError::RefusedByPeer(Refusal::BadCookie)));
+    }
+
+    #[test]
+    fn a_duplicate_name_is_refused_on_both_sides() {
+        let acceptor = Handshake::accept(config("b@host", "s"), |name| name == "a@host");
+        let (a, b) = run(config("a@host", "s"), acceptor);
+        let refusal = Refusal::DuplicateName("a@host".into());
+        assert_eq!(a, Err(HandshakeError::RefusedByPeer(refusal.clone())));
+        assert_eq!(b, Err(HandshakeError::Refused(refusal)));
+        // Connecting to a node of one's own name is refused the same way.
+        let acceptor = Handshake::accept(config("a@host", "s"), |_| false);
+        let (a, _) = run(config("a@host", "s"), acceptor);
+        assert!(matches!(
+            a,
+            Err(HandshakeError::RefusedByPeer(Refusal::DuplicateName(_)))
+        ));
+    }
+
+    #[test]
+    fn an_unsupported_version_is_refused() {
+        let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+        let hello = Wire::Hello {
+            low: PROTOCOL_VERSION + 1,
+            high: PROTOCOL_VERSION + 3,
+            name: "a@host".into(),
+            creation: 1,
+            capabilities: 0,
+            nonce: [0; NONCE],
+        };
+        match acceptor.handle(&hello.bytes()) {
+            Ok(Step::SendAndFail(
+                bytes,
+                HandshakeError::Refused(Refusal::UnsupportedVersion { .. }),
+            )) => {
+                let (mut init, _) = Handshake::initiate(config("a@host", "s"));
+                assert!(matches!(
+                    init.handle(&bytes),
+                    Err(HandshakeError::RefusedByPeer(
+                        Refusal::UnsupportedVersion { .. }
+                    ))
+                ));
+            }
+            other => panic!("expected a version refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_cookie_never_crosses_the_wire() {
+        let secret = "a-very-recognisable-cookie";
+        let (_, hello) = Handshake::initiate(config("a@host", secret));
+        let mut acceptor = Handshake::accept(config("b@host", secret), |_| false);
+        let Ok(Step::Send(welcome)) = acceptor.handle(&hello) else {
+            panic!("welcome");
+        };
+        for bytes in [&hello, &welcome] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        }
+        assert_eq!(format!("{:?}", Cookie::new(secret)), "Cookie(..)");
+    }
+
+    #[test]
+    fn a_replayed_acceptor_proof_does_not_pass_as_the_initiators() {
+        let (_, hello) = Handshake::initiate(config("a@host", "s"));
+        let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+        let Ok(Step::Send(welcome)) = acceptor.handle(&hello) else {
+            panic!("welcome");
+        };
+        let Ok(Wire::Welcome { proof, .. }) = rmp_serde::from_slice::<Wire>(&welcome) else {
+            panic!("decodes");
+        };
+        let replay = Wire::Proof { proof }.bytes();
+        assert!(matches!(
+            acceptor.handle(&replay),
+            Ok(Step::SendAndFail(
+                _,
+                HandshakeError::Refused(Refusal::BadCookie)
+            ))
+        ));
+    }
+
+    #[test]
+    fn messages_after_the_end_are_errors() {
+        let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+        assert!(matches!(
+            acceptor.handle(b"junk"),
+            Ok(Step::SendAndFail(..))
+        ));
+        assert!(matches!(
+            acceptor.handle(b"junk"),
+            Err(HandshakeError::Ended)
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(first in proptest::collection::vec(any::<u8>(), 0..200), second in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+            let _ = acceptor.handle(&first);
+            let _ = acceptor.handle(&second);
+            let (mut init, _) = Handshake::initiate(config("a@host", "s"));
+            let _ = init.handle(&first);
+            let _ = init.handle(&second);
+        }
+
+        #[test]
+        fn any_cookie_pair_agrees_exactly_when_equal(a in "[a-z]{0,12}", b in "[a-z]{0,12}") {
+            let acceptor = Handshake::accept(config("b@host", &b), |_| false);
+            let (x, y) = run(config("a@host", &a), acceptor);
+            prop_assert_eq!(x.is_ok(), a == b);
+            prop_assert_eq!(y.is_ok(), a == b);
+        }
+    }
+}
