@@ -83,6 +83,7 @@ mod shutdown;
 mod signal;
 mod signals;
 mod timer;
+pub mod transport;
 
 pub use async_trait::async_trait;
 

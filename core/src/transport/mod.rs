@@ -1,0 +1,186 @@
+//! The transport contract: ordered, reliable, framed byte connections
+//! between nodes, opened by endpoint, with their loss reported. A
+//! transport knows nothing of pids; the node protocol (handshake,
+//! heartbeats, routing) lives above it, once, for every transport.
+//!
+//! The contract fits the three kinds of transport beamish has:
+//! stream sockets (TCP, TLS), multiplexed streams (QUIC) and a broker's
+//! queues (AMQP), where a "connection" is a peer's inbox and a received
+//! frame may carry an acknowledgement to send once it has been handled.
+
+mod local;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::dist::Endpoint;
+
+pub use local::{LocalNetwork, LocalTransport};
+
+/// Why a transport operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The endpoint's scheme is not this transport's.
+    #[error("this transport serves {expected}://, not {endpoint}")]
+    WrongScheme {
+        /// The scheme this transport serves.
+        expected: &'static str,
+        /// The endpoint given.
+        endpoint: String,
+    },
+    /// Nothing listens at the endpoint.
+    #[error("nothing listens at {0}")]
+    Unreachable(String),
+    /// The endpoint is already in use.
+    #[error("{0} is already in use")]
+    InUse(String),
+    /// The connection is closed or was lost.
+    #[error("the connection is closed: {0}")]
+    Closed(String),
+    /// Any other I/O failure.
+    #[error("transport failure: {0}")]
+    Io(String),
+}
+
+/// A transport: opens and accepts connections for one endpoint scheme.
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// The scheme it serves, such as `tcp`.
+    fn scheme(&self) -> &'static str;
+
+    /// Starts listening at `endpoint`.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::WrongScheme`], [`TransportError::InUse`], or an
+    /// I/O failure.
+    async fn listen(&self, endpoint: &Endpoint) -> Result<Box<dyn Listener>, TransportError>;
+
+    /// Opens a connection to `endpoint`.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::WrongScheme`], [`TransportError::Unreachable`], or
+    /// an I/O failure.
+    async fn connect(&self, endpoint: &Endpoint) -> Result<Connection, TransportError>;
+}
+
+/// Incoming connections at one endpoint.
+#[async_trait]
+pub trait Listener: Send + fmt::Debug {
+    /// Where it listens (with the port filled in if 0 was asked for).
+    fn endpoint(&self) -> Endpoint;
+
+    /// The next incoming connection.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Closed`] once the listener is closed.
+    async fn accept(&mut self) -> Result<Connection, TransportError>;
+}
+
+/// The sending half of a connection. Frames arrive in the order sent.
+#[async_trait]
+pub trait FrameSink: Send + fmt::Debug {
+    /// Sends frames, in order; a transport may write them in one batch.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Closed`] if the connection is gone; frames not yet
+    /// delivered may be lost, as in Erlang.
+    async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError>;
+
+    /// Closes the connection; the peer's stream ends.
+    async fn close(&mut self);
+}
+
+/// The receiving half of a connection.
+#[async_trait]
+pub trait FrameStream: Send + fmt::Debug {
+    /// The next frame, or `None` when the peer closed the connection.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Closed`] if the connection was lost.
+    async fn recv(&mut self) -> Result<Option<Incoming>, TransportError>;
+}
+
+/// A frame received, with its acknowledgement where the transport has one
+/// (a durable broker queue): call [`ack`](Incoming::ack) once the frame has
+/// been handled, so that a crash before that means redelivery, not loss.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The frame's bytes.
+    pub payload: Bytes,
+    ack: Option<Box<dyn Ack>>,
+}
+
+impl Incoming {
+    /// A frame that needs no acknowledgement.
+    pub fn new(payload: Bytes) -> Self {
+        Self { payload, ack: None }
+    }
+
+    /// A frame to acknowledge once handled.
+    pub fn with_ack(payload: Bytes, ack: Box<dyn Ack>) -> Self {
+        Self {
+            payload,
+            ack: Some(ack),
+        }
+    }
+
+    /// Whether the frame waits for an acknowledgement.
+    pub fn needs_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Acknowledges the frame (does nothing for transports without acks).
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Closed`] if the acknowledgement could not be sent;
+    /// the frame will then be delivered again.
+    pub async fn ack(self) -> Result<(), TransportError> {
+        match self.ack {
+            Some(ack) => ack.ack().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// An acknowledgement for one received frame.
+#[async_trait]
+pub trait Ack: Send + fmt::Debug {
+    /// Acknowledges.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Closed`] if the acknowledgement could not be sent.
+    async fn ack(self: Box<Self>) -> Result<(), TransportError>;
+}
+
+/// Both halves of a connection, and who is at the other end as far as
+/// the transport knows (the handshake establishes the node).
+#[derive(Debug)]
+pub struct Connection {
+    /// Sends frames to the peer.
+    pub sink: Box<dyn FrameSink>,
+    /// Receives the peer's frames.
+    pub stream: Box<dyn FrameStream>,
+    /// The peer's address as the transport sees it, for logs.
+    pub peer: String,
+}
+
+fn check_scheme(expected: &'static str, endpoint: &Endpoint) -> Result<(), TransportError> {
+    if endpoint.scheme() == expected {
+        Ok(())
+    } else {
+        Err(TransportError::WrongScheme {
+            expected,
+            endpoint: endpoint.to_string(),
+        })
+    }
+}
