@@ -1,14 +1,16 @@
 //! The distribution protocol's building blocks, free of sockets and clocks
 //! (in the spirit of quinn-proto): endpoint addresses, length-prefixed
-//! frames with a size limit, and the authenticated handshake. Transports
+//! frames with a size limit, the authenticated handshake and heartbeats. Transports
 //! only move the bytes these produce.
 
 mod endpoint;
 mod frame;
 mod handshake;
+mod heartbeat;
 
 pub use endpoint::{Endpoint, EndpointError};
 pub use frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME};
 pub use handshake::{
     Cookie, Handshake, HandshakeConfig, HandshakeError, Peer, Refusal, Step, PROTOCOL_VERSION,
 };
+pub use heartbeat::{Beat, Heartbeat, HeartbeatConfig};
