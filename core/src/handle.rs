@@ -90,6 +90,8 @@ impl<M: Send + 'static> Handle<M> {
     /// - [`CallError::NoReply`] if it dropped the token without replying;
     /// - [`CallError::CallToSelf`] if a process calls itself.
     ///
+    /// `Duration::MAX` waits as long as it takes (Erlang's `infinity`).
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future abandons the call; a reply is then dropped.
@@ -138,7 +140,7 @@ impl<M: Send + 'static> Handle<M> {
         // an unbounded one never waits, so its deadline is set lazily.
         let mut deadline = None;
         if self.shared.mailbox.is_bounded() {
-            let at = Instant::now() + timeout;
+            let at = deadline_after(timeout);
             deadline = Some(at);
             match tokio::time::timeout_at(at, self.cast(msg)).await {
                 Ok(Ok(())) => {}
@@ -159,7 +161,7 @@ impl<M: Send + 'static> Handle<M> {
         if let Poll::Ready(answer) = poll_once(&mut rx).await {
             return self.answer(answer).await;
         }
-        let deadline = deadline.unwrap_or_else(|| Instant::now() + timeout);
+        let deadline = deadline.unwrap_or_else(|| deadline_after(timeout));
         match tokio::time::timeout_at(deadline, &mut rx).await {
             Ok(answer) => self.answer(answer).await,
             Err(_) => Err(CallError::Timeout),
@@ -199,6 +201,14 @@ impl<M: Send + 'static> Handle<M> {
             let _ = handle.cast(msg).await;
         })
     }
+}
+
+/// `timeout` from now; a timeout too long to represent (such as
+/// `Duration::MAX`) means about thirty years, which is to say never.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// Polls a future once, registering the task's waker.

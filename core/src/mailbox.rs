@@ -28,8 +28,9 @@ pub enum MailboxSize {
     /// No limit (the default, as in Erlang): `cast` never waits.
     #[default]
     Unbounded,
-    /// At most this many queued messages: `cast` waits for room and
-    /// `try_cast` returns `Full`. Signals never count against the bound.
+    /// At most this many queued messages (at least 1): `cast` waits for
+    /// room and `try_cast` returns `Full`. Signals never count against the
+    /// bound.
     Bounded(usize),
 }
 

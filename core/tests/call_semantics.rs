@@ -172,3 +172,17 @@ async fn calling_yourself_is_an_error_not_a_deadlock() {
     // Still serving.
     assert_eq!(p.call(SelfMsg::Answer, CALL).await, Ok(1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_infinite_timeout_waits_as_long_as_it_takes() {
+    let node = TestNode::new();
+    let (tx, _rx) = events();
+    let p = probe(&node, ProbeArgs::new(&tx)).await;
+    let got = p
+        .call(
+            |r| Cmd::Slow(Duration::from_secs(86_400 * 365), r),
+            Duration::MAX,
+        )
+        .await;
+    assert_eq!(got, Ok(1));
+}
