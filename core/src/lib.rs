@@ -68,6 +68,7 @@
 //! ```
 
 mod cell;
+mod cluster;
 mod context;
 pub mod dist;
 mod error;
@@ -87,6 +88,7 @@ pub mod transport;
 
 pub use async_trait::async_trait;
 
+pub use cluster::{ClusterConfig, ClusterError, NodeEvent, NodeEvents};
 pub use context::Context;
 pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,

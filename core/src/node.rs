@@ -52,6 +52,7 @@ pub(crate) struct NodeInner {
     pub(crate) unobserved: AtomicU64,
     pub(crate) failures: Mutex<VecDeque<Failure>>,
     pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// Configures and builds a [`Node`].
@@ -112,6 +113,7 @@ impl NodeBuilder {
                 unobserved: AtomicU64::new(0),
                 failures: Mutex::new(VecDeque::new()),
                 runtime,
+                cluster: std::sync::OnceLock::new(),
             }),
         })
     }

@@ -1,0 +1,387 @@
+//! Cluster membership: a node listens and connects over transports,
+//! authenticates peers with the cookie handshake, keeps connections alive
+//! with heartbeats, and reports peers coming and going.
+//!
+//! Messages between nodes travel over these connections in a later stage;
+//! here the connection carries the handshake and heartbeat ticks.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::dist::{
+    Beat, Cookie, Endpoint, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig,
+    Peer, Step,
+};
+use crate::transport::{Connection, Transport, TransportError};
+use crate::{Node, NodeName};
+
+/// How a node takes part in a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    cookie: Cookie,
+    heartbeat: HeartbeatConfig,
+    handshake_timeout: Duration,
+}
+
+impl ClusterConfig {
+    /// Members must share `cookie`. Heartbeats default to a 1 s tick with
+    /// 4 missed ticks; handshakes must finish within 5 s.
+    pub fn new(cookie: Cookie) -> Self {
+        Self {
+            cookie,
+            heartbeat: HeartbeatConfig::default(),
+            handshake_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the heartbeat.
+    pub fn heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// Sets how long a handshake may take.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+}
+
+/// A peer node coming or going.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// Connected and authenticated.
+    Up(NodeName),
+    /// The connection ended, with why.
+    Down(NodeName, String),
+}
+
+/// Why a node could not join a cluster or connect to a peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// `join` was not called, or was called twice.
+    #[error("{0}")]
+    NotJoined(&'static str),
+    /// No transport serves the endpoint's scheme.
+    #[error("no transport for {0}")]
+    NoTransport(String),
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The handshake failed.
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    /// The handshake did not finish in time.
+    #[error("the handshake with {0} timed out")]
+    HandshakeTimeout(String),
+}
+
+/// Node events as they happen (see [`Node::monitor_nodes`]).
+#[derive(Debug)]
+pub struct NodeEvents {
+    rx: mpsc::UnboundedReceiver<NodeEvent>,
+}
+
+impl NodeEvents {
+    /// The next event; `None` once the node is gone.
+    pub async fn next(&mut self) -> Option<NodeEvent> {
+        self.rx.recv().await
+    }
+}
+
+pub(crate) struct Cluster {
+    config: ClusterConfig,
+    transports: Vec<Arc<dyn Transport>>,
+    peers: Mutex<HashMap<NodeName, PeerLink>>,
+    watchers: Mutex<Vec<mpsc::UnboundedSender<NodeEvent>>>,
+    next_link: AtomicU64,
+}
+
+struct PeerLink {
+    id: u64,
+    /// Dropping it ends the connection's task.
+    _stop: mpsc::Sender<()>,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("peers", &self.peers.lock().keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Joins a cluster: keeps `transports` for connecting, and listens at
+    /// each of `listen`. Returns the endpoints listened at.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::NotJoined`] if the node already joined,
+    /// [`ClusterError::NoTransport`] for an endpoint no transport serves,
+    /// or the transport's error.
+    pub async fn join(
+        &self,
+        config: ClusterConfig,
+        transports: Vec<Arc<dyn Transport>>,
+        listen: &[Endpoint],
+    ) -> Result<Vec<Endpoint>, ClusterError> {
+        let cluster = Arc::new(Cluster {
+            config,
+            transports,
+            peers: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(Vec::new()),
+            next_link: AtomicU64::new(1),
+        });
+        let mut listening = Vec::new();
+        let mut listeners = Vec::new();
+        for endpoint in listen {
+            let listener = cluster.transport(endpoint)?.listen(endpoint).await?;
+            listening.push(listener.endpoint());
+            listeners.push(listener);
+        }
+        self.inner
+            .cluster
+            .set(Arc::clone(&cluster))
+            .map_err(|_| ClusterError::NotJoined("the node has already joined a cluster"))?;
+        for mut listener in listeners {
+            let node = self.clone();
+            let cluster = Arc::clone(&cluster);
+            self.inner.runtime.spawn(async move {
+                while let Ok(connection) = listener.accept().await {
+                    let node = node.clone();
+                    let cluster = Arc::clone(&cluster);
+                    tokio::spawn(async move {
+                        let peer = connection.peer.clone();
+                        if let Err(err) = cluster.accept(&node, connection).await {
+                            tracing::warn!(%peer, error = %err, "refused an incoming connection");
+                        }
+                    });
+                }
+            });
+        }
+        Ok(listening)
+    }
+
+    /// Connects to the node at `endpoint` (or returns at once if a node is
+    /// already connected through it), and returns its name.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::NotJoined`] before [`join`](Self::join), the
+    /// transport's error, or the handshake's (a wrong cookie, a duplicate
+    /// name, an unsupported version), which the peer reports too.
+    pub async fn connect(&self, endpoint: &Endpoint) -> Result<NodeName, ClusterError> {
+        let cluster = self.cluster()?;
+        let connection = cluster.transport(endpoint)?.connect(endpoint).await?;
+        cluster.initiate(self, connection).await
+    }
+
+    /// The nodes connected now, sorted by name.
+    pub fn nodes(&self) -> Vec<NodeName> {
+        let Some(cluster) = self.inner.cluster.get() else {
+            return Vec::new();
+        };
+        let mut names: Vec<NodeName> = cluster.peers.lock().keys().copied().collect();
+        names.sort();
+        names
+    }
+
+    /// Ends the connection to `name`; returns whether there was one.
+    pub fn disconnect(&self, name: NodeName) -> bool {
+        self.inner
+            .cluster
+            .get()
+            .is_some_and(|cluster| cluster.peers.lock().remove(&name).is_some())
+    }
+
+    /// Events for every node that connects or disconnects from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::NotJoined`] before [`join`](Self::join).
+    pub fn monitor_nodes(&self) -> Result<NodeEvents, ClusterError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.cluster()?.watchers.lock().push(tx);
+        Ok(NodeEvents { rx })
+    }
+
+    fn cluster(&self) -> Result<Arc<Cluster>, ClusterError> {
+        self.inner
+            .cluster
+            .get()
+            .cloned()
+            .ok_or(ClusterError::NotJoined("the node has not joined a cluster"))
+    }
+
+    fn handshake_config(&self, cluster: &Cluster) -> HandshakeConfig {
+        HandshakeConfig::new(self.name(), self.creation(), cluster.config.cookie.clone())
+    }
+}
+
+impl Cluster {
+    fn transport(&self, endpoint: &Endpoint) -> Result<&Arc<dyn Transport>, ClusterError> {
+        self.transports
+            .iter()
+            .find(|t| t.scheme() == endpoint.scheme())
+            .ok_or_else(|| ClusterError::NoTransport(endpoint.to_string()))
+    }
+
+    async fn initiate(
+        self: &Arc<Self>,
+        node: &Node,
+        mut conn: Connection,
+    ) -> Result<NodeName, ClusterError> {
+        let (mut handshake, hello) = Handshake::initiate(node.handshake_config(self));
+        let peer = conn.peer.clone();
+        let exchange = async {
+            conn.sink.send(vec![Bytes::from(hello)]).await?;
+            run_handshake(&mut handshake, &mut conn).await
+        };
+        let outcome = tokio::time::timeout(self.config.handshake_timeout, exchange).await;
+        let peer = match outcome {
+            Ok(Ok(peer)) => peer,
+            Ok(Err(err)) => return Err(err),
+            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
+        };
+        Ok(self.up(node, peer, conn))
+    }
+
+    async fn accept(
+        self: &Arc<Self>,
+        node: &Node,
+        mut conn: Connection,
+    ) -> Result<NodeName, ClusterError> {
+        let cluster = Arc::clone(self);
+        let me = node.name();
+        let mut handshake = Handshake::accept(node.handshake_config(self), move |name| {
+            cluster
+                .peers
+                .lock()
+                .keys()
+                .any(|n| n.as_str() == name && *n != me)
+        });
+        let peer = conn.peer.clone();
+        let outcome = tokio::time::timeout(
+            self.config.handshake_timeout,
+            run_handshake(&mut handshake, &mut conn),
+        )
+        .await;
+        let peer = match outcome {
+            Ok(Ok(peer)) => peer,
+            Ok(Err(err)) => return Err(err),
+            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
+        };
+        Ok(self.up(node, peer, conn))
+    }
+
+    /// Registers an authenticated peer and starts its connection's task.
+    fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
+        let id = self.next_link.fetch_add(1, Ordering::Relaxed);
+        let (stop, stopped) = mpsc::channel(1);
+        {
+            let mut peers = self.peers.lock();
+            if peers.contains_key(&peer.name) {
+                // Both sides connected at once: keep the first connection.
+                return peer.name;
+            }
+            peers.insert(peer.name, PeerLink { id, _stop: stop });
+        }
+        tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
+        self.notify(NodeEvent::Up(peer.name));
+        let cluster = Arc::clone(self);
+        node.inner.runtime.spawn(async move {
+            let why = cluster.serve(conn, stopped).await;
+            cluster.down(peer.name, id, why);
+        });
+        peer.name
+    }
+
+    fn down(&self, name: NodeName, id: u64, why: String) {
+        {
+            let mut peers = self.peers.lock();
+            // `disconnect` may have removed it already.
+            if peers.get(&name).is_some_and(|link| link.id == id) {
+                peers.remove(&name);
+            }
+        }
+        tracing::info!(peer = %name, reason = %why, "node down");
+        self.notify(NodeEvent::Down(name, why));
+    }
+
+    fn notify(&self, event: NodeEvent) {
+        self.watchers
+            .lock()
+            .retain(|watcher| watcher.send(event.clone()).is_ok());
+    }
+
+    /// Keeps one connection alive until it is lost, closed, silent or
+    /// stopped; returns why it ended.
+    async fn serve(&self, mut conn: Connection, mut stopped: mpsc::Receiver<()>) -> String {
+        let mut heartbeat = Heartbeat::new(self.config.heartbeat, Instant::now());
+        loop {
+            tokio::select! {
+                _ = stopped.recv() => {
+                    conn.sink.close().await;
+                    return "disconnected".to_owned();
+                }
+                () = tokio::time::sleep_until(heartbeat.deadline()) => {
+                    match heartbeat.poll(Instant::now()) {
+                        Beat::PeerDown => {
+                            conn.sink.close().await;
+                            return "no heartbeat from the peer".to_owned();
+                        }
+                        Beat::SendTick => {
+                            if let Err(err) = conn.sink.send(vec![Bytes::new()]).await {
+                                return err.to_string();
+                            }
+                        }
+                        Beat::Wait => {}
+                    }
+                }
+                frame = conn.stream.recv() => match frame {
+                    Ok(Some(_frame)) => heartbeat.heard(Instant::now()),
+                    Ok(None) => return "the peer closed the connection".to_owned(),
+                    Err(err) => return err.to_string(),
+                },
+            }
+        }
+    }
+}
+
+/// Exchanges handshake messages until the handshake ends.
+async fn run_handshake(
+    handshake: &mut Handshake,
+    conn: &mut Connection,
+) -> Result<Peer, ClusterError> {
+    loop {
+        let Some(frame) = conn.stream.recv().await? else {
+            return Err(
+                TransportError::Closed("the peer closed during the handshake".into()).into(),
+            );
+        };
+        match handshake.handle(&frame.payload)? {
+            Step::Send(bytes) => conn.sink.send(vec![Bytes::from(bytes)]).await?,
+            Step::SendAndReady(bytes, peer) => {
+                conn.sink.send(vec![Bytes::from(bytes)]).await?;
+                return Ok(peer);
+            }
+            Step::Ready(peer) => return Ok(peer),
+            Step::SendAndFail(bytes, err) => {
+                let _ = conn.sink.send(vec![Bytes::from(bytes)]).await;
+                conn.sink.close().await;
+                return Err(err.into());
+            }
+        }
+    }
+}
