@@ -84,6 +84,8 @@ pub(crate) struct ProcCore {
     /// whose reply token was dropped can tell why.
     pub(crate) exit: OnceLock<ExitReason>,
     pub(crate) counters: Arc<Counters>,
+    /// Set once the process is exported to other nodes.
+    pub(crate) exported: OnceLock<crate::remote::Decoder>,
 }
 
 impl ProcCore {
@@ -145,6 +147,7 @@ impl<M: Send + 'static> Shared<M> {
                 sig: Mutex::new(SigState::default()),
                 exit: OnceLock::new(),
                 counters,
+                exported: OnceLock::new(),
             },
             mailbox: Mailbox::new(size),
         }

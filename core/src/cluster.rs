@@ -16,10 +16,12 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::dist::DEFAULT_MAX_FRAME;
 use crate::dist::{
     Beat, Cookie, Endpoint, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig,
     Peer, Step,
 };
+use crate::remote::{Envelope, RemoteSendError};
 use crate::transport::{Connection, Transport, TransportError};
 use crate::{Node, NodeName};
 
@@ -29,6 +31,7 @@ pub struct ClusterConfig {
     cookie: Cookie,
     heartbeat: HeartbeatConfig,
     handshake_timeout: Duration,
+    max_frame: usize,
 }
 
 impl ClusterConfig {
@@ -39,7 +42,16 @@ impl ClusterConfig {
             cookie,
             heartbeat: HeartbeatConfig::default(),
             handshake_timeout: Duration::from_secs(5),
+            max_frame: DEFAULT_MAX_FRAME,
         }
+    }
+
+    /// The largest message, encoded, that may be sent or received
+    /// (default 8 MiB). A larger one is an error to its sender; a peer
+    /// sending one has its connection closed.
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes;
+        self
     }
 
     /// Sets the heartbeat.
@@ -109,9 +121,14 @@ pub(crate) struct Cluster {
 
 struct PeerLink {
     id: u64,
+    /// Frames for the peer, written in order, in batches.
+    outbox: mpsc::UnboundedSender<Bytes>,
     /// Dropping it ends the connection's task.
     _stop: mpsc::Sender<()>,
 }
+
+/// The most frames written to a connection in one batch.
+const BATCH: usize = 256;
 
 impl fmt::Debug for Cluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -289,22 +306,48 @@ impl Cluster {
     fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (stop, stopped) = mpsc::channel(1);
+        let (outbox, outgoing) = mpsc::unbounded_channel();
         {
             let mut peers = self.peers.lock();
             if peers.contains_key(&peer.name) {
                 // Both sides connected at once: keep the first connection.
                 return peer.name;
             }
-            peers.insert(peer.name, PeerLink { id, _stop: stop });
+            peers.insert(
+                peer.name,
+                PeerLink {
+                    id,
+                    outbox,
+                    _stop: stop,
+                },
+            );
         }
         tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
         self.notify(NodeEvent::Up(peer.name));
         let cluster = Arc::clone(self);
-        node.inner.runtime.spawn(async move {
-            let why = cluster.serve(conn, stopped).await;
+        let node = node.clone();
+        node.inner.runtime.clone().spawn(async move {
+            let why = cluster.serve(&node, conn, outgoing, stopped).await;
             cluster.down(peer.name, id, why);
         });
         peer.name
+    }
+
+    /// Queues a frame for a connected node.
+    pub(crate) fn send(&self, node: NodeName, frame: Bytes) -> Result<(), RemoteSendError> {
+        if frame.len() > self.config.max_frame {
+            return Err(RemoteSendError::TooLarge {
+                size: frame.len(),
+                max: self.config.max_frame,
+            });
+        }
+        let peers = self.peers.lock();
+        let link = peers
+            .get(&node)
+            .ok_or(RemoteSendError::NoConnection(node))?;
+        link.outbox
+            .send(frame)
+            .map_err(|_| RemoteSendError::NoConnection(node))
     }
 
     fn down(&self, name: NodeName, id: u64, why: String) {
@@ -326,14 +369,35 @@ impl Cluster {
     }
 
     /// Keeps one connection alive until it is lost, closed, silent or
-    /// stopped; returns why it ended.
-    async fn serve(&self, mut conn: Connection, mut stopped: mpsc::Receiver<()>) -> String {
+    /// stopped, delivering what arrives and writing what is queued; returns
+    /// why it ended.
+    async fn serve(
+        &self,
+        node: &Node,
+        mut conn: Connection,
+        mut outgoing: mpsc::UnboundedReceiver<Bytes>,
+        mut stopped: mpsc::Receiver<()>,
+    ) -> String {
         let mut heartbeat = Heartbeat::new(self.config.heartbeat, Instant::now());
         loop {
             tokio::select! {
                 _ = stopped.recv() => {
                     conn.sink.close().await;
                     return "disconnected".to_owned();
+                }
+                Some(first) = outgoing.recv() => {
+                    // Whatever else is queued goes in the same batch.
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match outgoing.try_recv() {
+                            Ok(frame) => batch.push(frame),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(err) = conn.sink.send(batch).await {
+                        return err.to_string();
+                    }
+                    heartbeat.sent(Instant::now());
                 }
                 () = tokio::time::sleep_until(heartbeat.deadline()) => {
                     match heartbeat.poll(Instant::now()) {
@@ -350,11 +414,46 @@ impl Cluster {
                     }
                 }
                 frame = conn.stream.recv() => match frame {
-                    Ok(Some(_frame)) => heartbeat.heard(Instant::now()),
+                    Ok(Some(frame)) => {
+                        heartbeat.heard(Instant::now());
+                        if let Err(why) = self.received(node, &frame.payload).await {
+                            conn.sink.close().await;
+                            tracing::warn!(peer = %conn.peer, "closing the connection: {why}");
+                            return why;
+                        }
+                        // Acknowledged once handled (durable transports).
+                        let _ = frame.ack().await;
+                    }
                     Ok(None) => return "the peer closed the connection".to_owned(),
                     Err(err) => return err.to_string(),
                 },
             }
+        }
+    }
+
+    /// Handles one frame from a peer: a tick, or an envelope. A frame that
+    /// is too large or cannot be decoded ends the connection.
+    async fn received(&self, node: &Node, payload: &[u8]) -> Result<(), String> {
+        if payload.is_empty() {
+            return Ok(());
+        }
+        if payload.len() > self.config.max_frame {
+            return Err(format!(
+                "a frame of {} bytes exceeds the limit of {}",
+                payload.len(),
+                self.config.max_frame
+            ));
+        }
+        match rmp_serde::from_slice::<Envelope>(payload) {
+            Ok(Envelope::Send {
+                to,
+                msg_type,
+                payload,
+            }) => {
+                node.dispatch(to, &msg_type, &payload).await;
+                Ok(())
+            }
+            Err(err) => Err(format!("undecodable frame: {err}")),
         }
     }
 }
@@ -383,5 +482,25 @@ async fn run_handshake(
                 return Err(err.into());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::LocalNetwork;
+
+    #[tokio::test]
+    async fn undecodable_or_oversized_frames_end_the_connection() {
+        let node = Node::builder().name("u@localhost").build().expect("runtime");
+        let transport: Arc<dyn Transport> = Arc::new(LocalNetwork::new().transport("u"));
+        let config = ClusterConfig::new(Cookie::new("s")).max_frame(64);
+        node.join(config, vec![transport], &[]).await.expect("joins");
+        let cluster = node.cluster().expect("joined");
+        assert_eq!(cluster.received(&node, b"").await, Ok(()), "a tick");
+        let garbage = cluster.received(&node, b"\xc1\xc1\xc1").await;
+        assert!(matches!(garbage, Err(why) if why.contains("undecodable")));
+        let oversized = cluster.received(&node, &[0_u8; 65]).await;
+        assert!(matches!(oversized, Err(why) if why.contains("exceeds")));
     }
 }

@@ -1,0 +1,177 @@
+//! Messages between nodes: the envelope on the wire, exporting a process so
+//! that other nodes can send to it, and sending to a remote process.
+//!
+//! Messages are encoded with rmp-serde. The envelope names the sender's
+//! message type, and the receiving node checks it against the target's
+//! before decoding, so a mismatch is a clear error naming both types, never
+//! garbage. Local sends never come through here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::cell::AnyProcess;
+use crate::{Handle, Node, NodeName, Pid};
+
+/// What travels between nodes, one per frame.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Envelope {
+    /// A message for a process.
+    Send {
+        to: Dest,
+        msg_type: String,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+}
+
+/// Who a remote message is for.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub(crate) enum Dest {
+    Pid(Pid),
+    Name(String),
+}
+
+type Delivery = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// Decodes a payload into the process's message type and delivers it.
+pub(crate) type Decoder = Arc<dyn Fn(&[u8]) -> Result<Delivery, String> + Send + Sync>;
+
+/// Why a message could not be sent to another node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteSendError {
+    /// The node is not connected.
+    #[error("no connection to {0}")]
+    NoConnection(NodeName),
+    /// The message could not be encoded.
+    #[error("the message could not be encoded: {0}")]
+    Encode(String),
+    /// The encoded message is over the frame limit.
+    #[error("the encoded message is {size} bytes; the limit is {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl Node {
+    /// Lets other nodes send to this process: its messages are decoded
+    /// with rmp-serde on arrival. A message sent meanwhile to a process
+    /// that is not exported is dropped and counted as a dead letter.
+    pub fn export<M>(&self, handle: &Handle<M>)
+    where
+        M: DeserializeOwned + Send + 'static,
+    {
+        let target = handle.clone();
+        let decoder: Decoder = Arc::new(move |payload: &[u8]| {
+            let msg: M = rmp_serde::from_slice(payload).map_err(|err| err.to_string())?;
+            let target = target.clone();
+            Ok(Box::pin(async move { target.cast(msg).await.is_ok() }) as Delivery)
+        });
+        let _ = handle.shared.core.exported.set(decoder);
+    }
+
+    /// Sends `msg` to the process `to` on another node, like Erlang's `!`:
+    /// it returns once the message is queued for the connection, and a
+    /// message in flight when the connection is lost may be lost.
+    ///
+    /// # Errors
+    ///
+    /// [`RemoteSendError::NoConnection`] if `to`'s node is not connected,
+    /// [`RemoteSendError::Encode`] or [`RemoteSendError::TooLarge`] for a
+    /// message that cannot go; nothing is sent then.
+    pub fn send_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
+        self.send_envelope(to.node(), Dest::Pid(to), msg)
+    }
+
+    /// Sends `msg` to the process registered as `name` on `node`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_remote`](Self::send_remote).
+    pub fn send_remote_named<M: Serialize>(
+        &self,
+        node: NodeName,
+        name: &str,
+        msg: &M,
+    ) -> Result<(), RemoteSendError> {
+        self.send_envelope(node, Dest::Name(name.to_owned()), msg)
+    }
+
+    fn send_envelope<M: Serialize>(
+        &self,
+        node: NodeName,
+        to: Dest,
+        msg: &M,
+    ) -> Result<(), RemoteSendError> {
+        let payload =
+            rmp_serde::to_vec(msg).map_err(|err| RemoteSendError::Encode(err.to_string()))?;
+        let envelope = Envelope::Send {
+            to,
+            msg_type: std::any::type_name::<M>().to_owned(),
+            payload,
+        };
+        let frame =
+            rmp_serde::to_vec(&envelope).map_err(|err| RemoteSendError::Encode(err.to_string()))?;
+        let cluster = self
+            .inner
+            .cluster
+            .get()
+            .ok_or(RemoteSendError::NoConnection(node))?;
+        cluster.send(node, Bytes::from(frame))
+    }
+
+    /// Delivers a message that came from another node.
+    pub(crate) async fn dispatch(&self, to: Dest, msg_type: &str, payload: &[u8]) {
+        let target = match &to {
+            Dest::Pid(pid) => self.inner.lookup(*pid),
+            Dest::Name(name) => self.whereis(name).and_then(|pid| self.inner.lookup(pid)),
+        };
+        let Some(target) = target else {
+            self.dead_letter();
+            tracing::debug!(
+                ?to,
+                "a remote message for a process that does not exist was dropped"
+            );
+            return;
+        };
+        if let Err(why) = deliver(&*target, msg_type, payload).await {
+            self.dead_letter();
+            tracing::warn!(?to, "a remote message was rejected: {why}");
+        }
+    }
+
+    fn dead_letter(&self) {
+        self.inner
+            .counters
+            .dead_letters
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn deliver(target: &dyn AnyProcess, msg_type: &str, payload: &[u8]) -> Result<(), String> {
+    let expected = target.message_type();
+    if expected != msg_type {
+        return Err(format!(
+            "{} takes {expected}, not {msg_type}",
+            target.core().pid
+        ));
+    }
+    let Some(decoder) = target.core().exported.get() else {
+        return Err(format!("{} is not exported", target.core().pid));
+    };
+    let delivery = decoder(payload).map_err(|err| format!("undecodable {msg_type}: {err}"))?;
+    if delivery.await {
+        Ok(())
+    } else {
+        Err(format!("{} ended", target.core().pid))
+    }
+}
