@@ -3,8 +3,9 @@
 //! Processes with mailboxes, links and monitors, `call` and `cast`, a
 //! local registry and live introspection, with Erlang's semantics, and OTP
 //! supervision trees. This facade re-exports [`beamish_core`] and
-//! [`beamish_supervisor`]; the transports for distribution (features `tcp`,
-//! `quic`, `amqp`) join it as they land.
+//! [`beamish_supervisor`], and with the default feature `tcp` the TCP
+//! transport as [`tcp`]; QUIC and AMQP (features `quic`, `amqp`) join as
+//! they land.
 //!
 //! # Examples
 //!
@@ -47,11 +48,15 @@
 //! ```
 
 pub use beamish_core::*;
+
 pub use beamish_supervisor::{
     AutoShutdown, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicError,
     DynamicRef, DynamicSpec, Restart, Shutdown, Strategy, SupervisorError, SupervisorMsg,
     SupervisorRef, SupervisorSpec,
 };
+/// Distribution over TCP.
+#[cfg(feature = "tcp")]
+pub use beamish_transport_tcp as tcp;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

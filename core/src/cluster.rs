@@ -492,10 +492,15 @@ mod tests {
 
     #[tokio::test]
     async fn undecodable_or_oversized_frames_end_the_connection() {
-        let node = Node::builder().name("u@localhost").build().expect("runtime");
+        let node = Node::builder()
+            .name("u@localhost")
+            .build()
+            .expect("runtime");
         let transport: Arc<dyn Transport> = Arc::new(LocalNetwork::new().transport("u"));
         let config = ClusterConfig::new(Cookie::new("s")).max_frame(64);
-        node.join(config, vec![transport], &[]).await.expect("joins");
+        node.join(config, vec![transport], &[])
+            .await
+            .expect("joins");
         let cluster = node.cluster().expect("joined");
         assert_eq!(cluster.received(&node, b"").await, Ok(()), "a tick");
         let garbage = cluster.received(&node, b"\xc1\xc1\xc1").await;
