@@ -1,0 +1,178 @@
+//! Streaming 64-byte casts from one node to a process on another, over TCP
+//! on loopback and over the in-process transport, beside a raw tokio TCP
+//! stream of 64-byte length-prefixed frames with batched writes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use beamish::dist::{Cookie, Endpoint, FrameCodec};
+use beamish::tcp::TcpTransport;
+use beamish::transport::{LocalNetwork, Transport};
+use beamish::{async_trait, ClusterConfig, Context, ExitReason, Node, Pid, Process};
+use beamish_benches::{runtime, Flavor};
+use bytes::BytesMut;
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+const MESSAGES: u64 = 200_000;
+
+/// Counts messages; reports each time it has seen a round's worth.
+struct Count {
+    seen: u64,
+    rounds: mpsc::UnboundedSender<()>,
+}
+
+#[async_trait]
+impl Process for Count {
+    type Args = mpsc::UnboundedSender<()>;
+    type Msg = String;
+
+    async fn init(_ctx: &mut Context<String>, rounds: Self::Args) -> Result<Self, ExitReason> {
+        Ok(Count { seen: 0, rounds })
+    }
+
+    async fn handle(&mut self, _ctx: &mut Context<String>, _msg: String) -> Result<(), ExitReason> {
+        self.seen += 1;
+        if self.seen % MESSAGES == 0 {
+            let _ = self.rounds.send(());
+        }
+        Ok(())
+    }
+}
+
+/// The sending node, the counter's pid, and the counter's round reports.
+type Setup = (Node, Pid, mpsc::UnboundedReceiver<()>);
+
+/// Two joined nodes; the second runs an exported counter.
+async fn two_nodes(transport: impl Fn(&str) -> Arc<dyn Transport>, listen: Endpoint) -> Setup {
+    let config = ClusterConfig::new(Cookie::new("bench"));
+    let a = Node::builder()
+        .name("a@localhost")
+        .build()
+        .expect("runtime");
+    let b = Node::builder()
+        .name("b@localhost")
+        .build()
+        .expect("runtime");
+    a.join(config.clone(), vec![transport("a")], &[])
+        .await
+        .expect("joins");
+    let at = b
+        .join(config, vec![transport("b")], &[listen])
+        .await
+        .expect("joins");
+    let (tx, rounds) = mpsc::unbounded_channel();
+    let counter = b.spawn::<Count>(tx).expect("spawns");
+    b.export(&counter);
+    a.connect(&at[0]).await.expect("connects");
+    // Keep b alive as long as the counter's task runs.
+    std::mem::forget(b);
+    (a, counter.pid(), rounds)
+}
+
+fn streaming_casts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("remote_cast_64b");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6))
+        .throughput(Throughput::Elements(MESSAGES));
+    let rt = runtime(Flavor::MultiThread);
+    let payload = "x".repeat(64);
+
+    let net = LocalNetwork::new();
+    let setups: Vec<(&str, Setup)> = vec![
+        (
+            "tcp",
+            rt.block_on(two_nodes(
+                |_| Arc::new(TcpTransport::new()),
+                "tcp://127.0.0.1:0".parse().expect("valid"),
+            )),
+        ),
+        (
+            "local",
+            rt.block_on(two_nodes(
+                |name| Arc::new(net.transport(name)),
+                "local://b".parse().expect("valid"),
+            )),
+        ),
+    ];
+    for (name, (a, counter, mut rounds)) in setups {
+        group.bench_function(BenchmarkId::new("beamish", name), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        for _ in 0..MESSAGES {
+                            a.send_remote(counter, &payload).expect("connected");
+                        }
+                        rounds.recv().await.expect("a round arrives");
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+
+    group.bench_function(BenchmarkId::new("raw_tcp_frames", "tcp"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("binds");
+                let at = listener.local_addr().expect("bound");
+                let (done, finished) = oneshot::channel();
+                tokio::spawn(async move {
+                    let (mut socket, _) = listener.accept().await.expect("accepts");
+                    let codec = FrameCodec::default();
+                    let mut buf = BytesMut::with_capacity(64 * 1024);
+                    let mut seen = 0;
+                    while seen < iters * MESSAGES {
+                        while let Ok(Some(_frame)) = codec.decode(&mut buf) {
+                            seen += 1;
+                        }
+                        if seen >= iters * MESSAGES {
+                            break;
+                        }
+                        if socket.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                            break;
+                        }
+                    }
+                    let _ = done.send(());
+                });
+                let mut socket = tokio::net::TcpStream::connect(at).await.expect("connects");
+                socket.set_nodelay(true).expect("nodelay");
+                let codec = FrameCodec::default();
+                let frame = [b'x'; 64];
+                let start = Instant::now();
+                let mut out = BytesMut::with_capacity(256 * 68);
+                for _ in 0..iters * MESSAGES / 256 {
+                    out.clear();
+                    for _ in 0..256 {
+                        codec.encode(&frame, &mut out).expect("fits");
+                    }
+                    socket.write_all(&out).await.expect("writes");
+                }
+                let rest = iters * MESSAGES % 256;
+                out.clear();
+                for _ in 0..rest {
+                    codec.encode(&frame, &mut out).expect("fits");
+                }
+                socket.write_all(&out).await.expect("writes");
+                finished.await.expect("all read");
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+// The macro's generated function carries no docs of its own.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion::criterion_group!(benches, streaming_casts);
+}
+use group::benches;
+
+criterion_main!(benches);
