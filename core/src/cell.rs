@@ -29,6 +29,8 @@ pub(crate) enum Watcher {
     Process(Pid),
     /// A task outside any process, waiting on a [`crate::ExitWatch`].
     External(oneshot::Sender<ExitReason>),
+    /// A process on another node, told through the connection to it.
+    Remote(Pid),
 }
 
 /// Links and monitors, guarded together so that linking or monitoring
@@ -61,6 +63,11 @@ impl SigState {
     /// The relations, if there are any.
     pub(crate) fn rel(&self) -> Option<&Relations> {
         self.rel.as_deref()
+    }
+
+    /// The relations to change, if there are any.
+    pub(crate) fn rel_mut_if_any(&mut self) -> Option<&mut Relations> {
+        self.rel.as_deref_mut()
     }
 
     /// Takes every relation away (at exit).

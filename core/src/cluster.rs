@@ -328,7 +328,11 @@ impl Cluster {
         let node = node.clone();
         node.inner.runtime.clone().spawn(async move {
             let why = cluster.serve(&node, conn, outgoing, stopped).await;
-            cluster.down(peer.name, id, why);
+            cluster.down(peer.name, id, why.clone());
+            // Links and monitors across the lost connection fire after the
+            // peer is gone from `nodes()`, before `Down` is reported.
+            node.inner.node_down(peer.name);
+            cluster.notify(NodeEvent::Down(peer.name, why));
         });
         peer.name
     }
@@ -359,7 +363,6 @@ impl Cluster {
             }
         }
         tracing::info!(peer = %name, reason = %why, "node down");
-        self.notify(NodeEvent::Down(name, why));
     }
 
     fn notify(&self, event: NodeEvent) {
@@ -451,6 +454,10 @@ impl Cluster {
                 payload,
             }) => {
                 node.dispatch(to, &msg_type, &payload).await;
+                Ok(())
+            }
+            Ok(signal) => {
+                node.inner.remote_signal(signal);
                 Ok(())
             }
             Err(err) => Err(format!("undecodable frame: {err}")),

@@ -401,7 +401,7 @@ fn info_of(proc: &dyn AnyProcess) -> ProcessInfo {
             rel.monitored_by
                 .iter()
                 .map(|(_, watcher)| match watcher {
-                    Watcher::Process(pid) => *pid,
+                    Watcher::Process(pid) | Watcher::Remote(pid) => *pid,
                     Watcher::External(_) => node_pid,
                 })
                 .collect(),

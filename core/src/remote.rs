@@ -15,8 +15,10 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::cell::AnyProcess;
-use crate::{Handle, Node, NodeName, Pid};
+use crate::cell::{AnyProcess, Watcher};
+use crate::node::NodeInner;
+use crate::signals::deliver_exit;
+use crate::{ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signal};
 
 /// What travels between nodes, one per frame.
 #[derive(Serialize, Deserialize)]
@@ -27,6 +29,36 @@ pub(crate) enum Envelope {
         msg_type: String,
         #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
+    },
+    /// `watcher` starts monitoring `target`.
+    Monitor {
+        watcher: Pid,
+        target: Pid,
+        mref: MonitorRef,
+    },
+    /// `watcher` stops monitoring `target`.
+    Demonitor {
+        target: Pid,
+        mref: MonitorRef,
+        watcher: Pid,
+    },
+    /// A monitored process ended (or did not exist).
+    Down {
+        mref: MonitorRef,
+        watcher: Pid,
+        target: Pid,
+        reason: ExitReason,
+    },
+    /// `from` links itself to `to`.
+    Link { from: Pid, to: Pid },
+    /// `from` removes its link to `to`.
+    Unlink { from: Pid, to: Pid },
+    /// An exit signal: from a link when `link` is set, else `exit/2`.
+    Exit {
+        from: Pid,
+        to: Pid,
+        reason: ExitReason,
+        link: bool,
     },
 }
 
@@ -173,5 +205,160 @@ async fn deliver(target: &dyn AnyProcess, msg_type: &str, payload: &[u8]) -> Res
         Ok(())
     } else {
         Err(format!("{} ended", target.core().pid))
+    }
+}
+
+impl NodeInner {
+    /// Sends a signal envelope to a connected node; `false` if there is
+    /// no connection (the caller then acts as for a lost one).
+    pub(crate) fn send_control(&self, node: NodeName, envelope: Envelope) -> bool {
+        let Some(cluster) = self.cluster.get() else {
+            return false;
+        };
+        let Ok(frame) = rmp_serde::to_vec(&envelope) else {
+            return false;
+        };
+        cluster.send(node, Bytes::from(frame)).is_ok()
+    }
+
+    /// Applies a signal that came from another node.
+    pub(crate) fn remote_signal(&self, envelope: Envelope) {
+        match envelope {
+            Envelope::Send { .. } => {}
+            Envelope::Monitor {
+                watcher,
+                target,
+                mref,
+            } => {
+                if let Some(proc) = self.lookup(target) {
+                    let mut sig = proc.core().sig.lock();
+                    if !sig.exited {
+                        sig.rel_mut()
+                            .monitored_by
+                            .push((mref, Watcher::Remote(watcher)));
+                        return;
+                    }
+                }
+                let down = Envelope::Down {
+                    mref,
+                    watcher,
+                    target,
+                    reason: ExitReason::NoProc,
+                };
+                self.send_control(watcher.node(), down);
+            }
+            Envelope::Demonitor {
+                target,
+                mref,
+                watcher,
+            } => {
+                if let Some(proc) = self.lookup(target) {
+                    proc.core()
+                        .sig
+                        .lock()
+                        .rel_mut()
+                        .monitored_by
+                        .retain(|(r, w)| {
+                            !(*r == mref && matches!(w, Watcher::Remote(p) if *p == watcher))
+                        });
+                }
+            }
+            Envelope::Down {
+                mref,
+                watcher,
+                target,
+                reason,
+            } => {
+                if let Some(proc) = self.lookup(watcher) {
+                    proc.push_signal(Signal::Down {
+                        monitor: mref,
+                        pid: target,
+                        reason,
+                    });
+                }
+            }
+            Envelope::Link { from, to } => {
+                if let Some(proc) = self.lookup(to) {
+                    let mut sig = proc.core().sig.lock();
+                    if !sig.exited {
+                        if !sig.rel_mut().links.contains(&from) {
+                            sig.rel_mut().links.push(from);
+                        }
+                        return;
+                    }
+                }
+                let exit = Envelope::Exit {
+                    from: to,
+                    to: from,
+                    reason: ExitReason::NoProc,
+                    link: true,
+                };
+                self.send_control(from.node(), exit);
+            }
+            Envelope::Unlink { from, to } => {
+                if let Some(proc) = self.lookup(to) {
+                    proc.core()
+                        .sig
+                        .lock()
+                        .rel_mut()
+                        .links
+                        .retain(|&p| p != from);
+                }
+            }
+            Envelope::Exit {
+                from,
+                to,
+                reason,
+                link,
+            } => {
+                if let Some(proc) = self.lookup(to) {
+                    deliver_exit(&*proc, from, reason, link);
+                }
+            }
+        }
+    }
+
+    /// The connection to `node` is gone: links to its processes fire with
+    /// `NoConnection`, monitors on them deliver `Down` with `NoConnection`,
+    /// and its processes' monitors on ours are forgotten.
+    pub(crate) fn node_down(&self, node: NodeName) {
+        let procs: Vec<Arc<dyn AnyProcess>> = self
+            .table
+            .iter()
+            .map(|entry| Arc::clone(entry.value()))
+            .collect();
+        for proc in procs {
+            let (links, monitors) = {
+                let mut sig = proc.core().sig.lock();
+                let Some(rel) = sig.rel_mut_if_any() else {
+                    continue;
+                };
+                let links: Vec<Pid> = rel
+                    .links
+                    .iter()
+                    .copied()
+                    .filter(|p| p.node() == node)
+                    .collect();
+                let monitors: Vec<(MonitorRef, Pid)> = rel
+                    .monitoring
+                    .iter()
+                    .copied()
+                    .filter(|(_, p)| p.node() == node)
+                    .collect();
+                rel.monitored_by
+                    .retain(|(_, w)| !matches!(w, Watcher::Remote(p) if p.node() == node));
+                (links, monitors)
+            };
+            for link in links {
+                deliver_exit(&*proc, link, ExitReason::NoConnection, true);
+            }
+            for (mref, target) in monitors {
+                proc.push_signal(Signal::Down {
+                    monitor: mref,
+                    pid: target,
+                    reason: ExitReason::NoConnection,
+                });
+            }
+        }
     }
 }

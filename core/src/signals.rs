@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use crate::cell::{AnyProcess, ProcCore, Relations, Watcher};
 use crate::info::Failure;
 use crate::node::NodeInner;
+use crate::remote::Envelope;
 use crate::{ExitReason, MonitorRef, Pid, Signal};
 
 /// How many unobserved failures a node keeps for inspection.
@@ -86,6 +87,22 @@ impl NodeInner {
         if other == my_pid {
             return;
         }
+        if other.node() != self.name {
+            if self.send_control(
+                other.node(),
+                Envelope::Link {
+                    from: my_pid,
+                    to: other,
+                },
+            ) {
+                let mut mine = me.core().sig.lock();
+                if !mine.rel_mut().links.contains(&other) {
+                    mine.rel_mut().links.push(other);
+                }
+                return;
+            }
+            return deliver_exit(me, other, ExitReason::NoConnection, true);
+        }
         if let Some(target) = self.lookup(other) {
             let mut sig = target.core().sig.lock();
             if !sig.exited {
@@ -106,6 +123,16 @@ impl NodeInner {
     /// Removes the link between `me` and `other`, if any.
     pub(crate) fn unlink(&self, me: &ProcCore, other: Pid) {
         me.sig.lock().rel_mut().links.retain(|&pid| pid != other);
+        if other.node() != self.name {
+            self.send_control(
+                other.node(),
+                Envelope::Unlink {
+                    from: me.pid,
+                    to: other,
+                },
+            );
+            return;
+        }
         if let Some(target) = self.lookup(other) {
             target
                 .core()
@@ -129,6 +156,21 @@ impl NodeInner {
             .rel_mut()
             .monitoring
             .push((mref, target));
+        if target.node() != self.name {
+            let request = Envelope::Monitor {
+                watcher: my_pid,
+                target,
+                mref,
+            };
+            if !self.send_control(target.node(), request) {
+                me.push_signal(Signal::Down {
+                    monitor: mref,
+                    pid: target,
+                    reason: ExitReason::NoConnection,
+                });
+            }
+            return mref;
+        }
         if let Some(proc) = self.lookup(target) {
             let mut sig = proc.core().sig.lock();
             if !sig.exited {
@@ -162,6 +204,17 @@ impl NodeInner {
             };
             sig.rel_mut().monitoring.swap_remove(at).1
         };
+        if target.node() != self.name {
+            self.send_control(
+                target.node(),
+                Envelope::Demonitor {
+                    target,
+                    mref,
+                    watcher: me.pid,
+                },
+            );
+            return true;
+        }
         if let Some(proc) = self.lookup(target) {
             proc.core()
                 .sig
@@ -188,6 +241,18 @@ impl NodeInner {
     /// Sends an exit signal from `from` to `to`; nothing happens if `to` is
     /// not alive.
     pub(crate) fn exit(&self, from: Pid, to: Pid, reason: ExitReason) {
+        if to.node() != self.name {
+            self.send_control(
+                to.node(),
+                Envelope::Exit {
+                    from,
+                    to,
+                    reason,
+                    link: false,
+                },
+            );
+            return;
+        }
         if let Some(target) = self.lookup(to) {
             deliver_exit(&*target, from, reason, false);
         }
@@ -207,6 +272,15 @@ impl NodeInner {
             }
         }
         for (mref, target) in &gone.rel.monitoring {
+            if target.node() != self.name {
+                let request = Envelope::Demonitor {
+                    target: *target,
+                    mref: *mref,
+                    watcher: pid,
+                };
+                self.send_control(target.node(), request);
+                continue;
+            }
             if let Some(proc) = self.lookup(*target) {
                 proc.core()
                     .sig
@@ -218,6 +292,16 @@ impl NodeInner {
         }
         let observed = !gone.rel.links.is_empty() || !gone.rel.monitored_by.is_empty();
         for link in gone.rel.links {
+            if link.node() != self.name {
+                let exit = Envelope::Exit {
+                    from: pid,
+                    to: link,
+                    reason: reason.clone(),
+                    link: true,
+                };
+                self.send_control(link.node(), exit);
+                continue;
+            }
             if let Some(target) = self.lookup(link) {
                 deliver_exit(&*target, pid, reason.clone(), true);
             }
@@ -235,6 +319,15 @@ impl NodeInner {
                 }
                 Watcher::External(tx) => {
                     let _ = tx.send(reason.clone());
+                }
+                Watcher::Remote(watcher) => {
+                    let down = Envelope::Down {
+                        mref,
+                        watcher,
+                        target: pid,
+                        reason: reason.clone(),
+                    };
+                    self.send_control(watcher.node(), down);
                 }
             }
         }
