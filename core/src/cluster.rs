@@ -453,7 +453,7 @@ impl Cluster {
                 msg_type,
                 payload,
             }) => {
-                node.dispatch(to, &msg_type, &payload).await;
+                node.dispatch(to, msg_type, payload).await;
                 Ok(())
             }
             Ok(signal) => {

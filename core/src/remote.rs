@@ -20,15 +20,16 @@ use crate::node::NodeInner;
 use crate::signals::deliver_exit;
 use crate::{ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signal};
 
-/// What travels between nodes, one per frame.
+/// What travels between nodes, one per frame. A received message borrows
+/// its type name and payload from the frame: decoding copies nothing.
 #[derive(Serialize, Deserialize)]
-pub(crate) enum Envelope {
+pub(crate) enum Envelope<'a> {
     /// A message for a process.
     Send {
         to: Dest,
-        msg_type: String,
+        msg_type: &'a str,
         #[serde(with = "serde_bytes")]
-        payload: Vec<u8>,
+        payload: &'a [u8],
     },
     /// `watcher` starts monitoring `target`.
     Monitor {
@@ -148,8 +149,8 @@ impl Node {
             rmp_serde::to_vec(msg).map_err(|err| RemoteSendError::Encode(err.to_string()))?;
         let envelope = Envelope::Send {
             to,
-            msg_type: std::any::type_name::<M>().to_owned(),
-            payload,
+            msg_type: std::any::type_name::<M>(),
+            payload: &payload,
         };
         let frame =
             rmp_serde::to_vec(&envelope).map_err(|err| RemoteSendError::Encode(err.to_string()))?;
@@ -211,7 +212,7 @@ async fn deliver(target: &dyn AnyProcess, msg_type: &str, payload: &[u8]) -> Res
 impl NodeInner {
     /// Sends a signal envelope to a connected node; `false` if there is
     /// no connection (the caller then acts as for a lost one).
-    pub(crate) fn send_control(&self, node: NodeName, envelope: Envelope) -> bool {
+    pub(crate) fn send_control(&self, node: NodeName, envelope: Envelope<'_>) -> bool {
         let Some(cluster) = self.cluster.get() else {
             return false;
         };
@@ -222,7 +223,7 @@ impl NodeInner {
     }
 
     /// Applies a signal that came from another node.
-    pub(crate) fn remote_signal(&self, envelope: Envelope) {
+    pub(crate) fn remote_signal(&self, envelope: Envelope<'_>) {
         match envelope {
             Envelope::Send { .. } => {}
             Envelope::Monitor {
