@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::cell::{AnyProcess, Watcher};
 use crate::node::NodeInner;
 use crate::signals::deliver_exit;
-use crate::{ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signal};
+use crate::{Creation, ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signal};
 
 /// What travels between nodes, one per frame. A received message borrows
 /// its type name and payload from the frame: decoding copies nothing.
@@ -66,9 +66,18 @@ pub(crate) enum Envelope<'a> {
 /// Who a remote message is for.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub(crate) enum Dest {
-    Pid(Pid),
+    /// A pid on the receiving node, without the node's name, which the
+    /// receiver knows (decoding a name costs more than the rest).
+    Id {
+        id: u64,
+        creation: Creation,
+    },
     Name(String),
 }
+
+/// Room reserved before encoding: enough for a small message and an
+/// envelope's header.
+const ENCODE_START: usize = 128;
 
 type Delivery = Pin<Box<dyn Future<Output = bool> + Send>>;
 
@@ -122,7 +131,11 @@ impl Node {
     /// [`RemoteSendError::Encode`] or [`RemoteSendError::TooLarge`] for a
     /// message that cannot go; nothing is sent then.
     pub fn send_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
-        self.send_envelope(to.node(), Dest::Pid(to), msg)
+        let dest = Dest::Id {
+            id: to.id(),
+            creation: to.creation(),
+        };
+        self.send_envelope(to.node(), dest, msg)
     }
 
     /// Sends `msg` to the process registered as `name` on `node`.
@@ -145,15 +158,19 @@ impl Node {
         to: Dest,
         msg: &M,
     ) -> Result<(), RemoteSendError> {
-        let payload =
-            rmp_serde::to_vec(msg).map_err(|err| RemoteSendError::Encode(err.to_string()))?;
+        let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
+        // Sized up front: growing a Vec byte by byte costs more than the
+        // encoding itself for small messages.
+        let mut payload = Vec::with_capacity(ENCODE_START);
+        rmp_serde::encode::write(&mut payload, msg).map_err(encode)?;
+        let msg_type = std::any::type_name::<M>();
         let envelope = Envelope::Send {
             to,
-            msg_type: std::any::type_name::<M>(),
+            msg_type,
             payload: &payload,
         };
-        let frame =
-            rmp_serde::to_vec(&envelope).map_err(|err| RemoteSendError::Encode(err.to_string()))?;
+        let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
+        rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
         let cluster = self
             .inner
             .cluster
@@ -165,7 +182,7 @@ impl Node {
     /// Delivers a message that came from another node.
     pub(crate) async fn dispatch(&self, to: Dest, msg_type: &str, payload: &[u8]) {
         let target = match &to {
-            Dest::Pid(pid) => self.inner.lookup(*pid),
+            Dest::Id { id, creation } => self.inner.lookup(Pid::new(self.name(), *id, *creation)),
             Dest::Name(name) => self.whereis(name).and_then(|pid| self.inner.lookup(pid)),
         };
         let Some(target) = target else {
