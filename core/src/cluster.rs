@@ -307,6 +307,7 @@ impl Cluster {
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (stop, stopped) = mpsc::channel(1);
         let (outbox, outgoing) = mpsc::unbounded_channel();
+        let ticks = outbox.clone();
         {
             let mut peers = self.peers.lock();
             if peers.contains_key(&peer.name) {
@@ -327,7 +328,7 @@ impl Cluster {
         let cluster = Arc::clone(self);
         let node = node.clone();
         node.inner.runtime.clone().spawn(async move {
-            let why = cluster.serve(&node, conn, outgoing, stopped).await;
+            let why = cluster.serve(&node, conn, outgoing, stopped, ticks).await;
             cluster.down(peer.name, id, why.clone());
             // Links and monitors across the lost connection fire after the
             // peer is gone from `nodes()`, before `Down` is reported.
@@ -372,56 +373,54 @@ impl Cluster {
     }
 
     /// Keeps one connection alive until it is lost, closed, silent or
-    /// stopped, delivering what arrives and writing what is queued; returns
-    /// why it ended.
+    /// stopped, delivering what arrives; a writer task of its own writes
+    /// what is queued, in batches while the socket is busy. Returns why the
+    /// connection ended.
     async fn serve(
         &self,
         node: &Node,
-        mut conn: Connection,
-        mut outgoing: mpsc::UnboundedReceiver<Bytes>,
+        conn: Connection,
+        outgoing: mpsc::UnboundedReceiver<Bytes>,
         mut stopped: mpsc::Receiver<()>,
+        ticks: mpsc::UnboundedSender<Bytes>,
     ) -> String {
-        let mut heartbeat = Heartbeat::new(self.config.heartbeat, Instant::now());
+        let Connection {
+            sink,
+            mut stream,
+            peer,
+        } = conn;
+        let heartbeat = Arc::new(Mutex::new(Heartbeat::new(
+            self.config.heartbeat,
+            Instant::now(),
+        )));
+        node.inner
+            .runtime
+            .spawn(write(sink, outgoing, Arc::clone(&heartbeat)));
+        // Silence is checked once a tick, and what was heard is noted then
+        // too: no clock read or timer per frame.
+        let mut clock = tokio::time::interval(self.config.heartbeat.tick);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = false;
         loop {
             tokio::select! {
-                _ = stopped.recv() => {
-                    conn.sink.close().await;
-                    return "disconnected".to_owned();
-                }
-                Some(first) = outgoing.recv() => {
-                    // Whatever else is queued goes in the same batch.
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH {
-                        match outgoing.try_recv() {
-                            Ok(frame) => batch.push(frame),
-                            Err(_) => break,
-                        }
+                _ = stopped.recv() => return "disconnected".to_owned(),
+                now = clock.tick() => {
+                    let mut beat = heartbeat.lock();
+                    if std::mem::take(&mut heard) {
+                        beat.heard(now);
                     }
-                    if let Err(err) = conn.sink.send(batch).await {
-                        return err.to_string();
-                    }
-                    heartbeat.sent(Instant::now());
-                }
-                () = tokio::time::sleep_until(heartbeat.deadline()) => {
-                    match heartbeat.poll(Instant::now()) {
-                        Beat::PeerDown => {
-                            conn.sink.close().await;
-                            return "no heartbeat from the peer".to_owned();
-                        }
-                        Beat::SendTick => {
-                            if let Err(err) = conn.sink.send(vec![Bytes::new()]).await {
-                                return err.to_string();
-                            }
-                        }
+                    match beat.poll(now) {
+                        Beat::PeerDown => return "no heartbeat from the peer".to_owned(),
+                        // An empty frame is a tick; it goes out with the rest.
+                        Beat::SendTick => drop(ticks.send(Bytes::new())),
                         Beat::Wait => {}
                     }
                 }
-                frame = conn.stream.recv() => match frame {
+                frame = stream.recv() => match frame {
                     Ok(Some(frame)) => {
-                        heartbeat.heard(Instant::now());
+                        heard = true;
                         if let Err(why) = self.received(node, &frame.payload).await {
-                            conn.sink.close().await;
-                            tracing::warn!(peer = %conn.peer, "closing the connection: {why}");
+                            tracing::warn!(%peer, "closing the connection: {why}");
                             return why;
                         }
                         // Acknowledged once handled (durable transports).
@@ -463,6 +462,31 @@ impl Cluster {
             Err(err) => Err(format!("undecodable frame: {err}")),
         }
     }
+}
+
+/// Writes queued frames to a connection, batching whatever queued up while
+/// the previous write was in progress; closes it once the queue is gone
+/// (the peer was dropped) or a write fails.
+async fn write(
+    mut sink: Box<dyn crate::transport::FrameSink>,
+    mut outgoing: mpsc::UnboundedReceiver<Bytes>,
+    heartbeat: Arc<Mutex<Heartbeat>>,
+) {
+    while let Some(first) = outgoing.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match outgoing.try_recv() {
+                Ok(frame) => batch.push(frame),
+                Err(_) => break,
+            }
+        }
+        if sink.send(batch).await.is_err() {
+            // The reader sees the loss too and reports it.
+            return;
+        }
+        heartbeat.lock().sent(Instant::now());
+    }
+    sink.close().await;
 }
 
 /// Exchanges handshake messages until the handshake ends.
