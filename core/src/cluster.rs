@@ -117,6 +117,7 @@ pub(crate) struct Cluster {
     peers: Mutex<HashMap<NodeName, PeerLink>>,
     watchers: Mutex<Vec<mpsc::UnboundedSender<NodeEvent>>>,
     next_link: AtomicU64,
+    pub(crate) calls: crate::remote_call::PendingCalls,
 }
 
 struct PeerLink {
@@ -159,6 +160,7 @@ impl Node {
             peers: Mutex::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
             next_link: AtomicU64::new(1),
+            calls: Default::default(),
         });
         let mut listening = Vec::new();
         let mut listeners = Vec::new();

@@ -82,6 +82,12 @@ pub enum CallError {
     /// A process called itself, which could only deadlock.
     #[error("a process cannot call itself")]
     CallToSelf,
+    /// The callee's node is not connected, or was lost during the call.
+    #[error("no connection to the callee's node")]
+    NoConnection,
+    /// The request could not be encoded or the reply decoded.
+    #[error("the request or reply could not be encoded or decoded: {0}")]
+    BadReply(String),
 }
 
 /// Why a process could not be spawned.

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::cell::Shared;
+use crate::reply::{Answer, ReplyTo};
 use crate::runtime::current_pid;
 use crate::signals::watch_core;
 use crate::timer::{self, TimerRef};
@@ -135,7 +136,7 @@ impl<M: Send + 'static> Handle<M> {
             return Err(CallError::CallToSelf);
         }
         let (tx, mut rx) = oneshot::channel();
-        let msg = request(ReplyTo { tx: Some(tx) });
+        let msg = request(ReplyTo::local(tx));
         // Waiting for room in a bounded mailbox counts against the timeout;
         // an unbounded one never waits, so its deadline is set lazily.
         let mut deadline = None;
@@ -236,56 +237,6 @@ impl<M> fmt::Debug for Handle<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Handle")
             .field(&self.shared.core.pid)
-            .finish()
-    }
-}
-
-/// The token a process answers a call with.
-///
-/// Reply at once or keep the token and reply later (as `gen_server:reply`
-/// allows). Dropping it without replying ends the call with
-/// [`CallError::NoReply`].
-pub struct ReplyTo<R> {
-    tx: Option<oneshot::Sender<Answer<R>>>,
-}
-
-/// What travels back to a caller.
-enum Answer<R> {
-    Value(R),
-    /// The token was dropped by a panicking process.
-    Ending,
-}
-
-impl<R> ReplyTo<R> {
-    /// Sends the reply. Returns `false` if the caller is no longer waiting
-    /// (it timed out or was cancelled); the reply is then dropped.
-    pub fn reply(mut self, value: R) -> bool {
-        match self.tx.take() {
-            Some(tx) => tx.send(Answer::Value(value)).is_ok(),
-            None => false,
-        }
-    }
-
-    /// Whether the caller has stopped waiting.
-    pub fn is_abandoned(&self) -> bool {
-        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
-    }
-}
-
-impl<R> Drop for ReplyTo<R> {
-    fn drop(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            if std::thread::panicking() {
-                let _ = tx.send(Answer::Ending);
-            }
-        }
-    }
-}
-
-impl<R> fmt::Debug for ReplyTo<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyTo")
-            .field("abandoned", &self.is_abandoned())
             .finish()
     }
 }

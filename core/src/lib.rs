@@ -80,6 +80,8 @@ mod pid;
 mod process;
 mod reason;
 mod remote;
+mod remote_call;
+mod reply;
 mod runtime;
 mod shutdown;
 mod signal;
@@ -95,7 +97,7 @@ pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,
     StartError, TrySendError,
 };
-pub use handle::{Handle, ReplyTo};
+pub use handle::Handle;
 pub use info::{Failure, NodeStats, ProcessInfo, Status};
 pub use mailbox::MailboxSize;
 pub use node::{Node, NodeBuilder};
@@ -103,6 +105,7 @@ pub use pid::{Creation, NodeName, NodeNameError, ParsePidError, Pid, MAX_NODE_NA
 pub use process::Process;
 pub use reason::ExitReason;
 pub use remote::RemoteSendError;
+pub use reply::ReplyTo;
 pub use runtime::SpawnOpts;
 pub use shutdown::ShutdownReport;
 pub use signal::{MonitorRef, Signal, TimerId};

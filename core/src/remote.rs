@@ -61,6 +61,17 @@ pub(crate) enum Envelope<'a> {
         reason: ExitReason,
         link: bool,
     },
+    /// The answer to the remote call numbered `id`.
+    Reply { id: u64, outcome: ReplyOutcome },
+}
+
+/// How a remote call was answered.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) enum ReplyOutcome {
+    /// The reply, encoded.
+    Value(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The callee dropped the token (or its reply could not be encoded).
+    NoReply,
 }
 
 /// Who a remote message is for.
@@ -112,11 +123,21 @@ impl Node {
     where
         M: DeserializeOwned + Send + 'static,
     {
-        let target = handle.clone();
+        // Weak references: the decoder lives in the process's own shared
+        // state, which must not keep itself or the node alive.
+        let target = Arc::downgrade(&handle.shared);
+        let node = Arc::downgrade(&self.inner);
         let decoder: Decoder = Arc::new(move |payload: &[u8]| {
-            let msg: M = rmp_serde::from_slice(payload).map_err(|err| err.to_string())?;
-            let target = target.clone();
-            Ok(Box::pin(async move { target.cast(msg).await.is_ok() }) as Delivery)
+            let node = node.upgrade().ok_or("the node is gone")?;
+            let msg: M = crate::reply::decoding(&node, || rmp_serde::from_slice(payload))
+                .map_err(|err| err.to_string())?;
+            let target = target.upgrade().map(|shared| Handle { shared });
+            Ok(Box::pin(async move {
+                match target {
+                    Some(target) => target.cast(msg).await.is_ok(),
+                    None => false,
+                }
+            }) as Delivery)
         });
         let _ = handle.shared.core.exported.set(decoder);
     }
@@ -287,6 +308,13 @@ impl NodeInner {
                 target,
                 reason,
             } => {
+                if watcher.id() == 0 {
+                    // The node itself watches the callee of a remote call.
+                    if let Some(cluster) = self.cluster.get() {
+                        cluster.call_down(mref, reason);
+                    }
+                    return;
+                }
                 if let Some(proc) = self.lookup(watcher) {
                     proc.push_signal(Signal::Down {
                         monitor: mref,
@@ -333,6 +361,11 @@ impl NodeInner {
                     deliver_exit(&*proc, from, reason, link);
                 }
             }
+            Envelope::Reply { id, outcome } => {
+                if let Some(cluster) = self.cluster.get() {
+                    cluster.call_answered(id, outcome);
+                }
+            }
         }
     }
 
@@ -340,6 +373,9 @@ impl NodeInner {
     /// `NoConnection`, monitors on them deliver `Down` with `NoConnection`,
     /// and its processes' monitors on ours are forgotten.
     pub(crate) fn node_down(&self, node: NodeName) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.calls_lost(node);
+        }
         let procs: Vec<Arc<dyn AnyProcess>> = self
             .table
             .iter()

@@ -1,0 +1,199 @@
+//! Calls across nodes: the reply token routes the answer back, and the
+//! call ends with the reply, `Timeout`, `NoProc`, `Exited`, `NoReply` or
+//! `NoConnection`, never hanging.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use beamish_core::dist::{Cookie, Endpoint};
+use beamish_core::transport::{LocalNetwork, Transport};
+use beamish_core::{
+    async_trait, CallError, ClusterConfig, Context, ExitReason, Handle, Node, Process, ReplyTo,
+    SpawnOpts,
+};
+use serde::{Deserialize, Serialize};
+
+fn local(name: &str) -> Endpoint {
+    Endpoint::Local { name: name.into() }
+}
+
+async fn member(net: &LocalNetwork, name: &str) -> Node {
+    let node = Node::builder()
+        .name(format!("{name}@localhost"))
+        .build()
+        .expect("runtime");
+    let transport: Arc<dyn Transport> = Arc::new(net.transport(name));
+    node.join(
+        ClusterConfig::new(Cookie::new("s")),
+        vec![transport],
+        &[local(name)],
+    )
+    .await
+    .expect("joins");
+    node
+}
+
+/// A key-value store, reachable from other nodes.
+struct Store {
+    value: String,
+    held: Option<ReplyTo<String>>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum StoreMsg {
+    Get(ReplyTo<String>),
+    Put(String, ReplyTo<()>),
+    /// Keep the token and never answer.
+    Hold(ReplyTo<String>),
+    /// Drop the token.
+    Ignore(ReplyTo<String>),
+    /// Panic while holding the token.
+    Crash(ReplyTo<String>),
+}
+
+#[async_trait]
+impl Process for Store {
+    type Args = ();
+    type Msg = StoreMsg;
+
+    async fn init(_ctx: &mut Context<StoreMsg>, _: ()) -> Result<Self, ExitReason> {
+        Ok(Store {
+            value: "empty".into(),
+            held: None,
+        })
+    }
+
+    async fn handle(
+        &mut self,
+        _ctx: &mut Context<StoreMsg>,
+        msg: StoreMsg,
+    ) -> Result<(), ExitReason> {
+        match msg {
+            StoreMsg::Get(reply) => {
+                reply.reply(self.value.clone());
+            }
+            StoreMsg::Put(value, reply) => {
+                self.value = value;
+                reply.reply(());
+            }
+            StoreMsg::Hold(reply) => self.held = Some(reply),
+            StoreMsg::Ignore(reply) => drop(reply),
+            StoreMsg::Crash(reply) => {
+                let _keep = reply;
+                panic!("store broke");
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Setup {
+    a: Node,
+    b: Node,
+    store: Handle<StoreMsg>,
+    net: LocalNetwork,
+}
+
+async fn setup() -> Setup {
+    let net = LocalNetwork::new();
+    let a = member(&net, "a").await;
+    let b = member(&net, "b").await;
+    a.connect(&local("b")).await.expect("connects");
+    let store = b
+        .start::<Store>((), SpawnOpts::new().name("store"))
+        .await
+        .expect("starts");
+    b.export(&store);
+    Setup { a, b, store, net }
+}
+
+const CALL: Duration = Duration::from_secs(5);
+
+#[tokio::test(start_paused = true)]
+async fn a_remote_call_gets_its_reply() {
+    let s = setup().await;
+    let to = s.store.pid();
+    assert_eq!(
+        s.a.call_remote(to, StoreMsg::Get, CALL).await,
+        Ok("empty".to_owned())
+    );
+    let put =
+        s.a.call_remote(to, |r| StoreMsg::Put("full".into(), r), CALL)
+            .await;
+    assert_eq!(put, Ok(()));
+    assert_eq!(
+        s.a.call_remote(to, StoreMsg::Get, CALL).await,
+        Ok("full".to_owned())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_reply_in_time_is_a_timeout() {
+    let s = setup().await;
+    let got =
+        s.a.call_remote(s.store.pid(), StoreMsg::Hold, Duration::from_millis(200))
+            .await;
+    assert_eq!(got, Err(CallError::Timeout));
+    // The store still answers.
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
+        Ok("empty".to_owned())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_token_is_no_reply() {
+    let s = setup().await;
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Ignore, CALL).await,
+        Err(CallError::NoReply)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callee_that_dies_mid_call_is_exited() {
+    let s = setup().await;
+    let got = s.a.call_remote(s.store.pid(), StoreMsg::Crash, CALL).await;
+    assert_eq!(
+        got,
+        Err(CallError::Exited(ExitReason::Panic("store broke".into())))
+    );
+    let _ = s.b.take_unobserved_failures();
+}
+
+#[tokio::test(start_paused = true)]
+async fn calling_a_dead_remote_process_is_noproc() {
+    let s = setup().await;
+    let watch = s.b.monitor(s.store.pid());
+    s.b.exit(s.store.pid(), ExitReason::Shutdown);
+    assert_eq!(watch.await, ExitReason::Shutdown);
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
+        Err(CallError::NoProc)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn losing_the_node_mid_call_is_noconnection() {
+    let s = setup().await;
+    let call = tokio::spawn({
+        let a = s.a.clone();
+        let to = s.store.pid();
+        async move { a.call_remote(to, StoreMsg::Hold, CALL).await }
+    });
+    // Let the call go out (the spawned task runs first on this runtime),
+    // then a second call answered behind it proves the store holds the
+    // first one's token.
+    tokio::task::yield_now().await;
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
+        Ok("empty".to_owned())
+    );
+    s.net.drop_connections("a", "b");
+    assert_eq!(call.await.expect("joins"), Err(CallError::NoConnection));
+    // And without a connection, at once.
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
+        Err(CallError::NoConnection)
+    );
+}
