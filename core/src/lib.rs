@@ -69,6 +69,8 @@
 
 mod cell;
 mod cluster;
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod context;
 pub mod dist;
 mod error;
