@@ -21,9 +21,10 @@ use crate::dist::{
     Beat, Cookie, Endpoint, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig,
     Peer, Step,
 };
+use crate::node::NodeInner;
 use crate::remote::{Envelope, RemoteSendError};
 use crate::transport::{Connection, Transport, TransportError};
-use crate::{Node, NodeName};
+use crate::{Node, NodeName, Pid, Signal};
 
 /// How a node takes part in a cluster.
 #[derive(Clone, Debug)]
@@ -116,6 +117,10 @@ pub(crate) struct Cluster {
     transports: Vec<Arc<dyn Transport>>,
     peers: Mutex<HashMap<NodeName, PeerLink>>,
     watchers: Mutex<Vec<mpsc::UnboundedSender<NodeEvent>>>,
+    /// Processes told of every node coming and going.
+    subscribers: Mutex<Vec<Pid>>,
+    /// Processes told once when a given node goes down.
+    node_monitors: Mutex<Vec<(NodeName, Pid)>>,
     next_link: AtomicU64,
     pub(crate) calls: crate::remote_call::PendingCalls,
 }
@@ -159,6 +164,8 @@ impl Node {
             transports,
             peers: Mutex::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
+            subscribers: Mutex::new(Vec::new()),
+            node_monitors: Mutex::new(Vec::new()),
             next_link: AtomicU64::new(1),
             calls: Default::default(),
         });
@@ -326,7 +333,7 @@ impl Cluster {
             );
         }
         tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
-        self.notify(NodeEvent::Up(peer.name));
+        self.notify(&node.inner, NodeEvent::Up(peer.name));
         let cluster = Arc::clone(self);
         let node = node.clone();
         node.inner.runtime.clone().spawn(async move {
@@ -335,7 +342,7 @@ impl Cluster {
             // Links and monitors across the lost connection fire after the
             // peer is gone from `nodes()`, before `Down` is reported.
             node.inner.node_down(peer.name);
-            cluster.notify(NodeEvent::Down(peer.name, why));
+            cluster.notify(&node.inner, NodeEvent::Down(peer.name, why));
         });
         peer.name
     }
@@ -368,10 +375,51 @@ impl Cluster {
         tracing::info!(peer = %name, reason = %why, "node down");
     }
 
-    fn notify(&self, event: NodeEvent) {
+    fn notify(&self, node: &NodeInner, event: NodeEvent) {
         self.watchers
             .lock()
             .retain(|watcher| watcher.send(event.clone()).is_ok());
+        let signal = match &event {
+            NodeEvent::Up(name) => Signal::NodeUp(*name),
+            NodeEvent::Down(name, _) => Signal::NodeDown(*name),
+        };
+        let tell = |pid: Pid| {
+            node.lookup(pid)
+                .is_some_and(|proc| proc.push_signal(signal.clone()))
+        };
+        self.subscribers.lock().retain(|&pid| tell(pid));
+        if let NodeEvent::Down(name, _) = &event {
+            self.node_monitors.lock().retain(|&(watched, pid)| {
+                if watched == *name {
+                    tell(pid);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+
+    /// `pid` hears of `node` going down (at once if it is not connected).
+    pub(crate) fn monitor_node(&self, node: &NodeInner, watched: NodeName, pid: Pid) {
+        let peers = self.peers.lock();
+        if peers.contains_key(&watched) {
+            self.node_monitors.lock().push((watched, pid));
+            return;
+        }
+        drop(peers);
+        if let Some(proc) = node.lookup(pid) {
+            proc.push_signal(Signal::NodeDown(watched));
+        }
+    }
+
+    /// `pid` hears of every node coming and going, or stops hearing.
+    pub(crate) fn subscribe(&self, pid: Pid, on: bool) {
+        let mut subscribers = self.subscribers.lock();
+        subscribers.retain(|&p| p != pid);
+        if on {
+            subscribers.push(pid);
+        }
     }
 
     /// Keeps one connection alive until it is lost, closed, silent or

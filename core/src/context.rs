@@ -11,8 +11,8 @@ use crate::cell::{AnyProcess, Shared};
 use crate::runtime::{self, Relation, SpawnOpts};
 use crate::timer::{self, TimerRef};
 use crate::{
-    ExitReason, Handle, MonitorRef, Node, Pid, Process, RegisterError, Signal, SpawnError,
-    StartError,
+    ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Process, RegisterError, Signal,
+    SpawnError, StartError,
 };
 
 /// The context a process's callbacks receive: its own pid and handle, and
@@ -111,6 +111,26 @@ impl<M: Send + 'static> Context<M> {
     ///   waiting for its queued messages.
     pub fn exit(&mut self, pid: Pid, reason: ExitReason) {
         self.node.inner.exit(self.pid(), pid, reason);
+    }
+
+    /// Delivers [`Signal::NodeDown`] once the connection to `node` is lost
+    /// (at once if there is none), like Erlang's `monitor_node`.
+    pub fn monitor_node(&mut self, node: NodeName) {
+        match self.node.inner.cluster.get() {
+            Some(cluster) => cluster.monitor_node(&self.node.inner, node, self.pid()),
+            None => {
+                self.shared.push_signal(Signal::NodeDown(node));
+            }
+        }
+    }
+
+    /// Delivers [`Signal::NodeUp`] and [`Signal::NodeDown`] for every node
+    /// that connects or is lost from now on (`false` stops them), like
+    /// `net_kernel:monitor_nodes`.
+    pub fn monitor_nodes(&mut self, on: bool) {
+        if let Some(cluster) = self.node.inner.cluster.get() {
+            cluster.subscribe(self.pid(), on);
+        }
     }
 
     /// Registers this process under `name` on its node.

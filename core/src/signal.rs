@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ExitReason, Pid};
+use crate::{ExitReason, NodeName, Pid};
 
 /// Identifies one monitor, as returned by
 /// [`Context::monitor`](crate::Context::monitor).
@@ -58,4 +58,11 @@ pub enum Signal {
     Timer(TimerId),
     /// No message arrived within the process's idle timeout.
     IdleTimeout,
+    /// A node connected (for processes that called
+    /// [`Context::monitor_nodes`](crate::Context::monitor_nodes)).
+    NodeUp(NodeName),
+    /// A node's connection was lost (for
+    /// [`Context::monitor_nodes`](crate::Context::monitor_nodes), and once
+    /// for each [`Context::monitor_node`](crate::Context::monitor_node)).
+    NodeDown(NodeName),
 }

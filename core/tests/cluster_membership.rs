@@ -189,3 +189,97 @@ async fn joining_needs_a_transport_for_each_endpoint() {
         Err(ClusterError::NotJoined(_))
     ));
 }
+
+/// Reports the node signals it receives.
+struct NodeWatcher {
+    out: tokio::sync::mpsc::UnboundedSender<beamish_core::Signal>,
+}
+
+enum WatchMsg {
+    All(bool, beamish_core::ReplyTo<()>),
+    One(NodeName, beamish_core::ReplyTo<()>),
+}
+
+#[beamish_core::async_trait]
+impl beamish_core::Process for NodeWatcher {
+    type Args = tokio::sync::mpsc::UnboundedSender<beamish_core::Signal>;
+    type Msg = WatchMsg;
+
+    async fn init(
+        _ctx: &mut beamish_core::Context<WatchMsg>,
+        out: Self::Args,
+    ) -> Result<Self, beamish_core::ExitReason> {
+        Ok(NodeWatcher { out })
+    }
+
+    async fn handle(
+        &mut self,
+        ctx: &mut beamish_core::Context<WatchMsg>,
+        msg: WatchMsg,
+    ) -> Result<(), beamish_core::ExitReason> {
+        match msg {
+            WatchMsg::All(on, done) => {
+                ctx.monitor_nodes(on);
+                done.reply(());
+            }
+            WatchMsg::One(node, done) => {
+                ctx.monitor_node(node);
+                done.reply(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_signal(
+        &mut self,
+        _ctx: &mut beamish_core::Context<WatchMsg>,
+        signal: beamish_core::Signal,
+    ) -> Result<(), beamish_core::ExitReason> {
+        let _ = self.out.send(signal);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn processes_hear_of_nodes_coming_and_going() {
+    use beamish_core::Signal;
+    let net = LocalNetwork::new();
+    let a = member(&net, "a", "s").await;
+    let b = member(&net, "b", "s").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = a.spawn::<NodeWatcher>(tx).expect("spawns");
+    let wait = Duration::from_secs(5);
+    watcher
+        .call(|r| WatchMsg::All(true, r), wait)
+        .await
+        .expect("answers");
+    // Not connected yet: a node monitor fires at once.
+    watcher
+        .call(|r| WatchMsg::One(name("b@localhost"), r), wait)
+        .await
+        .expect("answers");
+    assert_eq!(rx.recv().await, Some(Signal::NodeDown(name("b@localhost"))));
+    a.connect(&local("b")).await.expect("connects");
+    assert_eq!(rx.recv().await, Some(Signal::NodeUp(name("b@localhost"))));
+    watcher
+        .call(|r| WatchMsg::One(name("b@localhost"), r), wait)
+        .await
+        .expect("answers");
+    net.drop_connections("a", "b");
+    // Once for the subscription, once for the node monitor.
+    assert_eq!(rx.recv().await, Some(Signal::NodeDown(name("b@localhost"))));
+    assert_eq!(rx.recv().await, Some(Signal::NodeDown(name("b@localhost"))));
+    watcher
+        .call(|r| WatchMsg::All(false, r), wait)
+        .await
+        .expect("answers");
+    a.connect(&local("b")).await.expect("reconnects");
+    assert_eq!(a.nodes(), vec![name("b@localhost")]);
+    // A call after the reconnection: nothing more was delivered.
+    watcher
+        .call(|r| WatchMsg::All(false, r), wait)
+        .await
+        .expect("answers");
+    assert!(rx.try_recv().is_err());
+    drop(b);
+}
