@@ -1,0 +1,83 @@
+//! A beamish node as an OS process: starts a named node from its arguments,
+//! listens over TCP, connects to peers, and hosts two exported demo
+//! services, `echo` (answers calls) and `counter` (counts casts).
+//!
+//! ```sh
+//! cargo run -p beamish-examples --bin beamish-node -- \
+//!     --name a@localhost --listen tcp://127.0.0.1:4370 --cookie secret \
+//!     [--peer tcp://127.0.0.1:4371 ...]
+//! ```
+//!
+//! It prints `listening <endpoint>`, `echo <pid>` and `counter <pid>` on
+//! standard output, then serves until it is killed.
+
+use std::sync::Arc;
+
+use beamish::dist::{Cookie, Endpoint};
+use beamish::tcp::TcpTransport;
+use beamish::transport::Transport;
+use beamish::{ClusterConfig, Node, SpawnOpts};
+use beamish_examples::services::{Counter, Echo};
+
+struct Args {
+    name: String,
+    listen: Endpoint,
+    cookie: String,
+    peers: Vec<Endpoint>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut name = None;
+    let mut listen = None;
+    let mut cookie = None;
+    let mut peers = Vec::new();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--name" => name = Some(value),
+            "--listen" => listen = Some(value.parse::<Endpoint>().map_err(|e| e.to_string())?),
+            "--cookie" => cookie = Some(value),
+            "--peer" => peers.push(value.parse::<Endpoint>().map_err(|e| e.to_string())?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(Args {
+        name: name.ok_or("--name is required")?,
+        listen: listen.ok_or("--listen is required")?,
+        cookie: cookie.ok_or("--cookie is required")?,
+        peers,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = parse(std::env::args().skip(1))?;
+    let node = Node::builder().name(args.name).build()?;
+    let tcp: Arc<dyn Transport> = Arc::new(TcpTransport::new());
+    let config = ClusterConfig::new(Cookie::new(args.cookie));
+    let listening = node.join(config, vec![tcp], &[args.listen]).await?;
+    let echo = node
+        .start::<Echo>((), SpawnOpts::new().name("echo"))
+        .await?;
+    node.export(&echo);
+    let counter = node
+        .start::<Counter>((), SpawnOpts::new().name("counter"))
+        .await?;
+    node.export(&counter);
+    for peer in &args.peers {
+        node.connect(peer).await?;
+    }
+    println!("listening {}", listening[0]);
+    println!("echo {}", echo.pid());
+    println!("counter {}", counter.pid());
+    // Serve until killed.
+    std::future::pending::<()>().await;
+    Ok(())
+}
