@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use beamish::{async_trait, Context, ExitReason, Process, ReplyTo};
+use beamish::{async_trait, Context, ExitReason, Node, Pid, Process, ReplyTo};
 use tokio::sync::{oneshot, Notify};
 
 /// Which tokio runtime a bench runs on.
@@ -209,5 +209,20 @@ impl Process for Acker {
             self.all_in.tick();
         }
         Ok(())
+    }
+}
+
+/// Ends every process in `pids` with `reason` and waits until all of them
+/// have exited: the untimed clean-up between iterations, so that no
+/// process's exit spills into the next timed region, and the `Kill` variant
+/// of the spawn bench's stop.
+pub async fn exit_all(node: &Node, pids: &[Pid], reason: ExitReason) {
+    // Watch first, so that none ends unseen between the exit and the watch.
+    let watches: Vec<_> = pids.iter().map(|&pid| node.monitor(pid)).collect();
+    for &pid in pids {
+        node.exit(pid, reason.clone());
+    }
+    for watch in watches {
+        watch.await;
     }
 }

@@ -33,6 +33,8 @@ pub struct ClusterConfig {
     heartbeat: HeartbeatConfig,
     handshake_timeout: Duration,
     max_frame: usize,
+    pub(crate) peers: HashMap<NodeName, Endpoint>,
+    pub(crate) redial: (Duration, Duration),
 }
 
 impl ClusterConfig {
@@ -44,7 +46,25 @@ impl ClusterConfig {
             heartbeat: HeartbeatConfig::default(),
             handshake_timeout: Duration::from_secs(5),
             max_frame: DEFAULT_MAX_FRAME,
+            peers: HashMap::new(),
+            redial: (Duration::from_millis(100), Duration::from_secs(10)),
         }
+    }
+
+    /// Says where the node `name` listens, so that sending to it (or
+    /// linking, monitoring, calling) connects on first use. Messages sent
+    /// while connecting wait and go out in order.
+    pub fn peer(mut self, name: NodeName, endpoint: Endpoint) -> Self {
+        self.peers.insert(name, endpoint);
+        self
+    }
+
+    /// After a failed attempt to reach a known peer, the next one waits
+    /// `initial`, doubling up to `max` (default 100 ms to 10 s); sends in
+    /// between fail at once with `NoConnection`.
+    pub fn redial_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.redial = (initial, max.max(initial));
+        self
     }
 
     /// The largest message, encoded, that may be sent or received
@@ -113,7 +133,7 @@ impl NodeEvents {
 }
 
 pub(crate) struct Cluster {
-    config: ClusterConfig,
+    pub(crate) config: ClusterConfig,
     transports: Vec<Arc<dyn Transport>>,
     peers: Mutex<HashMap<NodeName, PeerLink>>,
     watchers: Mutex<Vec<mpsc::UnboundedSender<NodeEvent>>>,
@@ -123,6 +143,10 @@ pub(crate) struct Cluster {
     node_monitors: Mutex<Vec<(NodeName, Pid)>>,
     next_link: AtomicU64,
     pub(crate) calls: crate::remote_call::PendingCalls,
+    /// Connections being made on first use, and the backoff after failures.
+    pub(crate) dialing: Mutex<HashMap<NodeName, crate::dial::Dial>>,
+    pub(crate) node: std::sync::Weak<NodeInner>,
+    pub(crate) me: std::sync::Weak<Cluster>,
 }
 
 struct PeerLink {
@@ -159,7 +183,7 @@ impl Node {
         transports: Vec<Arc<dyn Transport>>,
         listen: &[Endpoint],
     ) -> Result<Vec<Endpoint>, ClusterError> {
-        let cluster = Arc::new(Cluster {
+        let cluster = Arc::new_cyclic(|me| Cluster {
             config,
             transports,
             peers: Mutex::new(HashMap::new()),
@@ -168,6 +192,9 @@ impl Node {
             node_monitors: Mutex::new(Vec::new()),
             next_link: AtomicU64::new(1),
             calls: Default::default(),
+            dialing: Mutex::new(HashMap::new()),
+            node: Arc::downgrade(&self.inner),
+            me: me.clone(),
         });
         let mut listening = Vec::new();
         let mut listeners = Vec::new();
@@ -319,18 +346,26 @@ impl Cluster {
         let ticks = outbox.clone();
         {
             let mut peers = self.peers.lock();
-            if peers.contains_key(&peer.name) {
+            let first = !peers.contains_key(&peer.name);
+            if first {
+                peers.insert(
+                    peer.name,
+                    PeerLink {
+                        id,
+                        outbox,
+                        _stop: stop,
+                    },
+                );
+            }
+            // What waited for this connection goes out first, in order:
+            // `send` also holds the peers lock.
+            if let Some(link) = peers.get(&peer.name) {
+                self.flush_dialing(peer.name, &link.outbox);
+            }
+            if !first {
                 // Both sides connected at once: keep the first connection.
                 return peer.name;
             }
-            peers.insert(
-                peer.name,
-                PeerLink {
-                    id,
-                    outbox,
-                    _stop: stop,
-                },
-            );
         }
         tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
         self.notify(&node.inner, NodeEvent::Up(peer.name));
@@ -356,12 +391,15 @@ impl Cluster {
             });
         }
         let peers = self.peers.lock();
-        let link = peers
-            .get(&node)
-            .ok_or(RemoteSendError::NoConnection(node))?;
-        link.outbox
-            .send(frame)
-            .map_err(|_| RemoteSendError::NoConnection(node))
+        match peers.get(&node) {
+            Some(link) => link
+                .outbox
+                .send(frame)
+                .map_err(|_| RemoteSendError::NoConnection(node)),
+            // Connect on first use, if the node is known; the peers lock is
+            // held so the connection cannot come up in between.
+            None => self.dial(node, frame),
+        }
     }
 
     fn down(&self, name: NodeName, id: u64, why: String) {

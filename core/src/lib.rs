@@ -72,6 +72,7 @@ mod cluster;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod context;
+mod dial;
 pub mod dist;
 mod error;
 mod handle;
