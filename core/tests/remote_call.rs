@@ -2,36 +2,16 @@
 //! call ends with the reply, `Timeout`, `NoProc`, `Exited`, `NoReply` or
 //! `NoConnection`, never hanging.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use beamish_core::dist::{Cookie, Endpoint};
-use beamish_core::transport::{LocalNetwork, Transport};
+use beamish_core::transport::LocalNetwork;
 use beamish_core::{
-    async_trait, CallError, ClusterConfig, Context, ExitReason, Handle, Node, Process, ReplyTo,
-    SpawnOpts,
+    async_trait, CallError, Context, ExitReason, Handle, Node, Process, ReplyTo, SpawnOpts,
 };
 use serde::{Deserialize, Serialize};
-
-fn local(name: &str) -> Endpoint {
-    Endpoint::Local { name: name.into() }
-}
-
-async fn member(net: &LocalNetwork, name: &str) -> Node {
-    let node = Node::builder()
-        .name(format!("{name}@localhost"))
-        .build()
-        .expect("runtime");
-    let transport: Arc<dyn Transport> = Arc::new(net.transport(name));
-    node.join(
-        ClusterConfig::new(Cookie::new("s")),
-        vec![transport],
-        &[local(name)],
-    )
-    .await
-    .expect("joins");
-    node
-}
+use support::{local, member};
 
 /// A key-value store, reachable from other nodes.
 struct Store {

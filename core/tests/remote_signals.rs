@@ -3,33 +3,11 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use beamish_core::dist::{Cookie, Endpoint};
-use beamish_core::transport::{LocalNetwork, Transport};
-use beamish_core::{ClusterConfig, ExitReason, Node, Signal, SpawnOpts};
+use beamish_core::transport::LocalNetwork;
+use beamish_core::{ExitReason, Node, Signal, SpawnOpts};
 use support::*;
-
-fn local(name: &str) -> Endpoint {
-    Endpoint::Local { name: name.into() }
-}
-
-async fn member(net: &LocalNetwork, name: &str) -> Node {
-    let node = Node::builder()
-        .name(format!("{name}@localhost"))
-        .build()
-        .expect("runtime");
-    let transport: Arc<dyn Transport> = Arc::new(net.transport(name));
-    node.join(
-        ClusterConfig::new(Cookie::new("s")),
-        vec![transport],
-        &[local(name)],
-    )
-    .await
-    .expect("joins");
-    node
-}
 
 /// Two connected nodes; b runs an exported `flush` process.
 async fn two(net: &LocalNetwork) -> (Node, Node) {

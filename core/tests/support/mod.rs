@@ -284,3 +284,27 @@ pub async fn sync(handle: &Handle<Cmd>) {
         .await
         .expect("probe answers");
 }
+
+/// The in-process endpoint of the node called `name`.
+pub fn local(name: &str) -> beamish_core::dist::Endpoint {
+    beamish_core::dist::Endpoint::Local { name: name.into() }
+}
+
+/// A node `name@localhost` on `net`, joined with the cookie `s` and
+/// listening at `local://name`.
+pub async fn member(net: &beamish_core::transport::LocalNetwork, name: &str) -> Node {
+    let node = Node::builder()
+        .name(format!("{name}@localhost"))
+        .build()
+        .expect("runtime");
+    let transport: std::sync::Arc<dyn beamish_core::transport::Transport> =
+        std::sync::Arc::new(net.transport(name));
+    node.join(
+        beamish_core::ClusterConfig::new(beamish_core::dist::Cookie::new("s")),
+        vec![transport],
+        &[local(name)],
+    )
+    .await
+    .expect("joins");
+    node
+}
