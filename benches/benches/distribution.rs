@@ -167,11 +167,126 @@ fn streaming_casts(c: &mut Criterion) {
     group.finish();
 }
 
+/// Answers `Echo` calls with the payload: the callee of the call bench.
+struct Echo;
+
+/// What [`Echo`] takes.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum EchoMsg {
+    Echo(String, beamish::ReplyTo<String>),
+}
+
+#[async_trait]
+impl Process for Echo {
+    type Args = ();
+    type Msg = EchoMsg;
+
+    async fn init(_ctx: &mut Context<EchoMsg>, _: ()) -> Result<Self, ExitReason> {
+        Ok(Echo)
+    }
+
+    async fn handle(
+        &mut self,
+        _ctx: &mut Context<EchoMsg>,
+        msg: EchoMsg,
+    ) -> Result<(), ExitReason> {
+        let EchoMsg::Echo(payload, reply) = msg;
+        reply.reply(payload);
+        Ok(())
+    }
+}
+
+/// Two nodes over TCP on loopback; the second runs an exported echo.
+async fn echo_pair() -> (Node, Pid) {
+    let config = ClusterConfig::new(Cookie::new("bench"));
+    let tcp = || -> Arc<dyn Transport> { Arc::new(TcpTransport::new()) };
+    let a = Node::builder()
+        .name("ca@localhost")
+        .build()
+        .expect("runtime");
+    let b = Node::builder()
+        .name("cb@localhost")
+        .build()
+        .expect("runtime");
+    a.join(config.clone(), vec![tcp()], &[])
+        .await
+        .expect("joins");
+    let listen: Endpoint = "tcp://127.0.0.1:0".parse().expect("valid");
+    let at = b.join(config, vec![tcp()], &[listen]).await.expect("joins");
+    let echo = b.spawn::<Echo>(()).expect("spawns");
+    b.export(&echo);
+    a.connect(&at[0]).await.expect("connects");
+    std::mem::forget(b);
+    (a, echo.pid())
+}
+
+fn remote_call(c: &mut Criterion) {
+    let mut group = c.benchmark_group("remote_call_64b");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
+    let rt = runtime(Flavor::MultiThread);
+    let (a, echo) = rt.block_on(echo_pair());
+    let payload = "x".repeat(64);
+    group.bench_function(BenchmarkId::new("beamish", "tcp"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let back = a
+                        .call_remote(
+                            echo,
+                            |r| EchoMsg::Echo(payload.clone(), r),
+                            Duration::from_secs(5),
+                        )
+                        .await
+                        .expect("answers");
+                    debug_assert_eq!(back.len(), 64);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function(BenchmarkId::new("raw_tcp_echo", "tcp"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("binds");
+                let at = listener.local_addr().expect("bound");
+                tokio::spawn(async move {
+                    let (mut socket, _) = listener.accept().await.expect("accepts");
+                    socket.set_nodelay(true).expect("nodelay");
+                    let mut frame = [0_u8; 68];
+                    while socket.read_exact(&mut frame).await.is_ok() {
+                        if socket.write_all(&frame).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut socket = tokio::net::TcpStream::connect(at).await.expect("connects");
+                socket.set_nodelay(true).expect("nodelay");
+                let codec = FrameCodec::default();
+                let mut out = BytesMut::with_capacity(68);
+                codec.encode(&[b'x'; 64], &mut out).expect("fits");
+                let mut back = [0_u8; 68];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    socket.write_all(&out).await.expect("writes");
+                    socket.read_exact(&mut back).await.expect("reads");
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
 // The macro's generated function carries no docs of its own.
 #[allow(missing_docs)]
 mod group {
     use super::*;
-    criterion::criterion_group!(benches, streaming_casts);
+    criterion::criterion_group!(benches, streaming_casts, remote_call);
 }
 use group::benches;
 
