@@ -476,6 +476,7 @@ impl Cluster {
             sink,
             mut stream,
             peer,
+            ..
         } = conn;
         let heartbeat = Arc::new(Mutex::new(Heartbeat::new(
             self.config.heartbeat,

@@ -65,19 +65,19 @@ impl TcpTransport {
     ) -> Result<Connection, TransportError> {
         stream.set_nodelay(true).map_err(io)?;
         let (read, write) = stream.into_split();
-        Ok(Connection {
-            sink: Box::new(TcpSink {
+        Ok(Connection::new(
+            Box::new(TcpSink {
                 write,
                 codec: self.codec,
                 buffer: BytesMut::new(),
             }),
-            stream: Box::new(TcpFrames {
+            Box::new(TcpFrames {
                 read,
                 codec: self.codec,
                 buffer: BytesMut::new(),
             }),
-            peer: format!("tcp://{peer}"),
-        })
+            format!("tcp://{peer}"),
+        ))
     }
 }
 

@@ -192,17 +192,17 @@ impl Transport for LocalTransport {
 
         let (ours_sink, theirs_stream) = pipe(watched.clone());
         let (theirs_sink, ours_stream) = pipe(watched);
-        let theirs = Connection {
-            sink: Box::new(theirs_sink),
-            stream: Box::new(theirs_stream),
-            peer: format!("local://{}", self.name),
-        };
+        let theirs = Connection::new(
+            Box::new(theirs_sink),
+            Box::new(theirs_stream),
+            format!("local://{}", self.name),
+        );
         listener.send(theirs).map_err(|_| unreachable())?;
-        Ok(Connection {
-            sink: Box::new(ours_sink),
-            stream: Box::new(ours_stream),
-            peer: endpoint.to_string(),
-        })
+        Ok(Connection::new(
+            Box::new(ours_sink),
+            Box::new(ours_stream),
+            endpoint.to_string(),
+        ))
     }
 }
 

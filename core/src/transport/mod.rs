@@ -86,6 +86,8 @@ pub trait Listener: Send + fmt::Debug {
 #[async_trait]
 pub trait FrameSink: Send + fmt::Debug {
     /// Sends frames, in order; a transport may write them in one batch.
+    /// Returns once the transport has taken responsibility for them:
+    /// written to the socket, or, for a durable broker, confirmed by it.
     ///
     /// # Errors
     ///
@@ -172,6 +174,32 @@ pub struct Connection {
     pub stream: Box<dyn FrameStream>,
     /// The peer's address as the transport sees it, for logs.
     pub peer: String,
+    /// Set by a durable transport for frames left over from an earlier
+    /// session with the node it names (a node restarted while they were
+    /// queued for it): the connection carries no handshake and no
+    /// heartbeats, only those frames; the node delivers what is addressed
+    /// by name and acknowledges each once handled.
+    pub resumed_from: Option<String>,
+}
+
+impl Connection {
+    /// A connection to be authenticated by the handshake.
+    pub fn new(sink: Box<dyn FrameSink>, stream: Box<dyn FrameStream>, peer: String) -> Self {
+        Self {
+            sink,
+            stream,
+            peer,
+            resumed_from: None,
+        }
+    }
+
+    /// Marks the connection as carrying frames left over from an earlier
+    /// session with the node `from`, already authenticated when they were
+    /// sent (see [`resumed_from`](Self::resumed_from)).
+    pub fn resumed(mut self, from: impl Into<String>) -> Self {
+        self.resumed_from = Some(from.into());
+        self
+    }
 }
 
 fn check_scheme(expected: &'static str, endpoint: &Endpoint) -> Result<(), TransportError> {
