@@ -95,6 +95,23 @@ pub trait FrameSink: Send + fmt::Debug {
     /// delivered may be lost, as in Erlang.
     async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError>;
 
+    /// Sends frames of one lane. Frames of the same lane arrive in the
+    /// order sent; frames of different lanes may overtake one another, so a
+    /// multiplexing transport (QUIC) can keep a large or slow lane from
+    /// holding the others up. The node puts everything one process sends,
+    /// messages and signals alike, in one lane, which keeps per-pair order;
+    /// node-level frames (the handshake, heartbeats) use lane 0.
+    ///
+    /// The default sends them in the connection's one ordered stream.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    async fn send_lane(&mut self, lane: u32, frames: Vec<Bytes>) -> Result<(), TransportError> {
+        let _ = lane;
+        self.send(frames).await
+    }
+
     /// Closes the connection; the peer's stream ends.
     async fn close(&mut self);
 }
