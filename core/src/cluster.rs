@@ -22,7 +22,8 @@ use crate::dist::{
     Peer, Step,
 };
 use crate::node::NodeInner;
-use crate::remote::{Envelope, RemoteSendError};
+use crate::outbox::Outgoing;
+use crate::remote::RemoteSendError;
 use crate::transport::{Connection, Transport, TransportError};
 use crate::{Node, NodeName, Pid, Signal};
 
@@ -32,7 +33,7 @@ pub struct ClusterConfig {
     cookie: Cookie,
     heartbeat: HeartbeatConfig,
     handshake_timeout: Duration,
-    max_frame: usize,
+    pub(crate) max_frame: usize,
     pub(crate) peers: HashMap<NodeName, Endpoint>,
     pub(crate) redial: (Duration, Duration),
 }
@@ -152,13 +153,10 @@ pub(crate) struct Cluster {
 struct PeerLink {
     id: u64,
     /// Frames for the peer, written in order, in batches.
-    outbox: mpsc::UnboundedSender<Bytes>,
+    outbox: mpsc::UnboundedSender<Outgoing>,
     /// Dropping it ends the connection's task.
     _stop: mpsc::Sender<()>,
 }
-
-/// The most frames written to a connection in one batch.
-const BATCH: usize = 256;
 
 impl fmt::Debug for Cluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -214,6 +212,12 @@ impl Node {
                 while let Ok(connection) = listener.accept().await {
                     let node = node.clone();
                     let cluster = Arc::clone(&cluster);
+                    if let Some(from) = connection.resumed_from.clone() {
+                        tokio::spawn(
+                            async move { cluster.resumed(&node, &from, connection).await },
+                        );
+                        continue;
+                    }
                     tokio::spawn(async move {
                         let peer = connection.peer.clone();
                         if let Err(err) = cluster.accept(&node, connection).await {
@@ -269,7 +273,7 @@ impl Node {
         Ok(NodeEvents { rx })
     }
 
-    fn cluster(&self) -> Result<Arc<Cluster>, ClusterError> {
+    pub(crate) fn cluster(&self) -> Result<Arc<Cluster>, ClusterError> {
         self.inner
             .cluster
             .get()
@@ -383,10 +387,10 @@ impl Cluster {
     }
 
     /// Queues a frame for a connected node.
-    pub(crate) fn send(&self, node: NodeName, frame: Bytes) -> Result<(), RemoteSendError> {
-        if frame.len() > self.config.max_frame {
+    pub(crate) fn send(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
+        if frame.frame.len() > self.config.max_frame {
             return Err(RemoteSendError::TooLarge {
-                size: frame.len(),
+                size: frame.frame.len(),
                 max: self.config.max_frame,
             });
         }
@@ -468,9 +472,9 @@ impl Cluster {
         &self,
         node: &Node,
         conn: Connection,
-        outgoing: mpsc::UnboundedReceiver<Bytes>,
+        outgoing: mpsc::UnboundedReceiver<Outgoing>,
         mut stopped: mpsc::Receiver<()>,
-        ticks: mpsc::UnboundedSender<Bytes>,
+        ticks: mpsc::UnboundedSender<Outgoing>,
     ) -> String {
         let Connection {
             sink,
@@ -484,7 +488,7 @@ impl Cluster {
         )));
         node.inner
             .runtime
-            .spawn(write(sink, outgoing, Arc::clone(&heartbeat)));
+            .spawn(crate::outbox::write(sink, outgoing, Arc::clone(&heartbeat)));
         // Silence is checked once a tick, and what was heard is noted then
         // too: no clock read or timer per frame.
         let mut clock = tokio::time::interval(self.config.heartbeat.tick);
@@ -501,19 +505,17 @@ impl Cluster {
                     match beat.poll(now) {
                         Beat::PeerDown => return "no heartbeat from the peer".to_owned(),
                         // An empty frame is a tick; it goes out with the rest.
-                        Beat::SendTick => drop(ticks.send(Bytes::new())),
+                        Beat::SendTick => drop(ticks.send(Outgoing::node_level(Bytes::new()))),
                         Beat::Wait => {}
                     }
                 }
                 frame = stream.recv() => match frame {
                     Ok(Some(frame)) => {
                         heard = true;
-                        if let Err(why) = self.received(node, &frame.payload).await {
+                        if let Err(why) = self.received(node, frame).await {
                             tracing::warn!(%peer, "closing the connection: {why}");
                             return why;
                         }
-                        // Acknowledged once handled (durable transports).
-                        let _ = frame.ack().await;
                     }
                     Ok(None) => return "the peer closed the connection".to_owned(),
                     Err(err) => return err.to_string(),
@@ -521,61 +523,6 @@ impl Cluster {
             }
         }
     }
-
-    /// Handles one frame from a peer: a tick, or an envelope. A frame that
-    /// is too large or cannot be decoded ends the connection.
-    async fn received(&self, node: &Node, payload: &[u8]) -> Result<(), String> {
-        if payload.is_empty() {
-            return Ok(());
-        }
-        if payload.len() > self.config.max_frame {
-            return Err(format!(
-                "a frame of {} bytes exceeds the limit of {}",
-                payload.len(),
-                self.config.max_frame
-            ));
-        }
-        match rmp_serde::from_slice::<Envelope>(payload) {
-            Ok(Envelope::Send {
-                to,
-                msg_type,
-                payload,
-            }) => {
-                node.dispatch(to, msg_type, payload).await;
-                Ok(())
-            }
-            Ok(signal) => {
-                node.inner.remote_signal(signal);
-                Ok(())
-            }
-            Err(err) => Err(format!("undecodable frame: {err}")),
-        }
-    }
-}
-
-/// Writes queued frames to a connection, batching whatever queued up while
-/// the previous write was in progress; closes it once the queue is gone
-/// (the peer was dropped) or a write fails.
-async fn write(
-    mut sink: Box<dyn crate::transport::FrameSink>,
-    mut outgoing: mpsc::UnboundedReceiver<Bytes>,
-    heartbeat: Arc<Mutex<Heartbeat>>,
-) {
-    while let Some(first) = outgoing.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match outgoing.try_recv() {
-                Ok(frame) => batch.push(frame),
-                Err(_) => break,
-            }
-        }
-        if sink.send(batch).await.is_err() {
-            // The reader sees the loss too and reports it.
-            return;
-        }
-        heartbeat.lock().sent(Instant::now());
-    }
-    sink.close().await;
 }
 
 /// Exchanges handshake messages until the handshake ends.
@@ -602,30 +549,5 @@ async fn run_handshake(
                 return Err(err.into());
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::transport::LocalNetwork;
-
-    #[tokio::test]
-    async fn undecodable_or_oversized_frames_end_the_connection() {
-        let node = Node::builder()
-            .name("u@localhost")
-            .build()
-            .expect("runtime");
-        let transport: Arc<dyn Transport> = Arc::new(LocalNetwork::new().transport("u"));
-        let config = ClusterConfig::new(Cookie::new("s")).max_frame(64);
-        node.join(config, vec![transport], &[])
-            .await
-            .expect("joins");
-        let cluster = node.cluster().expect("joined");
-        assert_eq!(cluster.received(&node, b"").await, Ok(()), "a tick");
-        let garbage = cluster.received(&node, b"\xc1\xc1\xc1").await;
-        assert!(matches!(garbage, Err(why) if why.contains("undecodable")));
-        let oversized = cluster.received(&node, &[0_u8; 65]).await;
-        assert!(matches!(oversized, Err(why) if why.contains("exceeds")));
     }
 }

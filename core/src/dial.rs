@@ -4,17 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
+use crate::outbox::Outgoing;
 use crate::{Node, NodeName, RemoteSendError};
 
 /// Where a connection to a known peer stands while it is not up.
 pub(crate) enum Dial {
     /// Connecting; frames sent meanwhile wait here, in order.
-    Connecting { queue: Vec<Bytes>, delay: Duration },
+    Connecting {
+        queue: Vec<Outgoing>,
+        delay: Duration,
+    },
     /// The last attempt failed; the next one waits until `until`.
     Waiting { until: Instant, delay: Duration },
 }
@@ -23,7 +26,7 @@ impl Cluster {
     /// Queues `frame` for a known but unconnected node, connecting if no
     /// attempt is under way and the backoff allows. Called with the peers
     /// lock held.
-    pub(crate) fn dial(&self, node: NodeName, frame: Bytes) -> Result<(), RemoteSendError> {
+    pub(crate) fn dial(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
         let Some(endpoint) = self.config.peers.get(&node).cloned() else {
             return Err(RemoteSendError::NoConnection(node));
         };
@@ -80,7 +83,7 @@ impl Cluster {
     }
 
     /// Sends what waited for `node` through its new connection.
-    pub(crate) fn flush_dialing(&self, node: NodeName, outbox: &mpsc::UnboundedSender<Bytes>) {
+    pub(crate) fn flush_dialing(&self, node: NodeName, outbox: &mpsc::UnboundedSender<Outgoing>) {
         if let Some(Dial::Connecting { queue, .. }) = self.dialing.lock().remove(&node) {
             for frame in queue {
                 let _ = outbox.send(frame);

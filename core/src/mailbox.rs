@@ -39,6 +39,28 @@ pub enum MailboxSize {
 pub(crate) enum Envelope<M> {
     Msg(M),
     Signal(Box<Signal>),
+    /// A message from a durable transport, to acknowledge once handled.
+    Acked(Box<Acked<M>>),
+}
+
+/// Called once a message from a durable transport is finished with: its
+/// handler returned, or it became a dead letter. A message whose handler
+/// panicked, or that was in the mailbox of a node that crashed, is never
+/// finished with, so the transport delivers it again.
+pub(crate) type Finished = Box<dyn FnOnce() + Send>;
+
+/// A message and what to call once it is finished with.
+pub(crate) struct Acked<M> {
+    pub(crate) msg: M,
+    pub(crate) finished: Finished,
+}
+
+impl<M> Envelope<M> {
+    /// Whether it is a message (counted against a bound, a dead letter if
+    /// never handled) rather than a signal.
+    pub(crate) fn is_message(&self) -> bool {
+        !matches!(self, Self::Signal(_))
+    }
 }
 
 /// What the owner takes out of its mailbox.
@@ -121,16 +143,32 @@ impl<M> Mailbox<M> {
     /// Cancel safety: dropping the future before it completes drops the
     /// message, which was then never queued.
     pub(crate) async fn push_waiting(&self, msg: M) -> Result<(), M> {
+        self.push_waiting_as(msg, Envelope::Msg).await
+    }
+
+    /// Sends a message from a durable transport, waiting for a free slot
+    /// as [`push_waiting`](Self::push_waiting) does; hands it back if the
+    /// mailbox is closed.
+    pub(crate) async fn push_acked(&self, acked: Acked<M>) -> Result<(), Acked<M>> {
+        self.push_waiting_as(acked, |acked| Envelope::Acked(Box::new(acked)))
+            .await
+    }
+
+    async fn push_waiting_as<T>(
+        &self,
+        value: T,
+        wrap: impl FnOnce(T) -> Envelope<M>,
+    ) -> Result<(), T> {
         let Some(slots) = &self.slots else {
-            return self.push_msg(msg);
+            return self.push_as(value, wrap);
         };
         match slots.acquire().await {
             Ok(permit) => {
-                self.push_msg(msg)?;
+                self.push_as(value, wrap)?;
                 permit.forget();
                 Ok(())
             }
-            Err(_) => Err(msg),
+            Err(_) => Err(value),
         }
     }
 
@@ -263,7 +301,7 @@ impl<M> Receiver<M> {
             self.batch = VecDeque::new();
         }
         mailbox.batch_len.store(self.batch.len(), Ordering::Relaxed);
-        if let (Envelope::Msg(_), Some(slots)) = (&item, &mailbox.slots) {
+        if let (true, Some(slots)) = (item.is_message(), &mailbox.slots) {
             slots.add_permits(1);
         }
         item

@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cell::{AnyProcess, Watcher};
+use crate::mailbox::{Acked, Finished};
 use crate::node::NodeInner;
+use crate::outbox::Outgoing;
 use crate::signals::deliver_exit;
 use crate::{Creation, ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signal};
 
@@ -86,14 +88,27 @@ pub(crate) enum Dest {
     Name(String),
 }
 
+impl Dest {
+    /// The destination for `pid`, on the node it names.
+    fn of(pid: Pid) -> Self {
+        Self::Id {
+            id: pid.id(),
+            creation: pid.creation(),
+        }
+    }
+}
+
 /// Room reserved before encoding: enough for a small message and an
 /// envelope's header.
 const ENCODE_START: usize = 128;
 
 type Delivery = Pin<Box<dyn Future<Output = bool> + Send>>;
 
-/// Decodes a payload into the process's message type and delivers it.
-pub(crate) type Decoder = Arc<dyn Fn(&[u8]) -> Result<Delivery, String> + Send + Sync>;
+/// Decodes a payload into the process's message type and delivers it;
+/// once decoded, the message takes what is to be called when it is
+/// finished with (a durable transport's acknowledgement).
+pub(crate) type Decoder =
+    Arc<dyn Fn(&[u8], &mut Option<Finished>) -> Result<Delivery, String> + Send + Sync>;
 
 /// Why a message could not be sent to another node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,15 +142,29 @@ impl Node {
         // state, which must not keep itself or the node alive.
         let target = Arc::downgrade(&handle.shared);
         let node = Arc::downgrade(&self.inner);
-        let decoder: Decoder = Arc::new(move |payload: &[u8]| {
+        let decoder: Decoder = Arc::new(move |payload: &[u8], finished: &mut Option<Finished>| {
             let node = node.upgrade().ok_or("the node is gone")?;
             let msg: M = crate::reply::decoding(&node, || rmp_serde::from_slice(payload))
                 .map_err(|err| err.to_string())?;
             let target = target.upgrade().map(|shared| Handle { shared });
+            let finished = finished.take();
             Ok(Box::pin(async move {
-                match target {
-                    Some(target) => target.cast(msg).await.is_ok(),
-                    None => false,
+                let Some(target) = target else {
+                    return false;
+                };
+                match finished {
+                    None => target.cast(msg).await.is_ok(),
+                    Some(finished) => {
+                        let acked = Acked { msg, finished };
+                        match target.shared.mailbox.push_acked(acked).await {
+                            Ok(()) => true,
+                            // A dead letter: finished with.
+                            Err(acked) => {
+                                (acked.finished)();
+                                false
+                            }
+                        }
+                    }
                 }
             }) as Delivery)
         });
@@ -152,11 +181,8 @@ impl Node {
     /// [`RemoteSendError::Encode`] or [`RemoteSendError::TooLarge`] for a
     /// message that cannot go; nothing is sent then.
     pub fn send_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
-        let dest = Dest::Id {
-            id: to.id(),
-            creation: to.creation(),
-        };
-        self.send_envelope(to.node(), dest, msg)
+        let frame = self.envelope(Dest::of(to), msg)?;
+        self.queue_frame(to.node(), Outgoing::new(frame))
     }
 
     /// Sends `msg` to the process registered as `name` on `node`.
@@ -170,15 +196,60 @@ impl Node {
         name: &str,
         msg: &M,
     ) -> Result<(), RemoteSendError> {
-        self.send_envelope(node, Dest::Name(name.to_owned()), msg)
+        let frame = self.envelope(Dest::Name(name.to_owned()), msg)?;
+        self.queue_frame(node, Outgoing::new(frame))
     }
 
-    fn send_envelope<M: Serialize>(
+    /// Sends `msg` to the process `to` on another node and waits until the
+    /// transport has taken it: written to the socket, or, over a durable
+    /// broker, confirmed by the broker (from then on it survives a crash
+    /// of either node). Other sends from the same process stay in order
+    /// with it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_remote`](Self::send_remote), and
+    /// [`RemoteSendError::NoConnection`] if the connection was lost before
+    /// the transport took the message.
+    pub async fn send_remote_confirmed<M: Serialize>(
         &self,
-        node: NodeName,
-        to: Dest,
+        to: Pid,
         msg: &M,
     ) -> Result<(), RemoteSendError> {
+        let frame = self.envelope(Dest::of(to), msg)?;
+        self.confirmed(to.node(), frame).await
+    }
+
+    /// Sends `msg` to the process registered as `name` on `node`, and
+    /// waits as [`send_remote_confirmed`](Self::send_remote_confirmed)
+    /// does.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_remote_confirmed`](Self::send_remote_confirmed).
+    pub async fn send_remote_named_confirmed<M: Serialize>(
+        &self,
+        node: NodeName,
+        name: &str,
+        msg: &M,
+    ) -> Result<(), RemoteSendError> {
+        let frame = self.envelope(Dest::Name(name.to_owned()), msg)?;
+        self.confirmed(node, frame).await
+    }
+
+    async fn confirmed(&self, node: NodeName, frame: Bytes) -> Result<(), RemoteSendError> {
+        let (taken, answer) = tokio::sync::oneshot::channel();
+        let mut item = Outgoing::new(frame);
+        item.taken = Some(taken);
+        self.queue_frame(node, item)?;
+        match answer.await {
+            Ok(true) => Ok(()),
+            _ => Err(RemoteSendError::NoConnection(node)),
+        }
+    }
+
+    /// Encodes a message for `to` as a frame.
+    fn envelope<M: Serialize>(&self, to: Dest, msg: &M) -> Result<Bytes, RemoteSendError> {
         let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
         // Sized up front: growing a Vec byte by byte costs more than the
         // encoding itself for small messages.
@@ -192,31 +263,49 @@ impl Node {
         };
         let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
         rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
+        Ok(Bytes::from(frame))
+    }
+
+    fn queue_frame(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
         let cluster = self
             .inner
             .cluster
             .get()
             .ok_or(RemoteSendError::NoConnection(node))?;
-        cluster.send(node, Bytes::from(frame))
+        cluster.send(node, frame)
     }
 
-    /// Delivers a message that came from another node.
-    pub(crate) async fn dispatch(&self, to: Dest, msg_type: &str, payload: &[u8]) {
+    /// Delivers a message that came from another node; `finished` is
+    /// called once it is handled or known to be a dead letter.
+    pub(crate) async fn dispatch(
+        &self,
+        to: Dest,
+        msg_type: &str,
+        payload: &[u8],
+        mut finished: Option<Finished>,
+    ) {
         let target = match &to {
             Dest::Id { id, creation } => self.inner.lookup(Pid::new(self.name(), *id, *creation)),
             Dest::Name(name) => self.whereis(name).and_then(|pid| self.inner.lookup(pid)),
         };
-        let Some(target) = target else {
-            self.dead_letter();
-            tracing::debug!(
-                ?to,
-                "a remote message for a process that does not exist was dropped"
-            );
-            return;
-        };
-        if let Err(why) = deliver(&*target, msg_type, payload).await {
-            self.dead_letter();
-            tracing::warn!(?to, "a remote message was rejected: {why}");
+        match target {
+            None => {
+                self.dead_letter();
+                tracing::debug!(
+                    ?to,
+                    "a remote message for a process that does not exist was dropped"
+                );
+            }
+            Some(target) => {
+                if let Err(why) = deliver(&*target, msg_type, payload, &mut finished).await {
+                    self.dead_letter();
+                    tracing::warn!(?to, "a remote message was rejected: {why}");
+                }
+            }
+        }
+        // Not taken by a delivery: a dead letter, finished with.
+        if let Some(finished) = finished {
+            finished();
         }
     }
 
@@ -228,7 +317,12 @@ impl Node {
     }
 }
 
-async fn deliver(target: &dyn AnyProcess, msg_type: &str, payload: &[u8]) -> Result<(), String> {
+async fn deliver(
+    target: &dyn AnyProcess,
+    msg_type: &str,
+    payload: &[u8],
+    finished: &mut Option<Finished>,
+) -> Result<(), String> {
     let expected = target.message_type();
     if expected != msg_type {
         return Err(format!(
@@ -239,7 +333,8 @@ async fn deliver(target: &dyn AnyProcess, msg_type: &str, payload: &[u8]) -> Res
     let Some(decoder) = target.core().exported.get() else {
         return Err(format!("{} is not exported", target.core().pid));
     };
-    let delivery = decoder(payload).map_err(|err| format!("undecodable {msg_type}: {err}"))?;
+    let delivery =
+        decoder(payload, finished).map_err(|err| format!("undecodable {msg_type}: {err}"))?;
     if delivery.await {
         Ok(())
     } else {
@@ -257,7 +352,9 @@ impl NodeInner {
         let Ok(frame) = rmp_serde::to_vec(&envelope) else {
             return false;
         };
-        cluster.send(node, Bytes::from(frame)).is_ok()
+        cluster
+            .send(node, Outgoing::new(Bytes::from(frame)))
+            .is_ok()
     }
 
     /// Applies a signal that came from another node.

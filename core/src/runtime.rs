@@ -15,7 +15,7 @@ use tracing::Span;
 
 use crate::cell::{AnyProcess, ProcCore, Shared, Watcher};
 use crate::info::Status;
-use crate::mailbox::{Envelope, MailboxSize, Receiver, Recv};
+use crate::mailbox::{Acked, Envelope, MailboxSize, Receiver, Recv};
 use crate::reason::panic_reason;
 use crate::signals::Departure;
 use crate::{
@@ -339,9 +339,15 @@ async fn serve<P: Process>(
             Recv::Item(item) => item,
         };
         core.set_status(Status::Running);
-        // One await for both kinds keeps the loop's future small.
+        // One await for every kind keeps the loop's future small.
+        let mut finished = None;
         let callback = match item {
             Envelope::Msg(msg) => state.handle(ctx, msg),
+            Envelope::Acked(acked) => {
+                let Acked { msg, finished: f } = *acked;
+                finished = Some(f);
+                state.handle(ctx, msg)
+            }
             Envelope::Signal(signal) => {
                 if !accepts(core, &signal) {
                     core.set_status(Status::Waiting);
@@ -353,6 +359,10 @@ async fn serve<P: Process>(
         let outcome = guard(&shared, callback).await;
         handled += 1;
         core.handled.store(handled, Ordering::Relaxed);
+        // The handler returned: a durable transport may forget the message.
+        if let (Outcome::Value(_), Some(finished)) = (&outcome, finished) {
+            finished();
+        }
         match outcome {
             Outcome::Value(Ok(())) => {}
             Outcome::Value(Err(reason)) | Outcome::Panicked(reason) => return (reason, true),
@@ -407,17 +417,19 @@ fn finish<M: Send + 'static>(
     };
     let mut leftover = rx.take_batch();
     leftover.extend(shared.mailbox.close());
-    let unhandled = leftover
-        .iter()
-        .filter(|item| matches!(item, Envelope::Msg(_)))
-        .count();
+    let unhandled = leftover.iter().filter(|item| item.is_message()).count();
     if unhandled > 0 {
         core.counters
             .dead_letters
             .fetch_add(unhandled as u64, Ordering::Relaxed);
     }
-    // Dropping what was left fails the calls still queued, with `reason`.
-    drop(leftover);
+    // Dropping what was left fails the calls still queued, with `reason`;
+    // durable messages left are dead letters, finished with.
+    for item in leftover {
+        if let Envelope::Acked(acked) = item {
+            (acked.finished)();
+        }
+    }
     node.inner.after_exit(core, reason, gone);
 }
 #[cfg(test)]

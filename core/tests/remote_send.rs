@@ -146,3 +146,26 @@ async fn sending_to_an_unconnected_node_is_an_error() {
         Err(RemoteSendError::NoConnection(elsewhere))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn confirmed_sends_return_once_the_transport_has_them() {
+    let mut p = pair(1 << 20).await;
+    p.a.send_remote_confirmed(p.collector.pid(), &1_u64)
+        .await
+        .expect("taken");
+    p.a.send_remote_named_confirmed(b_node(), "collector", &2_u64)
+        .await
+        .expect("taken");
+    assert_eq!(next(&mut p.got).await, 1);
+    assert_eq!(next(&mut p.got).await, 2);
+    let elsewhere = NodeName::new("c@localhost").expect("valid");
+    assert_eq!(
+        p.a.send_remote_named_confirmed(elsewhere, "x", &3_u64).await,
+        Err(RemoteSendError::NoConnection(elsewhere))
+    );
+    let big = vec![7_u8; 2 << 20];
+    assert!(matches!(
+        p.a.send_remote_confirmed(p.collector.pid(), &big).await,
+        Err(RemoteSendError::TooLarge { .. })
+    ));
+}

@@ -102,7 +102,8 @@ pub trait FrameSink: Send + fmt::Debug {
     /// messages and signals alike, in one lane, which keeps per-pair order;
     /// node-level frames (the handshake, heartbeats) use lane 0.
     ///
-    /// The default sends them in the connection's one ordered stream.
+    /// The node calls it only if [`has_lanes`](Self::has_lanes) says so;
+    /// the default sends them in the connection's one ordered stream.
     ///
     /// # Errors
     ///
@@ -110,6 +111,14 @@ pub trait FrameSink: Send + fmt::Debug {
     async fn send_lane(&mut self, lane: u32, frames: Vec<Bytes>) -> Result<(), TransportError> {
         let _ = lane;
         self.send(frames).await
+    }
+
+    /// Whether the sink keeps lanes apart. If so, the node sends each
+    /// lane's frames through [`send_lane`](Self::send_lane); otherwise a
+    /// whole batch, lanes mixed, goes through one [`send`](Self::send).
+    /// The default is `false`.
+    fn has_lanes(&self) -> bool {
+        false
     }
 
     /// Closes the connection; the peer's stream ends.
@@ -154,6 +163,11 @@ impl Incoming {
     /// Whether the frame waits for an acknowledgement.
     pub fn needs_ack(&self) -> bool {
         self.ack.is_some()
+    }
+
+    /// The frame's bytes and its acknowledgement, if it has one.
+    pub fn into_parts(self) -> (Bytes, Option<Box<dyn Ack>>) {
+        (self.payload, self.ack)
     }
 
     /// Acknowledges the frame (does nothing for transports without acks).

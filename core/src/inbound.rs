@@ -1,0 +1,393 @@
+//! What arrives from peers: each frame decoded and delivered, with a
+//! durable transport's acknowledgement carried along until the message is
+//! handled; and frames left from an earlier session, delivered by name.
+
+use crate::cluster::Cluster;
+use crate::mailbox::Finished;
+use crate::remote::Envelope;
+use crate::transport::{Ack, Connection, Incoming};
+use crate::Node;
+
+impl Cluster {
+    /// Handles one frame from a peer: a tick, or an envelope. A frame that
+    /// is too large or cannot be decoded ends the connection (and, being
+    /// one that can never be handled, is acknowledged).
+    pub(crate) async fn received(&self, node: &Node, frame: Incoming) -> Result<(), String> {
+        let (payload, ack) = frame.into_parts();
+        let finished = ack.map(|ack| acknowledge(node, ack));
+        self.deliver(node, &payload, finished, false).await
+    }
+
+    /// Delivers what a connection resumed from an earlier session with
+    /// `from` carries (see `Connection::resumed_from`): messages only, by
+    /// name or to pids that still exist; signals of that session are void.
+    pub(crate) async fn resumed(&self, node: &Node, from: &str, mut conn: Connection) {
+        tracing::info!(peer = %from, via = %conn.peer, "delivering frames left from an earlier session");
+        let mut delivered = 0_u64;
+        loop {
+            match conn.stream.recv().await {
+                Ok(Some(frame)) => {
+                    let (payload, ack) = frame.into_parts();
+                    let finished = ack.map(|ack| acknowledge(node, ack));
+                    if let Err(why) = self.deliver(node, &payload, finished, true).await {
+                        tracing::warn!(peer = %from, "dropped a frame left from an earlier session: {why}");
+                    }
+                    delivered += 1;
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(peer = %from, "frames left from an earlier session: {err}");
+                    break;
+                }
+            }
+        }
+        tracing::debug!(peer = %from, delivered, "frames left from an earlier session done");
+    }
+
+    async fn deliver(
+        &self,
+        node: &Node,
+        payload: &[u8],
+        finished: Option<Finished>,
+        messages_only: bool,
+    ) -> Result<(), String> {
+        let done = |finished: Option<Finished>| {
+            if let Some(finished) = finished {
+                finished();
+            }
+        };
+        if payload.is_empty() {
+            done(finished);
+            return Ok(());
+        }
+        if payload.len() > self.config.max_frame {
+            done(finished);
+            return Err(format!(
+                "a frame of {} bytes exceeds the limit of {}",
+                payload.len(),
+                self.config.max_frame
+            ));
+        }
+        match rmp_serde::from_slice::<Envelope>(payload) {
+            Ok(Envelope::Send {
+                to,
+                msg_type,
+                payload,
+            }) => {
+                node.dispatch(to, msg_type, payload, finished).await;
+                Ok(())
+            }
+            Ok(signal) => {
+                if !messages_only {
+                    node.inner.remote_signal(signal);
+                }
+                done(finished);
+                Ok(())
+            }
+            Err(err) => {
+                done(finished);
+                Err(format!("undecodable frame: {err}"))
+            }
+        }
+    }
+}
+
+/// What to call once a message is finished with: send its acknowledgement,
+/// off the process's own task.
+fn acknowledge(node: &Node, ack: Box<dyn Ack>) -> Finished {
+    let runtime = node.inner.runtime.clone();
+    Box::new(move || {
+        runtime.spawn(async move {
+            if let Err(err) = ack.ack().await {
+                tracing::debug!("an acknowledgement could not be sent: {err}");
+            }
+        });
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use serde::Serialize;
+    use tokio::sync::{mpsc, Semaphore};
+
+    use super::*;
+    use crate::dist::Cookie;
+    use crate::remote::Dest;
+    use crate::transport::{FrameSink, FrameStream, LocalNetwork, Transport, TransportError};
+    use crate::{ClusterConfig, Context, ExitReason, Pid, Process, SpawnOpts};
+
+    /// What became of a frame's acknowledgement.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Fate {
+        Acked(u64),
+        DroppedUnacked(u64),
+    }
+
+    #[derive(Debug)]
+    struct Tracked {
+        id: u64,
+        fates: mpsc::UnboundedSender<Fate>,
+        acked: bool,
+    }
+
+    #[async_trait]
+    impl Ack for Tracked {
+        async fn ack(mut self: Box<Self>) -> Result<(), TransportError> {
+            self.acked = true;
+            let _ = self.fates.send(Fate::Acked(self.id));
+            Ok(())
+        }
+    }
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            if !self.acked {
+                let _ = self.fates.send(Fate::DroppedUnacked(self.id));
+            }
+        }
+    }
+
+    /// Reports each number, then waits for a permit before returning;
+    /// panics on 13.
+    struct Gated {
+        seen: mpsc::UnboundedSender<u64>,
+        gate: Arc<Semaphore>,
+    }
+
+    #[async_trait]
+    impl Process for Gated {
+        type Args = (mpsc::UnboundedSender<u64>, Arc<Semaphore>);
+        type Msg = u64;
+
+        async fn init(_: &mut Context<u64>, (seen, gate): Self::Args) -> Result<Self, ExitReason> {
+            Ok(Self { seen, gate })
+        }
+
+        async fn handle(&mut self, _: &mut Context<u64>, n: u64) -> Result<(), ExitReason> {
+            let _ = self.seen.send(n);
+            assert_ne!(n, 13, "unlucky");
+            self.gate
+                .acquire()
+                .await
+                .map_err(|_| ExitReason::Shutdown)?
+                .forget();
+            Ok(())
+        }
+    }
+
+    struct Fixture {
+        node: Node,
+        cluster: Arc<Cluster>,
+        seen: mpsc::UnboundedReceiver<u64>,
+        gate: Arc<Semaphore>,
+        fates: mpsc::UnboundedReceiver<Fate>,
+        fate_tx: mpsc::UnboundedSender<Fate>,
+        pid: Pid,
+    }
+
+    impl Fixture {
+        async fn new() -> Self {
+            let node = Node::builder()
+                .name("inbound@localhost")
+                .build()
+                .expect("runtime");
+            let transport: Arc<dyn Transport> = Arc::new(LocalNetwork::new().transport("i"));
+            node.join(ClusterConfig::new(Cookie::new("s")), vec![transport], &[])
+                .await
+                .expect("joins");
+            let (seen_tx, seen) = mpsc::unbounded_channel();
+            let gate = Arc::new(Semaphore::new(0));
+            let handle = node
+                .spawn_opt::<Gated>((seen_tx, Arc::clone(&gate)), SpawnOpts::new().name("p"))
+                .expect("spawns");
+            node.export(&handle);
+            let (fate_tx, fates) = mpsc::unbounded_channel();
+            Self {
+                cluster: node.cluster().expect("joined"),
+                node,
+                seen,
+                gate,
+                fates,
+                fate_tx,
+                pid: handle.pid(),
+            }
+        }
+
+        fn frame(&self, id: u64, to: Dest, n: u64) -> Incoming {
+            Incoming::with_ack(
+                encode(to, n),
+                Box::new(Tracked {
+                    id,
+                    fates: self.fate_tx.clone(),
+                    acked: false,
+                }),
+            )
+        }
+    }
+
+    fn encode<M: Serialize>(to: Dest, msg: M) -> Bytes {
+        let payload = rmp_serde::to_vec(&msg).expect("encodes");
+        let envelope = Envelope::Send {
+            to,
+            msg_type: std::any::type_name::<M>(),
+            payload: &payload,
+        };
+        Bytes::from(rmp_serde::to_vec(&envelope).expect("encodes"))
+    }
+
+    fn named() -> Dest {
+        Dest::Name("p".into())
+    }
+
+    #[tokio::test]
+    async fn a_frame_is_acknowledged_once_its_handler_returns() {
+        let mut f = Fixture::new().await;
+        for id in 1..=2 {
+            let frame = f.frame(id, named(), id);
+            f.cluster.received(&f.node, frame).await.expect("delivered");
+        }
+        assert_eq!(f.seen.recv().await, Some(1), "the handler runs");
+        assert!(f.fates.try_recv().is_err(), "nothing is acknowledged yet");
+        f.gate.add_permits(1);
+        assert_eq!(f.fates.recv().await, Some(Fate::Acked(1)));
+        assert_eq!(f.seen.recv().await, Some(2));
+        assert!(f.fates.try_recv().is_err(), "the second is still running");
+        f.gate.add_permits(1);
+        assert_eq!(f.fates.recv().await, Some(Fate::Acked(2)));
+    }
+
+    #[tokio::test]
+    async fn dead_letters_and_wrong_types_are_acknowledged() {
+        let mut f = Fixture::new().await;
+        let nobody = f.frame(1, Dest::Name("nobody".into()), 1);
+        f.cluster.received(&f.node, nobody).await.expect("kept");
+        assert_eq!(f.fates.recv().await, Some(Fate::Acked(1)));
+        let wrong = Incoming::with_ack(
+            encode(named(), "text"),
+            Box::new(Tracked {
+                id: 2,
+                fates: f.fate_tx.clone(),
+                acked: false,
+            }),
+        );
+        f.cluster.received(&f.node, wrong).await.expect("kept");
+        assert_eq!(f.fates.recv().await, Some(Fate::Acked(2)));
+        assert_eq!(f.node.stats().dead_letters, 2);
+    }
+
+    #[tokio::test]
+    async fn a_frame_whose_handler_panicked_is_not_acknowledged() {
+        let mut f = Fixture::new().await;
+        let watch = f.node.monitor(f.pid);
+        let poison = f.frame(13, named(), 13);
+        f.cluster
+            .received(&f.node, poison)
+            .await
+            .expect("delivered");
+        assert!(matches!(watch.await, ExitReason::Panic(_)));
+        assert_eq!(f.fates.recv().await, Some(Fate::DroppedUnacked(13)));
+        // The process is gone: what comes next is a dead letter.
+        let next = f.frame(14, named(), 14);
+        f.cluster.received(&f.node, next).await.expect("kept");
+        assert_eq!(f.fates.recv().await, Some(Fate::Acked(14)));
+    }
+
+    /// Frames from a vector, then the end of the stream.
+    #[derive(Debug)]
+    struct Frames(std::vec::IntoIter<Incoming>);
+
+    #[async_trait]
+    impl FrameStream for Frames {
+        async fn recv(&mut self) -> Result<Option<Incoming>, TransportError> {
+            Ok(self.0.next())
+        }
+    }
+
+    #[derive(Debug)]
+    struct NoSink;
+
+    #[async_trait]
+    impl FrameSink for NoSink {
+        async fn send(&mut self, _: Vec<Bytes>) -> Result<(), TransportError> {
+            Err(TransportError::Closed("receive only".into()))
+        }
+        async fn close(&mut self) {}
+    }
+
+    #[tokio::test]
+    async fn frames_of_an_earlier_session_reach_named_processes() {
+        let mut f = Fixture::new().await;
+        f.gate.add_permits(10);
+        let stale_pid = Dest::Id {
+            id: f.pid.id(),
+            creation: crate::Creation::fresh(),
+        };
+        let link = Envelope::Link {
+            from: f.pid,
+            to: f.pid,
+        };
+        let signal = Incoming::with_ack(
+            Bytes::from(rmp_serde::to_vec(&link).expect("encodes")),
+            Box::new(Tracked {
+                id: 3,
+                fates: f.fate_tx.clone(),
+                acked: false,
+            }),
+        );
+        let frames = vec![f.frame(1, named(), 7), f.frame(2, stale_pid, 8), signal];
+        let conn = Connection::new(
+            Box::new(NoSink),
+            Box::new(Frames(frames.into_iter())),
+            "test".into(),
+        )
+        .resumed("old@localhost");
+        f.cluster.resumed(&f.node, "old@localhost", conn).await;
+        assert_eq!(f.seen.recv().await, Some(7), "by name: delivered");
+        let mut fates = Vec::new();
+        for _ in 0..3 {
+            fates.push(f.fates.recv().await.expect("a fate"));
+        }
+        fates.sort_by_key(|fate| format!("{fate:?}"));
+        assert_eq!(
+            fates,
+            vec![Fate::Acked(1), Fate::Acked(2), Fate::Acked(3)],
+            "every frame is finished with"
+        );
+        assert!(f.seen.try_recv().is_err(), "the stale pid got nothing");
+        assert_eq!(f.node.stats().dead_letters, 1, "the stale pid's message");
+        assert!(
+            f.node
+                .process_info(f.pid)
+                .is_some_and(|info| info.links.is_empty()),
+            "signals of the old session are void"
+        );
+    }
+
+    #[tokio::test]
+    async fn undecodable_or_oversized_frames_end_the_connection() {
+        let node = Node::builder()
+            .name("u@localhost")
+            .build()
+            .expect("runtime");
+        let transport: Arc<dyn Transport> = Arc::new(LocalNetwork::new().transport("u"));
+        let config = ClusterConfig::new(Cookie::new("s")).max_frame(64);
+        node.join(config, vec![transport], &[])
+            .await
+            .expect("joins");
+        let cluster = node.cluster().expect("joined");
+        let frame = |bytes: Vec<u8>| Incoming::new(Bytes::from(bytes));
+        assert_eq!(
+            cluster.received(&node, frame(vec![])).await,
+            Ok(()),
+            "a tick"
+        );
+        let garbage = cluster.received(&node, frame(vec![0xc1; 3])).await;
+        assert!(matches!(garbage, Err(why) if why.contains("undecodable")));
+        let oversized = cluster.received(&node, frame(vec![0; 65])).await;
+        assert!(matches!(oversized, Err(why) if why.contains("exceeds")));
+    }
+}
