@@ -1,6 +1,9 @@
-//! Streaming 64-byte casts from one node to a process on another, over TCP
-//! on loopback and over the in-process transport, beside a raw tokio TCP
-//! stream of 64-byte length-prefixed frames with batched writes.
+//! Distribution benches, two nodes in one process, over TCP on loopback
+//! and over the in-process transport, each group beside a raw tokio TCP
+//! baseline: streaming 64-byte casts (messages/s) beside a raw stream of
+//! 64-byte length-prefixed frames with batched writes; 64 KiB casts (MB/s)
+//! beside raw 64 KiB frames; a remote call round trip with a 64-byte
+//! payload beside a raw TCP echo.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,30 +14,42 @@ use beamish::transport::{LocalNetwork, Transport};
 use beamish::{async_trait, ClusterConfig, Context, ExitReason, Node, Pid, Process};
 use beamish_benches::{runtime, Flavor};
 use bytes::BytesMut;
-use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
+/// 64-byte messages per round.
 const MESSAGES: u64 = 200_000;
+/// 64 KiB messages per round (128 MiB).
+const LARGE: u64 = 2_048;
 
 /// Counts messages; reports each time it has seen a round's worth.
 struct Count {
     seen: u64,
+    round: u64,
     rounds: mpsc::UnboundedSender<()>,
 }
 
 #[async_trait]
 impl Process for Count {
-    type Args = mpsc::UnboundedSender<()>;
+    type Args = (u64, mpsc::UnboundedSender<()>);
     type Msg = String;
 
-    async fn init(_ctx: &mut Context<String>, rounds: Self::Args) -> Result<Self, ExitReason> {
-        Ok(Count { seen: 0, rounds })
+    async fn init(
+        _ctx: &mut Context<String>,
+        (round, rounds): Self::Args,
+    ) -> Result<Self, ExitReason> {
+        Ok(Count {
+            seen: 0,
+            round,
+            rounds,
+        })
     }
 
     async fn handle(&mut self, _ctx: &mut Context<String>, _msg: String) -> Result<(), ExitReason> {
         self.seen += 1;
-        if self.seen % MESSAGES == 0 {
+        if self.seen % self.round == 0 {
             let _ = self.rounds.send(());
         }
         Ok(())
@@ -45,7 +60,11 @@ impl Process for Count {
 type Setup = (Node, Pid, mpsc::UnboundedReceiver<()>);
 
 /// Two joined nodes; the second runs an exported counter.
-async fn two_nodes(transport: impl Fn(&str) -> Arc<dyn Transport>, listen: Endpoint) -> Setup {
+async fn two_nodes(
+    transport: impl Fn(&str) -> Arc<dyn Transport>,
+    listen: Endpoint,
+    round: u64,
+) -> Setup {
     let config = ClusterConfig::new(Cookie::new("bench"));
     let a = Node::builder()
         .name("a@localhost")
@@ -63,7 +82,7 @@ async fn two_nodes(transport: impl Fn(&str) -> Arc<dyn Transport>, listen: Endpo
         .await
         .expect("joins");
     let (tx, rounds) = mpsc::unbounded_channel();
-    let counter = b.spawn::<Count>(tx).expect("spawns");
+    let counter = b.spawn::<Count>((round, tx)).expect("spawns");
     b.export(&counter);
     a.connect(&at[0]).await.expect("connects");
     // Keep b alive as long as the counter's task runs.
@@ -77,9 +96,24 @@ fn streaming_casts(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Elements(MESSAGES));
-    let rt = runtime(Flavor::MultiThread);
-    let payload = "x".repeat(64);
+    casts(&mut group, 64, MESSAGES);
+    group.finish();
+}
 
+fn large_casts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("remote_cast_64k");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6))
+        .throughput(Throughput::Bytes(LARGE * 64 * 1024));
+    casts(&mut group, 64 * 1024, LARGE);
+    group.finish();
+}
+
+/// Rounds of `round` casts of `size` bytes, over each transport and raw.
+fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64) {
+    let rt = runtime(Flavor::MultiThread);
+    let payload = "x".repeat(size);
     let net = LocalNetwork::new();
     let setups: Vec<(&str, Setup)> = vec![
         (
@@ -87,6 +121,7 @@ fn streaming_casts(c: &mut Criterion) {
             rt.block_on(two_nodes(
                 |_| Arc::new(TcpTransport::new()),
                 "tcp://127.0.0.1:0".parse().expect("valid"),
+                round,
             )),
         ),
         (
@@ -94,6 +129,7 @@ fn streaming_casts(c: &mut Criterion) {
             rt.block_on(two_nodes(
                 |name| Arc::new(net.transport(name)),
                 "local://b".parse().expect("valid"),
+                round,
             )),
         ),
     ];
@@ -103,7 +139,7 @@ fn streaming_casts(c: &mut Criterion) {
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        for _ in 0..MESSAGES {
+                        for _ in 0..round {
                             a.send_remote(counter, &payload).expect("connected");
                         }
                         rounds.recv().await.expect("a round arrives");
@@ -113,58 +149,57 @@ fn streaming_casts(c: &mut Criterion) {
             })
         });
     }
-
     group.bench_function(BenchmarkId::new("raw_tcp_frames", "tcp"), |bench| {
-        bench.iter_custom(|iters| {
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("binds");
-                let at = listener.local_addr().expect("bound");
-                let (done, finished) = oneshot::channel();
-                tokio::spawn(async move {
-                    let (mut socket, _) = listener.accept().await.expect("accepts");
-                    let codec = FrameCodec::default();
-                    let mut buf = BytesMut::with_capacity(64 * 1024);
-                    let mut seen = 0;
-                    while seen < iters * MESSAGES {
-                        while let Ok(Some(_frame)) = codec.decode(&mut buf) {
-                            seen += 1;
-                        }
-                        if seen >= iters * MESSAGES {
-                            break;
-                        }
-                        if socket.read_buf(&mut buf).await.unwrap_or(0) == 0 {
-                            break;
-                        }
-                    }
-                    let _ = done.send(());
-                });
-                let mut socket = tokio::net::TcpStream::connect(at).await.expect("connects");
-                socket.set_nodelay(true).expect("nodelay");
-                let codec = FrameCodec::default();
-                let frame = [b'x'; 64];
-                let start = Instant::now();
-                let mut out = BytesMut::with_capacity(256 * 68);
-                for _ in 0..iters * MESSAGES / 256 {
-                    out.clear();
-                    for _ in 0..256 {
-                        codec.encode(&frame, &mut out).expect("fits");
-                    }
-                    socket.write_all(&out).await.expect("writes");
-                }
-                let rest = iters * MESSAGES % 256;
-                out.clear();
-                for _ in 0..rest {
-                    codec.encode(&frame, &mut out).expect("fits");
-                }
-                socket.write_all(&out).await.expect("writes");
-                finished.await.expect("all read");
-                start.elapsed()
-            })
-        })
+        bench.iter_custom(|iters| rt.block_on(raw_frames(iters * round, size)))
     });
-    group.finish();
+}
+
+/// Streams `count` length-prefixed frames of `size` bytes over a raw tokio
+/// TCP connection, 256 frames (at most 4 MiB) per write.
+async fn raw_frames(count: u64, size: usize) -> Duration {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let at = listener.local_addr().expect("bound");
+    let (done, finished) = oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accepts");
+        let codec = FrameCodec::default();
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let mut seen = 0;
+        while seen < count {
+            while let Ok(Some(_frame)) = codec.decode(&mut buf) {
+                seen += 1;
+            }
+            if seen >= count {
+                break;
+            }
+            if socket.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                break;
+            }
+        }
+        let _ = done.send(());
+    });
+    let mut socket = tokio::net::TcpStream::connect(at).await.expect("connects");
+    socket.set_nodelay(true).expect("nodelay");
+    let codec = FrameCodec::default();
+    let frame = vec![b'x'; size];
+    let per_write = (4 << 20) / (size as u64 + 4);
+    let per_write = per_write.clamp(1, 256);
+    let start = Instant::now();
+    let mut out = BytesMut::with_capacity(per_write as usize * (size + 4));
+    let mut left = count;
+    while left > 0 {
+        let now = left.min(per_write);
+        out.clear();
+        for _ in 0..now {
+            codec.encode(&frame, &mut out).expect("fits");
+        }
+        socket.write_all(&out).await.expect("writes");
+        left -= now;
+    }
+    finished.await.expect("all read");
+    start.elapsed()
 }
 
 /// Answers `Echo` calls with the payload: the callee of the call bench.
@@ -286,7 +321,7 @@ fn remote_call(c: &mut Criterion) {
 #[allow(missing_docs)]
 mod group {
     use super::*;
-    criterion::criterion_group!(benches, streaming_casts, remote_call);
+    criterion::criterion_group!(benches, streaming_casts, large_casts, remote_call);
 }
 use group::benches;
 
