@@ -160,7 +160,8 @@ async fn confirmed_sends_return_once_the_transport_has_them() {
     assert_eq!(next(&mut p.got).await, 2);
     let elsewhere = NodeName::new("c@localhost").expect("valid");
     assert_eq!(
-        p.a.send_remote_named_confirmed(elsewhere, "x", &3_u64).await,
+        p.a.send_remote_named_confirmed(elsewhere, "x", &3_u64)
+            .await,
         Err(RemoteSendError::NoConnection(elsewhere))
     );
     let big = vec![7_u8; 2 << 20];
