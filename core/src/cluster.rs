@@ -376,7 +376,9 @@ impl Cluster {
         let cluster = Arc::clone(self);
         let node = node.clone();
         node.inner.runtime.clone().spawn(async move {
-            let why = cluster.serve(&node, conn, outgoing, stopped, ticks).await;
+            let why = cluster
+                .serve(&node, peer.name, conn, outgoing, stopped, ticks)
+                .await;
             cluster.down(peer.name, id, why.clone());
             // Links and monitors across the lost connection fire after the
             // peer is gone from `nodes()`, before `Down` is reported.
@@ -471,6 +473,7 @@ impl Cluster {
     async fn serve(
         &self,
         node: &Node,
+        from: NodeName,
         conn: Connection,
         outgoing: mpsc::UnboundedReceiver<Outgoing>,
         mut stopped: mpsc::Receiver<()>,
@@ -512,7 +515,7 @@ impl Cluster {
                 frame = stream.recv() => match frame {
                     Ok(Some(frame)) => {
                         heard = true;
-                        if let Err(why) = self.received(node, frame).await {
+                        if let Err(why) = self.received(node, from, frame).await {
                             tracing::warn!(%peer, "closing the connection: {why}");
                             return why;
                         }

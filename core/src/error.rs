@@ -88,6 +88,10 @@ pub enum CallError {
     /// The request could not be encoded or the reply decoded.
     #[error("the request or reply could not be encoded or decoded: {0}")]
     BadReply(String),
+    /// The callee's node refused the request: the callee takes another
+    /// message type, is not exported, or could not decode it.
+    #[error("the request was refused: {0}")]
+    Rejected(String),
 }
 
 /// Why a process could not be spawned.

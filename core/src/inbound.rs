@@ -4,18 +4,23 @@
 
 use crate::cluster::Cluster;
 use crate::mailbox::Finished;
-use crate::remote::Envelope;
+use crate::remote::{Envelope, ReplyOutcome};
 use crate::transport::{Ack, Connection, Incoming};
-use crate::Node;
+use crate::{Node, NodeName};
 
 impl Cluster {
     /// Handles one frame from a peer: a tick, or an envelope. A frame that
     /// is too large or cannot be decoded ends the connection (and, being
     /// one that can never be handled, is acknowledged).
-    pub(crate) async fn received(&self, node: &Node, frame: Incoming) -> Result<(), String> {
+    pub(crate) async fn received(
+        &self,
+        node: &Node,
+        from: NodeName,
+        frame: Incoming,
+    ) -> Result<(), String> {
         let (payload, ack) = frame.into_parts();
         let finished = ack.map(|ack| acknowledge(node, ack));
-        self.deliver(node, &payload, finished, false).await
+        self.deliver(node, Some(from), &payload, finished).await
     }
 
     /// Delivers what a connection resumed from an earlier session with
@@ -29,7 +34,7 @@ impl Cluster {
                 Ok(Some(frame)) => {
                     let (payload, ack) = frame.into_parts();
                     let finished = ack.map(|ack| acknowledge(node, ack));
-                    if let Err(why) = self.deliver(node, &payload, finished, true).await {
+                    if let Err(why) = self.deliver(node, None, &payload, finished).await {
                         tracing::warn!(peer = %from, "dropped a frame left from an earlier session: {why}");
                     }
                     delivered += 1;
@@ -44,12 +49,14 @@ impl Cluster {
         tracing::debug!(peer = %from, delivered, "frames left from an earlier session done");
     }
 
+    /// Delivers one frame from `from`, or, for a frame of an earlier
+    /// session (`from` is `None`), only the message it carries.
     async fn deliver(
         &self,
         node: &Node,
+        from: Option<NodeName>,
         payload: &[u8],
         finished: Option<Finished>,
-        messages_only: bool,
     ) -> Result<(), String> {
         let done = |finished: Option<Finished>| {
             if let Some(finished) = finished {
@@ -77,8 +84,24 @@ impl Cluster {
                 node.dispatch(to, msg_type, payload, finished).await;
                 Ok(())
             }
+            Ok(Envelope::Call {
+                id,
+                to,
+                msg_type,
+                payload,
+            }) => {
+                let refused = node.dispatch(to, msg_type, payload, finished).await;
+                if let (Some(why), Some(caller)) = (refused, from) {
+                    let answer = Envelope::Reply {
+                        id,
+                        outcome: ReplyOutcome::Rejected(why),
+                    };
+                    node.inner.send_control(caller, answer);
+                }
+                Ok(())
+            }
             Ok(signal) => {
-                if !messages_only {
+                if from.is_some() {
                     node.inner.remote_signal(signal);
                 }
                 done(finished);
@@ -187,6 +210,7 @@ mod tests {
         fates: mpsc::UnboundedReceiver<Fate>,
         fate_tx: mpsc::UnboundedSender<Fate>,
         pid: Pid,
+        peer: NodeName,
     }
 
     impl Fixture {
@@ -214,6 +238,7 @@ mod tests {
                 fates,
                 fate_tx,
                 pid: handle.pid(),
+                peer: NodeName::new("peer@localhost").expect("valid"),
             }
         }
 
@@ -248,7 +273,10 @@ mod tests {
         let mut f = Fixture::new().await;
         for id in 1..=2 {
             let frame = f.frame(id, named(), id);
-            f.cluster.received(&f.node, frame).await.expect("delivered");
+            f.cluster
+                .received(&f.node, f.peer, frame)
+                .await
+                .expect("delivered");
         }
         assert_eq!(f.seen.recv().await, Some(1), "the handler runs");
         assert!(f.fates.try_recv().is_err(), "nothing is acknowledged yet");
@@ -264,7 +292,10 @@ mod tests {
     async fn dead_letters_and_wrong_types_are_acknowledged() {
         let mut f = Fixture::new().await;
         let nobody = f.frame(1, Dest::Name("nobody".into()), 1);
-        f.cluster.received(&f.node, nobody).await.expect("kept");
+        f.cluster
+            .received(&f.node, f.peer, nobody)
+            .await
+            .expect("kept");
         assert_eq!(f.fates.recv().await, Some(Fate::Acked(1)));
         let wrong = Incoming::with_ack(
             encode(named(), "text"),
@@ -274,7 +305,10 @@ mod tests {
                 acked: false,
             }),
         );
-        f.cluster.received(&f.node, wrong).await.expect("kept");
+        f.cluster
+            .received(&f.node, f.peer, wrong)
+            .await
+            .expect("kept");
         assert_eq!(f.fates.recv().await, Some(Fate::Acked(2)));
         assert_eq!(f.node.stats().dead_letters, 2);
     }
@@ -285,14 +319,17 @@ mod tests {
         let watch = f.node.monitor(f.pid);
         let poison = f.frame(13, named(), 13);
         f.cluster
-            .received(&f.node, poison)
+            .received(&f.node, f.peer, poison)
             .await
             .expect("delivered");
         assert!(matches!(watch.await, ExitReason::Panic(_)));
         assert_eq!(f.fates.recv().await, Some(Fate::DroppedUnacked(13)));
         // The process is gone: what comes next is a dead letter.
         let next = f.frame(14, named(), 14);
-        f.cluster.received(&f.node, next).await.expect("kept");
+        f.cluster
+            .received(&f.node, f.peer, next)
+            .await
+            .expect("kept");
         assert_eq!(f.fates.recv().await, Some(Fate::Acked(14)));
     }
 
@@ -380,14 +417,15 @@ mod tests {
             .expect("joins");
         let cluster = node.cluster().expect("joined");
         let frame = |bytes: Vec<u8>| Incoming::new(Bytes::from(bytes));
+        let peer = NodeName::new("peer@localhost").expect("valid");
         assert_eq!(
-            cluster.received(&node, frame(vec![])).await,
+            cluster.received(&node, peer, frame(vec![])).await,
             Ok(()),
             "a tick"
         );
-        let garbage = cluster.received(&node, frame(vec![0xc1; 3])).await;
+        let garbage = cluster.received(&node, peer, frame(vec![0xc1; 3])).await;
         assert!(matches!(garbage, Err(why) if why.contains("undecodable")));
-        let oversized = cluster.received(&node, frame(vec![0; 65])).await;
+        let oversized = cluster.received(&node, peer, frame(vec![0; 65])).await;
         assert!(matches!(oversized, Err(why) if why.contains("exceeds")));
     }
 }

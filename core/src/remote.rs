@@ -33,6 +33,16 @@ pub(crate) enum Envelope<'a> {
         #[serde(with = "serde_bytes")]
         payload: &'a [u8],
     },
+    /// A call's request: a message for a process, and the number of the
+    /// call, so that a request the callee's node refuses is answered at
+    /// once rather than left to time out.
+    Call {
+        id: u64,
+        to: Dest,
+        msg_type: &'a str,
+        #[serde(with = "serde_bytes")]
+        payload: &'a [u8],
+    },
     /// `watcher` starts monitoring `target`.
     Monitor {
         watcher: Pid,
@@ -74,6 +84,8 @@ pub(crate) enum ReplyOutcome {
     Value(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The callee dropped the token (or its reply could not be encoded).
     NoReply,
+    /// The callee's node refused the request: why.
+    Rejected(String),
 }
 
 /// Who a remote message is for.
@@ -90,7 +102,7 @@ pub(crate) enum Dest {
 
 impl Dest {
     /// The destination for `pid`, on the node it names.
-    fn of(pid: Pid) -> Self {
+    pub(crate) fn of(pid: Pid) -> Self {
         Self::Id {
             id: pid.id(),
             creation: pid.creation(),
@@ -181,7 +193,7 @@ impl Node {
     /// [`RemoteSendError::Encode`] or [`RemoteSendError::TooLarge`] for a
     /// message that cannot go; nothing is sent then.
     pub fn send_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
-        let frame = self.envelope(Dest::of(to), msg)?;
+        let frame = encode_send(Dest::of(to), msg, None)?;
         self.queue_frame(to.node(), Outgoing::new(frame))
     }
 
@@ -196,7 +208,7 @@ impl Node {
         name: &str,
         msg: &M,
     ) -> Result<(), RemoteSendError> {
-        let frame = self.envelope(Dest::Name(name.to_owned()), msg)?;
+        let frame = encode_send(Dest::Name(name.to_owned()), msg, None)?;
         self.queue_frame(node, Outgoing::new(frame))
     }
 
@@ -216,7 +228,7 @@ impl Node {
         to: Pid,
         msg: &M,
     ) -> Result<(), RemoteSendError> {
-        let frame = self.envelope(Dest::of(to), msg)?;
+        let frame = encode_send(Dest::of(to), msg, None)?;
         self.confirmed(to.node(), frame).await
     }
 
@@ -233,7 +245,7 @@ impl Node {
         name: &str,
         msg: &M,
     ) -> Result<(), RemoteSendError> {
-        let frame = self.envelope(Dest::Name(name.to_owned()), msg)?;
+        let frame = encode_send(Dest::Name(name.to_owned()), msg, None)?;
         self.confirmed(node, frame).await
     }
 
@@ -248,24 +260,6 @@ impl Node {
         }
     }
 
-    /// Encodes a message for `to` as a frame.
-    fn envelope<M: Serialize>(&self, to: Dest, msg: &M) -> Result<Bytes, RemoteSendError> {
-        let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
-        // Sized up front: growing a Vec byte by byte costs more than the
-        // encoding itself for small messages.
-        let mut payload = Vec::with_capacity(ENCODE_START);
-        rmp_serde::encode::write(&mut payload, msg).map_err(encode)?;
-        let msg_type = std::any::type_name::<M>();
-        let envelope = Envelope::Send {
-            to,
-            msg_type,
-            payload: &payload,
-        };
-        let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
-        rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
-        Ok(Bytes::from(frame))
-    }
-
     fn queue_frame(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
         let cluster = self
             .inner
@@ -276,37 +270,48 @@ impl Node {
     }
 
     /// Delivers a message that came from another node; `finished` is
-    /// called once it is handled or known to be a dead letter.
+    /// called once it is handled or known to be a dead letter. Returns why
+    /// an existing process refused it (the wrong type, not exported,
+    /// undecodable), for a call to answer at once.
     pub(crate) async fn dispatch(
         &self,
         to: Dest,
         msg_type: &str,
         payload: &[u8],
         mut finished: Option<Finished>,
-    ) {
+    ) -> Option<String> {
         let target = match &to {
             Dest::Id { id, creation } => self.inner.lookup(Pid::new(self.name(), *id, *creation)),
             Dest::Name(name) => self.whereis(name).and_then(|pid| self.inner.lookup(pid)),
         };
-        match target {
+        let refused = match target {
             None => {
                 self.dead_letter();
                 tracing::debug!(
                     ?to,
                     "a remote message for a process that does not exist was dropped"
                 );
+                None
             }
-            Some(target) => {
-                if let Err(why) = deliver(&*target, msg_type, payload, &mut finished).await {
+            Some(target) => match deliver(&*target, msg_type, payload, &mut finished).await {
+                Ok(()) => None,
+                Err(Undelivered::Ended) => {
+                    self.dead_letter();
+                    tracing::debug!(?to, "a remote message came after its process ended");
+                    None
+                }
+                Err(Undelivered::Refused(why)) => {
                     self.dead_letter();
                     tracing::warn!(?to, "a remote message was rejected: {why}");
+                    Some(why)
                 }
-            }
-        }
+            },
+        };
         // Not taken by a delivery: a dead letter, finished with.
         if let Some(finished) = finished {
             finished();
         }
+        refused
     }
 
     fn dead_letter(&self) {
@@ -317,28 +322,67 @@ impl Node {
     }
 }
 
+/// Encodes a message for `to` as a frame: a plain message, or the request
+/// of the call numbered `call`.
+pub(crate) fn encode_send<M: Serialize>(
+    to: Dest,
+    msg: &M,
+    call: Option<u64>,
+) -> Result<Bytes, RemoteSendError> {
+    let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
+    // Sized up front: growing a Vec byte by byte costs more than the
+    // encoding itself for small messages.
+    let mut payload = Vec::with_capacity(ENCODE_START);
+    rmp_serde::encode::write(&mut payload, msg).map_err(encode)?;
+    let msg_type = std::any::type_name::<M>();
+    let envelope = match call {
+        None => Envelope::Send {
+            to,
+            msg_type,
+            payload: &payload,
+        },
+        Some(id) => Envelope::Call {
+            id,
+            to,
+            msg_type,
+            payload: &payload,
+        },
+    };
+    let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
+    rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
+    Ok(Bytes::from(frame))
+}
+
+/// Why a remote message was not delivered to an existing process.
+enum Undelivered {
+    /// The process ended meanwhile (its monitors say so).
+    Ended,
+    /// The process's node refused the message: why.
+    Refused(String),
+}
+
 async fn deliver(
     target: &dyn AnyProcess,
     msg_type: &str,
     payload: &[u8],
     finished: &mut Option<Finished>,
-) -> Result<(), String> {
+) -> Result<(), Undelivered> {
+    let pid = target.core().pid;
     let expected = target.message_type();
     if expected != msg_type {
-        return Err(format!(
-            "{} takes {expected}, not {msg_type}",
-            target.core().pid
-        ));
+        return Err(Undelivered::Refused(format!(
+            "{pid} takes {expected}, not {msg_type}"
+        )));
     }
     let Some(decoder) = target.core().exported.get() else {
-        return Err(format!("{} is not exported", target.core().pid));
+        return Err(Undelivered::Refused(format!("{pid} is not exported")));
     };
-    let delivery =
-        decoder(payload, finished).map_err(|err| format!("undecodable {msg_type}: {err}"))?;
+    let delivery = decoder(payload, finished)
+        .map_err(|err| Undelivered::Refused(format!("undecodable {msg_type}: {err}")))?;
     if delivery.await {
         Ok(())
     } else {
-        Err(format!("{} ended", target.core().pid))
+        Err(Undelivered::Ended)
     }
 }
 
@@ -360,7 +404,7 @@ impl NodeInner {
     /// Applies a signal that came from another node.
     pub(crate) fn remote_signal(&self, envelope: Envelope<'_>) {
         match envelope {
-            Envelope::Send { .. } => {}
+            Envelope::Send { .. } | Envelope::Call { .. } => {}
             Envelope::Monitor {
                 watcher,
                 target,

@@ -13,7 +13,8 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::cluster::Cluster;
-use crate::remote::{Envelope, ReplyOutcome};
+use crate::outbox::Outgoing;
+use crate::remote::{encode_send, Dest, Envelope, ReplyOutcome};
 use crate::{CallError, ExitReason, MonitorRef, Node, NodeName, Pid, RemoteSendError, ReplyTo};
 
 /// The remote calls a node is waiting on.
@@ -89,7 +90,9 @@ impl Node {
     /// [`CallError::NoReply`] if it dropped the token,
     /// [`CallError::NoConnection`] if its node is not connected or is lost
     /// during the call, [`CallError::BadReply`] for a reply that cannot be
-    /// decoded.
+    /// decoded, [`CallError::Rejected`] at once if the callee's node
+    /// refused the request (the callee takes another type or is not
+    /// exported).
     ///
     /// # Cancel safety
     ///
@@ -152,10 +155,15 @@ impl Node {
             return Err(CallError::NoConnection);
         }
         let msg = request(ReplyTo::route(self.name(), id));
-        self.send_remote(to, &msg).map_err(|err| match err {
-            RemoteSendError::NoConnection(_) => CallError::NoConnection,
-            other => CallError::BadReply(other.to_string()),
-        })?;
+        let frame = encode_send(Dest::of(to), &msg, Some(id))
+            .map_err(|err| CallError::BadReply(err.to_string()))?;
+        let cluster = self.inner.cluster.get().ok_or(CallError::NoConnection)?;
+        cluster
+            .send(to.node(), Outgoing::new(frame))
+            .map_err(|err| match err {
+                RemoteSendError::NoConnection(_) => CallError::NoConnection,
+                other => CallError::BadReply(other.to_string()),
+            })?;
         let answer = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => return Err(CallError::NoConnection),
@@ -166,6 +174,7 @@ impl Node {
                 rmp_serde::from_slice(&bytes).map_err(|err| CallError::BadReply(err.to_string()))
             }
             Answer::Reply(ReplyOutcome::NoReply) => Err(CallError::NoReply),
+            Answer::Reply(ReplyOutcome::Rejected(why)) => Err(CallError::Rejected(why)),
             Answer::Down(ExitReason::NoProc) => Err(CallError::NoProc),
             Answer::Down(ExitReason::NoConnection) => Err(CallError::NoConnection),
             Answer::Down(reason) => Err(CallError::Exited(reason)),

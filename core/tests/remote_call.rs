@@ -177,3 +177,33 @@ async fn losing_the_node_mid_call_is_noconnection() {
         Err(CallError::NoConnection)
     );
 }
+
+/// A request of a type the store does not take.
+#[derive(Serialize, Deserialize)]
+enum Other {
+    Ask(ReplyTo<String>),
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_request_fails_at_once() {
+    let s = setup().await;
+    let started = tokio::time::Instant::now();
+    let wrong_type = s.a.call_remote(s.store.pid(), Other::Ask, CALL).await;
+    assert!(
+        matches!(&wrong_type, Err(CallError::Rejected(why))
+            if why.contains("StoreMsg") && why.contains("Other")),
+        "names both types: {wrong_type:?}"
+    );
+    let hidden = s.b.spawn::<Store>(()).expect("spawns");
+    let unexported = s.a.call_remote(hidden.pid(), StoreMsg::Get, CALL).await;
+    assert!(
+        matches!(&unexported, Err(CallError::Rejected(why)) if why.contains("not exported")),
+        "{unexported:?}"
+    );
+    assert!(started.elapsed() < CALL, "neither waited for the timeout");
+    // The connection is untouched.
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
+        Ok("empty".to_owned())
+    );
+}
