@@ -4,7 +4,7 @@
 
 use crate::cluster::Cluster;
 use crate::mailbox::Finished;
-use crate::remote::{Envelope, ReplyOutcome};
+use crate::remote::{monitored_for, Envelope, ReplyOutcome};
 use crate::transport::{Ack, Connection, Incoming};
 use crate::{Node, NodeName};
 
@@ -87,16 +87,34 @@ impl Cluster {
             Ok(Envelope::Call {
                 id,
                 to,
+                watcher,
+                mref,
                 msg_type,
                 payload,
             }) => {
-                let refused = node.dispatch(to, msg_type, payload, finished).await;
-                if let (Some(why), Some(caller)) = (refused, from) {
-                    let answer = Envelope::Reply {
-                        id,
-                        outcome: ReplyOutcome::Rejected(why),
-                    };
-                    node.inner.send_control(caller, answer);
+                let Some(caller) = from else {
+                    // A call of an earlier session: its caller is gone.
+                    done(finished);
+                    return Ok(());
+                };
+                // The callee is watched for the caller before the request
+                // reaches it, so an exit while handling it is reported.
+                let target = node
+                    .inner
+                    .resolve(&to)
+                    .filter(|proc| monitored_for(&**proc, watcher, mref));
+                let outcome = if target.is_none() {
+                    node.dispatch_to(None, &to, msg_type, payload, finished)
+                        .await;
+                    Some(ReplyOutcome::NoProc)
+                } else {
+                    node.dispatch_to(target, &to, msg_type, payload, finished)
+                        .await
+                        .map(ReplyOutcome::Rejected)
+                };
+                if let Some(outcome) = outcome {
+                    node.inner
+                        .send_control(caller, Envelope::Reply { id, outcome });
                 }
                 Ok(())
             }

@@ -36,13 +36,20 @@ pub(crate) enum Envelope<'a> {
     /// A call's request: a message for a process, and the number of the
     /// call, so that a request the callee's node refuses is answered at
     /// once rather than left to time out.
+    /// The callee's node monitors the callee for `watcher` under `mref`
+    /// for the call's duration (no separate `Monitor` frame, and it works
+    /// for a callee given by name), or answers at once if there is none.
     Call {
         id: u64,
         to: Dest,
+        watcher: Pid,
+        mref: MonitorRef,
         msg_type: &'a str,
         #[serde(with = "serde_bytes")]
         payload: &'a [u8],
     },
+    /// The call monitored under `mref` is over: its monitor goes.
+    CallEnded { to: Dest, mref: MonitorRef },
     /// `watcher` starts monitoring `target`.
     Monitor {
         watcher: Pid,
@@ -86,6 +93,8 @@ pub(crate) enum ReplyOutcome {
     NoReply,
     /// The callee's node refused the request: why.
     Rejected(String),
+    /// The callee did not exist when the request arrived.
+    NoProc,
 }
 
 /// Who a remote message is for.
@@ -278,12 +287,22 @@ impl Node {
         to: Dest,
         msg_type: &str,
         payload: &[u8],
+        finished: Option<Finished>,
+    ) -> Option<String> {
+        let target = self.inner.resolve(&to);
+        self.dispatch_to(target, &to, msg_type, payload, finished)
+            .await
+    }
+
+    /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch).
+    pub(crate) async fn dispatch_to(
+        &self,
+        target: Option<Arc<dyn AnyProcess>>,
+        to: &Dest,
+        msg_type: &str,
+        payload: &[u8],
         mut finished: Option<Finished>,
     ) -> Option<String> {
-        let target = match &to {
-            Dest::Id { id, creation } => self.inner.lookup(Pid::new(self.name(), *id, *creation)),
-            Dest::Name(name) => self.whereis(name).and_then(|pid| self.inner.lookup(pid)),
-        };
         let refused = match target {
             None => {
                 self.dead_letter();
@@ -322,12 +341,22 @@ impl Node {
     }
 }
 
-/// Encodes a message for `to` as a frame: a plain message, or the request
-/// of the call numbered `call`.
+/// What makes a message a call's request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallHeader {
+    /// The call's number on the calling node.
+    pub(crate) id: u64,
+    /// Who waits, and the monitor it holds on the callee meanwhile.
+    pub(crate) watcher: Pid,
+    pub(crate) mref: MonitorRef,
+}
+
+/// Encodes a message for `to` as a frame: a plain message, or a call's
+/// request.
 pub(crate) fn encode_send<M: Serialize>(
     to: Dest,
     msg: &M,
-    call: Option<u64>,
+    call: Option<CallHeader>,
 ) -> Result<Bytes, RemoteSendError> {
     let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
     // Sized up front: growing a Vec byte by byte costs more than the
@@ -341,9 +370,11 @@ pub(crate) fn encode_send<M: Serialize>(
             msg_type,
             payload: &payload,
         },
-        Some(id) => Envelope::Call {
+        Some(CallHeader { id, watcher, mref }) => Envelope::Call {
             id,
             to,
+            watcher,
+            mref,
             msg_type,
             payload: &payload,
         },
@@ -386,7 +417,44 @@ async fn deliver(
     }
 }
 
+/// `watcher` on another node monitors `proc` under `mref`; `false` if
+/// `proc` has already exited.
+pub(crate) fn monitored_for(proc: &dyn AnyProcess, watcher: Pid, mref: MonitorRef) -> bool {
+    let mut sig = proc.core().sig.lock();
+    if sig.exited {
+        return false;
+    }
+    sig.rel_mut()
+        .monitored_by
+        .push((mref, Watcher::Remote(watcher)));
+    true
+}
+
+/// Removes the remote monitor `mref` (held by `watcher`, if given) on `proc`.
+fn unmonitor(proc: &dyn AnyProcess, mref: MonitorRef, watcher: Option<Pid>) {
+    proc.core()
+        .sig
+        .lock()
+        .rel_mut()
+        .monitored_by
+        .retain(|(r, w)| {
+            !(*r == mref
+                && matches!(w, Watcher::Remote(p) if watcher.is_none_or(|watcher| *p == watcher)))
+        });
+}
+
 impl NodeInner {
+    /// The local process `to` names, if it is running.
+    pub(crate) fn resolve(&self, to: &Dest) -> Option<Arc<dyn AnyProcess>> {
+        match to {
+            Dest::Id { id, creation } => self.lookup(Pid::new(self.name, *id, *creation)),
+            Dest::Name(name) => {
+                let pid = self.registry.lock().get(name.as_str()).copied();
+                pid.and_then(|pid| self.lookup(pid))
+            }
+        }
+    }
+
     /// Sends a signal envelope to a connected node; `false` if there is
     /// no connection (the caller then acts as for a lost one).
     pub(crate) fn send_control(&self, node: NodeName, envelope: Envelope<'_>) -> bool {
@@ -411,11 +479,7 @@ impl NodeInner {
                 mref,
             } => {
                 if let Some(proc) = self.lookup(target) {
-                    let mut sig = proc.core().sig.lock();
-                    if !sig.exited {
-                        sig.rel_mut()
-                            .monitored_by
-                            .push((mref, Watcher::Remote(watcher)));
+                    if monitored_for(&*proc, watcher, mref) {
                         return;
                     }
                 }
@@ -433,14 +497,12 @@ impl NodeInner {
                 watcher,
             } => {
                 if let Some(proc) = self.lookup(target) {
-                    proc.core()
-                        .sig
-                        .lock()
-                        .rel_mut()
-                        .monitored_by
-                        .retain(|(r, w)| {
-                            !(*r == mref && matches!(w, Watcher::Remote(p) if *p == watcher))
-                        });
+                    unmonitor(&*proc, mref, Some(watcher));
+                }
+            }
+            Envelope::CallEnded { to, mref } => {
+                if let Some(proc) = self.resolve(&to) {
+                    unmonitor(&*proc, mref, None);
                 }
             }
             Envelope::Down {

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::cluster::Cluster;
 use crate::outbox::Outgoing;
-use crate::remote::{encode_send, Dest, Envelope, ReplyOutcome};
+use crate::remote::{encode_send, CallHeader, Dest, Envelope, ReplyOutcome};
 use crate::{CallError, ExitReason, MonitorRef, Node, NodeName, Pid, RemoteSendError, ReplyTo};
 
 /// The remote calls a node is waiting on.
@@ -108,37 +108,27 @@ impl Node {
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
-        let cluster = self.inner.cluster.get().ok_or(CallError::NoConnection)?;
-        let id = cluster.calls.next.fetch_add(1, Ordering::Relaxed);
-        let mref = self.inner.new_ref();
-        let (tx, rx) = oneshot::channel();
-        cluster.calls.waiting.lock().insert(
-            id,
-            Pending {
-                node: to.node(),
-                mref,
-                tx,
-            },
-        );
-        let outcome = self.exchange(to, id, mref, request, rx, timeout).await;
-        // However it ended: stop waiting and stop watching.
-        cluster.calls.waiting.lock().remove(&id);
-        let demonitor = Envelope::Demonitor {
-            target: to,
-            mref,
-            watcher: self.pid(),
-        };
-        self.inner.send_control(to.node(), demonitor);
-        outcome
+        self.call_dest(to.node(), Dest::of(to), request, timeout)
+            .await
     }
 
-    async fn exchange<M, R, F>(
+    /// Calls the process registered as `name` on `node`, as
+    /// [`call_remote`](Self::call_remote) does; the name is looked up when
+    /// the request arrives, and the process found is watched for the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`call_remote`](Self::call_remote); [`CallError::NoProc`] if no
+    /// process has that name.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the call; a reply is then dropped.
+    pub async fn call_remote_named<M, R, F>(
         &self,
-        to: Pid,
-        id: u64,
-        mref: MonitorRef,
+        node: NodeName,
+        name: &str,
         request: F,
-        rx: oneshot::Receiver<Answer>,
         timeout: Duration,
     ) -> Result<R, CallError>
     where
@@ -146,38 +136,80 @@ impl Node {
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
-        let monitor = Envelope::Monitor {
+        self.call_dest(node, Dest::Name(name.to_owned()), request, timeout)
+            .await
+    }
+
+    async fn call_dest<M, R, F>(
+        &self,
+        node: NodeName,
+        to: Dest,
+        request: F,
+        timeout: Duration,
+    ) -> Result<R, CallError>
+    where
+        M: Serialize,
+        R: DeserializeOwned,
+        F: FnOnce(ReplyTo<R>) -> M,
+    {
+        let cluster = self.inner.cluster.get().ok_or(CallError::NoConnection)?;
+        let id = cluster.calls.next.fetch_add(1, Ordering::Relaxed);
+        let mref = self.inner.new_ref();
+        let (tx, rx) = oneshot::channel();
+        cluster
+            .calls
+            .waiting
+            .lock()
+            .insert(id, Pending { node, mref, tx });
+        let header = CallHeader {
+            id,
             watcher: self.pid(),
-            target: to,
             mref,
         };
-        if !self.inner.send_control(to.node(), monitor) {
-            return Err(CallError::NoConnection);
-        }
         let msg = request(ReplyTo::route(self.name(), id));
-        let frame = encode_send(Dest::of(to), &msg, Some(id))
-            .map_err(|err| CallError::BadReply(err.to_string()))?;
-        let cluster = self.inner.cluster.get().ok_or(CallError::NoConnection)?;
-        cluster
-            .send(to.node(), Outgoing::new(frame))
-            .map_err(|err| match err {
-                RemoteSendError::NoConnection(_) => CallError::NoConnection,
-                other => CallError::BadReply(other.to_string()),
-            })?;
-        let answer = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => return Err(CallError::NoConnection),
-            Err(_) => return Err(CallError::Timeout),
+        let sent = encode_send(to.clone(), &msg, Some(header))
+            .map_err(|err| CallError::BadReply(err.to_string()))
+            .and_then(|frame| {
+                cluster
+                    .send(node, Outgoing::new(frame))
+                    .map_err(|err| match err {
+                        RemoteSendError::NoConnection(_) => CallError::NoConnection,
+                        other => CallError::BadReply(other.to_string()),
+                    })
+            });
+        let outcome = match sent {
+            Ok(()) => answered(rx, timeout).await,
+            Err(err) => Err(err),
         };
-        match answer {
-            Answer::Reply(ReplyOutcome::Value(bytes)) => {
-                rmp_serde::from_slice(&bytes).map_err(|err| CallError::BadReply(err.to_string()))
-            }
-            Answer::Reply(ReplyOutcome::NoReply) => Err(CallError::NoReply),
-            Answer::Reply(ReplyOutcome::Rejected(why)) => Err(CallError::Rejected(why)),
-            Answer::Down(ExitReason::NoProc) => Err(CallError::NoProc),
-            Answer::Down(ExitReason::NoConnection) => Err(CallError::NoConnection),
-            Answer::Down(reason) => Err(CallError::Exited(reason)),
+        // However it ended: stop waiting and stop watching.
+        cluster.calls.waiting.lock().remove(&id);
+        if !matches!(outcome, Err(CallError::NoConnection)) {
+            self.inner
+                .send_control(node, Envelope::CallEnded { to, mref });
         }
+        outcome
+    }
+}
+
+/// Waits for the answer to a call.
+async fn answered<R: DeserializeOwned>(
+    rx: oneshot::Receiver<Answer>,
+    timeout: Duration,
+) -> Result<R, CallError> {
+    let answer = match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => return Err(CallError::NoConnection),
+        Err(_) => return Err(CallError::Timeout),
+    };
+    match answer {
+        Answer::Reply(ReplyOutcome::Value(bytes)) => {
+            rmp_serde::from_slice(&bytes).map_err(|err| CallError::BadReply(err.to_string()))
+        }
+        Answer::Reply(ReplyOutcome::NoReply) => Err(CallError::NoReply),
+        Answer::Reply(ReplyOutcome::Rejected(why)) => Err(CallError::Rejected(why)),
+        Answer::Reply(ReplyOutcome::NoProc) => Err(CallError::NoProc),
+        Answer::Down(ExitReason::NoProc) => Err(CallError::NoProc),
+        Answer::Down(ExitReason::NoConnection) => Err(CallError::NoConnection),
+        Answer::Down(reason) => Err(CallError::Exited(reason)),
     }
 }

@@ -207,3 +207,53 @@ async fn a_refused_request_fails_at_once() {
         Ok("empty".to_owned())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_by_name_reach_the_process_registered_now() {
+    let s = setup().await;
+    let b = s.b.name();
+    let put =
+        s.a.call_remote_named(b, "store", |r| StoreMsg::Put("named".into(), r), CALL)
+            .await;
+    assert_eq!(put, Ok(()));
+    assert_eq!(
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
+        Ok("named".to_owned())
+    );
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        s.a.call_remote_named(b, "nobody", StoreMsg::Get, CALL)
+            .await,
+        Err(CallError::NoProc)
+    );
+    assert!(started.elapsed() < CALL, "no process by that name: at once");
+    // The named callee is watched for the call: a crash is reported.
+    let crashed =
+        s.a.call_remote_named(b, "store", StoreMsg::Crash, CALL)
+            .await;
+    assert_eq!(
+        crashed,
+        Err(CallError::Exited(ExitReason::Panic("store broke".into())))
+    );
+    let _ = s.b.take_unobserved_failures();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_finished_call_leaves_no_monitor_behind() {
+    let s = setup().await;
+    for _ in 0..3 {
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL)
+            .await
+            .expect("answered");
+        s.a.call_remote_named(s.b.name(), "store", StoreMsg::Get, CALL)
+            .await
+            .expect("answered");
+    }
+    // Frames travel in order: once a last call is answered, the store's
+    // node has removed the monitors of every call before it.
+    s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL)
+        .await
+        .expect("answered");
+    let info = s.b.process_info(s.store.pid()).expect("alive");
+    assert!(info.monitored_by.len() <= 1, "{:?}", info.monitored_by);
+}
