@@ -67,6 +67,7 @@
 //! # }
 //! ```
 
+mod addr;
 mod cell;
 mod cluster;
 #[cfg(feature = "testing")]
@@ -94,6 +95,7 @@ mod signals;
 mod timer;
 pub mod transport;
 
+pub use addr::{Addr, CastError};
 pub use async_trait::async_trait;
 
 pub use cluster::{ClusterConfig, ClusterError, NodeEvent, NodeEvents};

@@ -269,7 +269,11 @@ impl Node {
         }
     }
 
-    fn queue_frame(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
+    pub(crate) fn queue_frame(
+        &self,
+        node: NodeName,
+        frame: Outgoing,
+    ) -> Result<(), RemoteSendError> {
         let cluster = self
             .inner
             .cluster

@@ -140,7 +140,7 @@ impl Node {
             .await
     }
 
-    async fn call_dest<M, R, F>(
+    pub(crate) async fn call_dest<M, R, F>(
         &self,
         node: NodeName,
         to: Dest,

@@ -1,0 +1,265 @@
+//! Location-transparent addresses: one typed address for a process on this
+//! node or on another, by pid or by registered name, with the same `cast`
+//! and `call` either way.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::node::NodeInner;
+use crate::outbox::Outgoing;
+use crate::remote::{encode_send, Dest};
+use crate::{CallError, Handle, LookupError, Node, NodeName, Pid, RemoteSendError, ReplyTo};
+
+/// A typed address of a process taking messages of type `M`, wherever it
+/// runs: on this node (messages are moved into its mailbox, never
+/// serialized) or on another (encoded with rmp-serde; the process must be
+/// [exported](Node::export) there). Get one from [`Node::addr`],
+/// [`Node::addr_named`] or a [`Handle`].
+///
+/// An address by name resolves the name on every send, as Erlang's
+/// `{Name, Node} ! Msg` does, so a restarted process that registered the
+/// same name receives what is sent after its restart.
+///
+/// Cheap to clone; holds no strong reference to the node.
+///
+/// # Examples
+///
+/// ```
+/// use beamish_core::{async_trait, Addr, Context, ExitReason, Node, Process, SpawnOpts};
+///
+/// struct Greeter;
+///
+/// #[async_trait]
+/// impl Process for Greeter {
+///     type Args = ();
+///     type Msg = String;
+///     async fn init(_: &mut Context<String>, _: ()) -> Result<Self, ExitReason> {
+///         Ok(Greeter)
+///     }
+///     async fn handle(&mut self, _: &mut Context<String>, _: String) -> Result<(), ExitReason> {
+///         Ok(())
+///     }
+/// }
+///
+/// /// Knows nothing of where the greeter runs.
+/// async fn greet(greeter: &Addr<String>) {
+///     greeter.cast("hello".to_owned()).await.expect("delivered");
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let node = Node::new()?;
+/// node.start::<Greeter>((), SpawnOpts::new().name("greeter")).await?;
+/// // On another node: `node.addr_named("greeter", other_node_name)`.
+/// greet(&node.addr_named("greeter", node.name())).await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Addr<M> {
+    to: To<M>,
+}
+
+enum To<M> {
+    Local(Handle<M>),
+    LocalNamed {
+        node: Weak<NodeInner>,
+        name: Arc<str>,
+    },
+    Remote {
+        node: Weak<NodeInner>,
+        at: NodeName,
+        dest: Dest,
+    },
+}
+
+/// Why a [`cast`](Addr::cast) through an [`Addr`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CastError {
+    /// The local process has ended (or no local process has the name);
+    /// counted as a dead letter.
+    #[error("the process does not exist")]
+    NoProc,
+    /// The local name is held by a process taking another message type.
+    #[error(transparent)]
+    Lookup(LookupError),
+    /// The message could not go to the other node.
+    #[error(transparent)]
+    Remote(#[from] RemoteSendError),
+}
+
+impl<M: Serialize + Send + 'static> Addr<M> {
+    /// The process's pid, unless it is addressed by name.
+    pub fn pid(&self) -> Option<Pid> {
+        match &self.to {
+            To::Local(handle) => Some(handle.pid()),
+            To::LocalNamed { .. } => None,
+            To::Remote { at, dest, .. } => match dest {
+                Dest::Id { id, creation } => Some(Pid::new(*at, *id, *creation)),
+                Dest::Name(_) => None,
+            },
+        }
+    }
+
+    /// Whether the process is addressed on this node.
+    pub fn is_local(&self) -> bool {
+        !matches!(self.to, To::Remote { .. })
+    }
+
+    /// Sends a message without waiting for it to be handled, like
+    /// [`Handle::cast`] here and [`Node::send_remote`] elsewhere: over the
+    /// wire it returns once the message is queued for the connection.
+    ///
+    /// # Errors
+    ///
+    /// [`CastError::NoProc`] for a local process that has ended,
+    /// [`CastError::Lookup`] for a local name held by a process of another
+    /// type, [`CastError::Remote`] if the message cannot go to its node
+    /// (no connection, cannot be encoded, too large). A message that
+    /// reaches a remote node but no process there is a dead letter on that
+    /// node.
+    pub async fn cast(&self, msg: M) -> Result<(), CastError> {
+        match &self.to {
+            To::Local(handle) => handle.cast(msg).await.map_err(|_| CastError::NoProc),
+            To::LocalNamed { node, name } => {
+                let handle = local_named::<M>(node, name).map_err(|err| match err {
+                    LookupError::WrongType { .. } => CastError::Lookup(err),
+                    _ => CastError::NoProc,
+                })?;
+                handle.cast(msg).await.map_err(|_| CastError::NoProc)
+            }
+            To::Remote { node, at, dest } => {
+                let node = upgrade(node).ok_or(RemoteSendError::NoConnection(*at))?;
+                let frame = encode_send(dest.clone(), &msg, None)?;
+                Ok(node.queue_frame(*at, Outgoing::new(frame))?)
+            }
+        }
+    }
+
+    /// Sends a request and waits for its reply, like [`Handle::call`] here
+    /// and [`Node::call_remote`] elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// As those: [`CallError::Timeout`], [`CallError::NoProc`],
+    /// [`CallError::Exited`], [`CallError::NoReply`],
+    /// [`CallError::CallToSelf`], and across nodes
+    /// [`CallError::NoConnection`], [`CallError::Rejected`] and
+    /// [`CallError::BadReply`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the call; a reply is then dropped.
+    pub async fn call<R, F>(&self, request: F, timeout: Duration) -> Result<R, CallError>
+    where
+        R: DeserializeOwned + Send + 'static,
+        F: FnOnce(ReplyTo<R>) -> M,
+    {
+        match &self.to {
+            To::Local(handle) => handle.call(request, timeout).await,
+            To::LocalNamed { node, name } => {
+                let handle = local_named::<M>(node, name).map_err(|_| CallError::NoProc)?;
+                handle.call(request, timeout).await
+            }
+            To::Remote { node, at, dest } => {
+                let node = upgrade(node).ok_or(CallError::NoConnection)?;
+                node.call_dest(*at, dest.clone(), request, timeout).await
+            }
+        }
+    }
+}
+
+fn upgrade(node: &Weak<NodeInner>) -> Option<Node> {
+    node.upgrade().map(|inner| Node { inner })
+}
+
+fn local_named<M: Send + 'static>(
+    node: &Weak<NodeInner>,
+    name: &str,
+) -> Result<Handle<M>, LookupError> {
+    upgrade(node)
+        .ok_or_else(|| LookupError::NotRegistered(name.into()))?
+        .named(name)
+}
+
+impl Node {
+    /// A location-transparent address for `pid`: on this node the process
+    /// must take `M`; on another node the type is checked when a message
+    /// arrives there (a mismatch is a dead letter there, and a call fails
+    /// with [`CallError::Rejected`]).
+    ///
+    /// # Errors
+    ///
+    /// For a local pid, as [`handle`](Self::handle): not alive, or another
+    /// message type.
+    pub fn addr<M: Serialize + Send + 'static>(&self, pid: Pid) -> Result<Addr<M>, LookupError> {
+        if pid.node() == self.name() {
+            return self.handle(pid).map(Addr::from);
+        }
+        Ok(Addr {
+            to: To::Remote {
+                node: Arc::downgrade(&self.inner),
+                at: pid.node(),
+                dest: Dest::of(pid),
+            },
+        })
+    }
+
+    /// A location-transparent address for the process registered as
+    /// `name` on `node` (this node or another), resolved on every send.
+    pub fn addr_named<M: Serialize + Send + 'static>(&self, name: &str, node: NodeName) -> Addr<M> {
+        let to = if node == self.name() {
+            To::LocalNamed {
+                node: Arc::downgrade(&self.inner),
+                name: name.into(),
+            }
+        } else {
+            To::Remote {
+                node: Arc::downgrade(&self.inner),
+                at: node,
+                dest: Dest::Name(name.to_owned()),
+            }
+        };
+        Addr { to }
+    }
+}
+
+impl<M> From<Handle<M>> for Addr<M> {
+    fn from(handle: Handle<M>) -> Self {
+        Self {
+            to: To::Local(handle),
+        }
+    }
+}
+
+impl<M> Clone for Addr<M> {
+    fn clone(&self) -> Self {
+        let to = match &self.to {
+            To::Local(handle) => To::Local(handle.clone()),
+            To::LocalNamed { node, name } => To::LocalNamed {
+                node: node.clone(),
+                name: Arc::clone(name),
+            },
+            To::Remote { node, at, dest } => To::Remote {
+                node: node.clone(),
+                at: *at,
+                dest: dest.clone(),
+            },
+        };
+        Self { to }
+    }
+}
+
+impl<M> fmt::Debug for Addr<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.to {
+            To::Local(handle) => f.debug_tuple("Addr").field(handle).finish(),
+            To::LocalNamed { name, .. } => f.debug_tuple("Addr").field(name).finish(),
+            To::Remote { at, dest, .. } => f.debug_tuple("Addr").field(at).field(dest).finish(),
+        }
+    }
+}
