@@ -4,19 +4,32 @@
 //! hanging, the supervisor restarts analytics under its name, and the next
 //! signups reach the new process. Nothing else is disturbed.
 //!
-//! Run it with `cargo run -p beamish-examples --example signup`.
+//! Run it in one node with `cargo run -p beamish-examples --example signup`,
+//! or across two OS processes over TCP, the services on one node and the
+//! signup service on another (the code that talks to email and analytics is
+//! the same: it holds location-transparent addresses):
+//!
+//! ```sh
+//! cargo run -p beamish-examples --example signup -- --serve tcp://127.0.0.1:4380
+//! cargo run -p beamish-examples --example signup -- --connect tcp://127.0.0.1:4380
+//! ```
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use beamish::dist::{Cookie, Endpoint};
+use beamish::tcp::TcpTransport;
 use beamish::{
-    async_trait, ChildSpec, Context, ExitReason, Node, Process, ReplyTo, SpawnOpts, Strategy,
-    SupervisorRef, SupervisorSpec,
+    async_trait, Addr, ChildSpec, ClusterConfig, Context, ExitReason, Node, NodeName, Process,
+    ReplyTo, SpawnOpts, Strategy, SupervisorRef, SupervisorSpec,
 };
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 /// What the signup service tells the others.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct UserSignedUp {
     id: u64,
     address: String,
@@ -29,6 +42,7 @@ struct Email {
     sent: u64,
 }
 
+#[derive(Serialize, Deserialize)]
 enum EmailMsg {
     Welcome(UserSignedUp),
     Sent(ReplyTo<u64>),
@@ -39,7 +53,9 @@ impl Process for Email {
     type Args = ();
     type Msg = EmailMsg;
 
-    async fn init(_ctx: &mut Context<EmailMsg>, _: ()) -> Result<Self, ExitReason> {
+    async fn init(ctx: &mut Context<EmailMsg>, _: ()) -> Result<Self, ExitReason> {
+        // Reachable from other nodes, after every restart too.
+        ctx.node().export(&ctx.handle());
         Ok(Email { sent: 0 })
     }
 
@@ -69,6 +85,7 @@ struct Analytics {
     per_domain: BTreeMap<String, u64>,
 }
 
+#[derive(Serialize, Deserialize)]
 enum AnalyticsMsg {
     /// Count a signup and confirm.
     Count(UserSignedUp, ReplyTo<()>),
@@ -80,7 +97,8 @@ impl Process for Analytics {
     type Args = ();
     type Msg = AnalyticsMsg;
 
-    async fn init(_ctx: &mut Context<AnalyticsMsg>, _: ()) -> Result<Self, ExitReason> {
+    async fn init(ctx: &mut Context<AnalyticsMsg>, _: ()) -> Result<Self, ExitReason> {
+        ctx.node().export(&ctx.handle());
         Ok(Analytics {
             per_domain: BTreeMap::new(),
         })
@@ -112,9 +130,28 @@ impl Process for Analytics {
 // --------------------------------------------------------------- signup
 
 /// Takes signups, assigns ids and notifies email and analytics, which it
-/// finds by their registered names: the supervisor may have replaced them.
+/// reaches by their registered names, on this node or another: the
+/// supervisor may have replaced them.
 struct Signup {
     next_id: u64,
+    services: Services,
+}
+
+/// Where email and analytics are.
+#[derive(Clone)]
+struct Services {
+    email: Addr<EmailMsg>,
+    analytics: Addr<AnalyticsMsg>,
+}
+
+impl Services {
+    /// The services registered on `at`, seen from `node`.
+    fn on(node: &Node, at: NodeName) -> Self {
+        Services {
+            email: node.addr_named("email", at),
+            analytics: node.addr_named("analytics", at),
+        }
+    }
 }
 
 enum SignupMsg {
@@ -125,16 +162,19 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 
 #[async_trait]
 impl Process for Signup {
-    type Args = ();
+    type Args = Services;
     type Msg = SignupMsg;
 
-    async fn init(_ctx: &mut Context<SignupMsg>, _: ()) -> Result<Self, ExitReason> {
-        Ok(Signup { next_id: 1 })
+    async fn init(_ctx: &mut Context<SignupMsg>, services: Services) -> Result<Self, ExitReason> {
+        Ok(Signup {
+            next_id: 1,
+            services,
+        })
     }
 
     async fn handle(
         &mut self,
-        ctx: &mut Context<SignupMsg>,
+        _ctx: &mut Context<SignupMsg>,
         msg: SignupMsg,
     ) -> Result<(), ExitReason> {
         let SignupMsg::SignUp(address, reply) = msg;
@@ -144,28 +184,62 @@ impl Process for Signup {
         };
         self.next_id += 1;
         info!(user = user.id, "new signup");
-        let node = ctx.node();
         // Email is fire and forget; analytics confirms each count.
-        node.cast_named("email", EmailMsg::Welcome(user.clone()))
+        self.services
+            .email
+            .cast(EmailMsg::Welcome(user.clone()))
             .await
             .map_err(|err| ExitReason::error(format!("email unreachable: {err}")))?;
         let id = user.id;
-        let counted = match node.named::<AnalyticsMsg>("analytics") {
-            Ok(analytics) => analytics
-                .call(|done| AnalyticsMsg::Count(user, done), TIMEOUT)
-                .await
-                .map_err(|err| err.to_string()),
-            // Between a crash and its restart the name is free.
-            Err(err) => Err(err.to_string()),
-        };
+        let counted = self
+            .services
+            .analytics
+            .call(|done| AnalyticsMsg::Count(user, done), TIMEOUT)
+            .await;
         if let Err(error) = counted {
-            // The call names the crash instead of hanging. The supervisor
-            // restarts analytics; this event is not retried (it may be the
-            // poison one).
+            // The call names the crash instead of hanging (or, between a
+            // crash and its restart, says no process has the name). The
+            // supervisor restarts analytics; this event is not retried
+            // (it may be the poison one).
             warn!(user = id, %error, "analytics did not count this signup");
         }
         reply.reply(id);
         Ok(())
+    }
+}
+
+const ADDRESSES: [&str; 5] = [
+    "ada@example.com",
+    "grace@example.org",
+    "mallory-at-example.com", // the bad event
+    "linus@example.com",
+    "barbara@example.org",
+];
+
+/// The supervisor of email and analytics (and of signup, in one node).
+fn services_spec(signup: Option<Services>) -> SupervisorSpec {
+    // email and analytics first, then the service that uses them; each
+    // registered under a name that every restart takes again.
+    let named = |name: &str| SpawnOpts::new().name(name);
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(3, Duration::from_secs(5))
+        .child(ChildSpec::worker_opt::<Email>(
+            "email",
+            named("email"),
+            || (),
+        ))
+        .child(ChildSpec::worker_opt::<Analytics>(
+            "analytics",
+            named("analytics"),
+            || (),
+        ));
+    match signup {
+        Some(services) => spec.child(ChildSpec::worker_opt::<Signup>(
+            "signup",
+            named("signup"),
+            move || services.clone(),
+        )),
+        None => spec,
     }
 }
 
@@ -186,40 +260,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::debug!(%panic, "panic caught by its process");
     }));
 
-    let node = Node::builder().name("demo@localhost").build()?;
-    // email and analytics first, then the service that uses them; each
-    // registered under a name that every restart takes again.
-    let named = |name: &str| SpawnOpts::new().name(name);
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(3, Duration::from_secs(5))
-        .child(ChildSpec::worker_opt::<Email>(
-            "email",
-            named("email"),
-            || (),
-        ))
-        .child(ChildSpec::worker_opt::<Analytics>(
-            "analytics",
-            named("analytics"),
-            || (),
-        ))
-        .child(ChildSpec::worker_opt::<Signup>(
-            "signup",
-            named("signup"),
-            || (),
-        ));
-    let sup = SupervisorRef::start(&node, spec, SpawnOpts::new().name("demo_sup")).await?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|at| args.get(at + 1))
+            .cloned()
+    };
+    let cookie = Cookie::new(flag("--cookie").unwrap_or_else(|| "signup-demo".to_owned()));
+    match (flag("--serve"), flag("--connect")) {
+        (Some(listen), None) => serve(listen.parse()?, cookie).await,
+        (None, Some(peer)) => connect(peer.parse()?, cookie).await,
+        (None, None) => one_node().await,
+        (Some(_), Some(_)) => Err("--serve and --connect are two different nodes".into()),
+    }
+}
 
-    let addresses = [
-        "ada@example.com",
-        "grace@example.org",
-        "mallory-at-example.com", // the bad event
-        "linus@example.com",
-        "barbara@example.org",
-    ];
+/// Everything in one node.
+async fn one_node() -> Result<(), Box<dyn std::error::Error>> {
+    let node = Node::builder().name("demo@localhost").build()?;
+    let services = Services::on(&node, node.name());
+    let sup = SupervisorRef::start(
+        &node,
+        services_spec(Some(services)),
+        SpawnOpts::new().name("demo_sup"),
+    )
+    .await?;
+
     let signup = node.named::<SignupMsg>("signup")?;
     let first_analytics = node.whereis("analytics").ok_or("analytics is registered")?;
     let mut analytics_down = node.monitor(first_analytics);
-    for address in addresses {
+    for address in ADDRESSES {
         let id = signup
             .call(
                 |reply| SignupMsg::SignUp(address.to_owned(), reply),
@@ -243,18 +314,114 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    totals(&Services::on(&node, node.name())).await?;
+    tree(&sup).await?;
+    table(&node);
+    stop(node).await;
+    Ok(())
+}
 
-    let emails_sent = node
-        .named::<EmailMsg>("email")?
-        .call(EmailMsg::Sent, TIMEOUT)
+/// The services node: email and analytics under their supervisor,
+/// reachable over TCP until interrupted.
+async fn serve(listen: Endpoint, cookie: Cookie) -> Result<(), Box<dyn std::error::Error>> {
+    let node = Node::builder().name("services@localhost").build()?;
+    let at = node
+        .join(
+            ClusterConfig::new(cookie),
+            vec![Arc::new(TcpTransport::new())],
+            &[listen],
+        )
         .await?;
-    let per_domain = node
-        .named::<AnalyticsMsg>("analytics")?
+    let sup = SupervisorRef::start(
+        &node,
+        services_spec(None),
+        SpawnOpts::new().name("services_sup"),
+    )
+    .await?;
+    println!("{} serving email and analytics at {}", node.name(), at[0]);
+    tokio::signal::ctrl_c().await?;
+    tree(&sup).await?;
+    table(&node);
+    stop(node).await;
+    Ok(())
+}
+
+/// The web node: the signup service, using email and analytics on the
+/// services node at `peer`.
+async fn connect(peer: Endpoint, cookie: Cookie) -> Result<(), Box<dyn std::error::Error>> {
+    let node = Node::builder().name("web@localhost").build()?;
+    node.join(
+        ClusterConfig::new(cookie),
+        vec![Arc::new(TcpTransport::new())],
+        &[],
+    )
+    .await?;
+    // The services node may still be starting.
+    let mut attempts = 0;
+    let services_node = loop {
+        match node.connect(&peer).await {
+            Ok(name) => break name,
+            Err(err) if attempts < 50 => {
+                attempts += 1;
+                tracing::debug!(%err, "services not reachable yet");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    println!("{} connected to {services_node}", node.name());
+    let services = Services::on(&node, services_node);
+    let signup = node
+        .start::<Signup>(services.clone(), SpawnOpts::new().name("signup"))
+        .await?;
+    for address in ADDRESSES {
+        let id = signup
+            .call(
+                |reply| SignupMsg::SignUp(address.to_owned(), reply),
+                TIMEOUT,
+            )
+            .await?;
+        println!("signed up {address} as user {id}");
+        if !address.contains('@') {
+            // The supervisor on the other node restarts analytics; go on
+            // once the new process answers.
+            let mut back = false;
+            for _ in 0..50 {
+                if services
+                    .analytics
+                    .call(AnalyticsMsg::Report, TIMEOUT)
+                    .await
+                    .is_ok()
+                {
+                    back = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            println!("  analytics on {services_node} crashed; back after its restart: {back}");
+        }
+    }
+    totals(&services).await?;
+    table(&node);
+    stop(node).await;
+    Ok(())
+}
+
+/// Emails sent and signups counted, asked of email and analytics.
+async fn totals(services: &Services) -> Result<(), Box<dyn std::error::Error>> {
+    let emails_sent = services.email.call(EmailMsg::Sent, TIMEOUT).await?;
+    let per_domain = services
+        .analytics
         .call(AnalyticsMsg::Report, TIMEOUT)
         .await?;
     println!();
     println!("welcome emails: {emails_sent}");
     println!("counted per domain since the restart: {per_domain:?}");
+    Ok(())
+}
+
+/// The supervision tree.
+async fn tree(sup: &SupervisorRef) -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("supervision tree under {}:", sup.pid());
     for child in sup.which_children().await? {
@@ -263,6 +430,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_or_else(|| "-".to_owned(), |pid| pid.to_string());
         println!("  {:<10} {:<30} restarts {}", child.id, pid, child.restarts);
     }
+    Ok(())
+}
+
+/// The node's process table and counters.
+fn table(node: &Node) {
     println!();
     println!("processes on {}:", node.name());
     for info in node.processes() {
@@ -280,11 +452,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "spawned {}, exited {}, dead letters {}",
         stats.spawned, stats.exited, stats.dead_letters
     );
+}
 
+async fn stop(node: Node) {
     let report = node.shutdown(Duration::from_secs(1)).await;
     println!(
         "shut down: {} stopped, {} killed",
         report.stopped, report.killed
     );
-    Ok(())
 }
