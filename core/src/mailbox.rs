@@ -255,6 +255,9 @@ fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
     }
 }
 
+/// How often, in messages taken, the private batch's length is published.
+const BATCH_LEN_EVERY: usize = 64;
+
 /// The owner's side: a private batch taken from the shared queue.
 pub(crate) struct Receiver<M> {
     batch: VecDeque<Envelope<M>>,
@@ -275,32 +278,39 @@ impl<M> Receiver<M> {
     ) -> Poll<Recv<M>> {
         if !mailbox.urgent.load(Ordering::Acquire) {
             if let Some(item) = self.batch.pop_front() {
-                return Poll::Ready(Recv::Item(self.took(mailbox, item)));
+                return Poll::Ready(Recv::Item(self.took(mailbox, item, false)));
             }
         }
         let mut inner = mailbox.inner.lock();
         if let Some(reason) = inner.kill.take() {
             return Poll::Ready(Recv::Kill(reason));
         }
+        let mut swapped = false;
         if self.batch.is_empty() {
             if inner.queue.is_empty() {
                 store_waker(&mut inner.recv_waker, cx);
                 return Poll::Pending;
             }
             std::mem::swap(&mut inner.queue, &mut self.batch);
+            swapped = true;
         }
         drop(inner);
         match self.batch.pop_front() {
-            Some(item) => Poll::Ready(Recv::Item(self.took(mailbox, item))),
+            Some(item) => Poll::Ready(Recv::Item(self.took(mailbox, item, swapped))),
             None => Poll::Pending,
         }
     }
 
-    fn took(&mut self, mailbox: &Mailbox<M>, item: Envelope<M>) -> Envelope<M> {
+    fn took(&mut self, mailbox: &Mailbox<M>, item: Envelope<M>, swapped: bool) -> Envelope<M> {
         if self.batch.is_empty() && self.batch.capacity() > SHRINK_ABOVE {
             self.batch = VecDeque::new();
         }
-        mailbox.batch_len.store(self.batch.len(), Ordering::Relaxed);
+        // Published for introspection when a batch is taken and then every
+        // so often, not per message (see `serve`): exact whenever the
+        // batch runs out.
+        if swapped || self.batch.len() % BATCH_LEN_EVERY == 0 {
+            mailbox.batch_len.store(self.batch.len(), Ordering::Relaxed);
+        }
         if let (true, Some(slots)) = (item.is_message(), &mailbox.slots) {
             slots.add_permits(1);
         }

@@ -314,11 +314,19 @@ async fn serve<P: Process>(
     // Armed only for processes with an idle timeout, and kept out of line
     // so that the loop's future stays small for everyone else.
     let mut idle: Option<Pin<Box<Sleep>>> = None;
+    // The status changes only when the process parks and wakes, not per
+    // message: a store per message would bounce its cache line between
+    // the senders' cores and this one.
+    let mut parked = true;
     core.set_status(Status::Waiting);
     loop {
         let next = poll_fn(|cx| {
             if let Poll::Ready(next) = rx.poll_recv(&shared.mailbox, cx) {
                 return Poll::Ready(next);
+            }
+            if !parked {
+                parked = true;
+                core.set_status(Status::Waiting);
             }
             let Some(timeout) = ctx.idle_timeout else {
                 return Poll::Pending;
@@ -338,7 +346,9 @@ async fn serve<P: Process>(
             Recv::Kill(reason) => return (settle(core, reason), false),
             Recv::Item(item) => item,
         };
-        core.set_status(Status::Running);
+        if std::mem::take(&mut parked) {
+            core.set_status(Status::Running);
+        }
         // One await for every kind keeps the loop's future small.
         let mut finished = None;
         let callback = match item {
@@ -350,7 +360,6 @@ async fn serve<P: Process>(
             }
             Envelope::Signal(signal) => {
                 if !accepts(core, &signal) {
-                    core.set_status(Status::Waiting);
                     continue;
                 }
                 state.handle_signal(ctx, *signal)
@@ -371,7 +380,6 @@ async fn serve<P: Process>(
         if let Some(reason) = ctx.stop.take() {
             return (reason, true);
         }
-        core.set_status(Status::Waiting);
     }
 }
 
