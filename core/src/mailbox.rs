@@ -154,6 +154,12 @@ impl<M> Mailbox<M> {
             .await
     }
 
+    /// Appends a message from a durable transport to an unbounded
+    /// mailbox; hands it back if the mailbox is closed.
+    pub(crate) fn push_acked_now(&self, acked: Acked<M>) -> Result<(), Acked<M>> {
+        self.push_as(acked, |acked| Envelope::Acked(Box::new(acked)))
+    }
+
     async fn push_waiting_as<T>(
         &self,
         value: T,

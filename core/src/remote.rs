@@ -123,7 +123,12 @@ impl Dest {
 /// envelope's header.
 const ENCODE_START: usize = 128;
 
-type Delivery = Pin<Box<dyn Future<Output = bool> + Send>>;
+/// How a decoded message went into its mailbox: at once (`true` if it
+/// was queued), or by a future that waits for room in a bounded mailbox.
+pub(crate) enum Delivery {
+    Done(bool),
+    Waiting(Pin<Box<dyn Future<Output = bool> + Send>>),
+}
 
 /// Decodes a payload into the process's message type and delivers it;
 /// once decoded, the message takes what is to be called when it is
@@ -167,14 +172,33 @@ impl Node {
             let node = node.upgrade().ok_or("the node is gone")?;
             let msg: M = crate::reply::decoding(&node, || rmp_serde::from_slice(payload))
                 .map_err(|err| err.to_string())?;
-            let target = target.upgrade().map(|shared| Handle { shared });
-            let finished = finished.take();
-            Ok(Box::pin(async move {
-                let Some(target) = target else {
-                    return false;
+            let Some(shared) = target.upgrade() else {
+                return Ok(Delivery::Done(false));
+            };
+            let target = Handle { shared };
+            // An unbounded mailbox takes the message at once: no future.
+            if !target.shared.mailbox.is_bounded() {
+                let queued = match finished.take() {
+                    None => target.shared.mailbox.push_msg(msg).is_ok(),
+                    Some(finished) => {
+                        let acked = Acked { msg, finished };
+                        match target.shared.mailbox.push_acked_now(acked) {
+                            Ok(()) => true,
+                            // A dead letter: finished with.
+                            Err(acked) => {
+                                (acked.finished)();
+                                false
+                            }
+                        }
+                    }
                 };
+                // Not queued: the caller counts the dead letter.
+                return Ok(Delivery::Done(queued));
+            }
+            let finished = finished.take();
+            Ok(Delivery::Waiting(Box::pin(async move {
                 match finished {
-                    None => target.cast(msg).await.is_ok(),
+                    None => target.shared.mailbox.push_waiting(msg).await.is_ok(),
                     Some(finished) => {
                         let acked = Acked { msg, finished };
                         match target.shared.mailbox.push_acked(acked).await {
@@ -187,7 +211,7 @@ impl Node {
                         }
                     }
                 }
-            }) as Delivery)
+            })))
         });
         let _ = handle.shared.core.exported.set(decoder);
     }
@@ -414,7 +438,11 @@ async fn deliver(
     };
     let delivery = decoder(payload, finished)
         .map_err(|err| Undelivered::Refused(format!("undecodable {msg_type}: {err}")))?;
-    if delivery.await {
+    let delivered = match delivery {
+        Delivery::Done(queued) => queued,
+        Delivery::Waiting(future) => future.await,
+    };
+    if delivered {
         Ok(())
     } else {
         Err(Undelivered::Ended)
