@@ -6,6 +6,7 @@ use crate::cluster::Cluster;
 use crate::mailbox::Finished;
 use crate::remote::{monitored_for, Envelope, ReplyOutcome};
 use crate::transport::{Ack, Connection, Incoming};
+use crate::wire;
 use crate::{Node, NodeName};
 
 impl Cluster {
@@ -75,15 +76,20 @@ impl Cluster {
                 self.config.max_frame
             ));
         }
+        if wire::is_message(payload) {
+            return match wire::decode_message(payload) {
+                Ok(message) => {
+                    node.dispatch(message.to, message.msg_type, message.payload, finished)
+                        .await;
+                    Ok(())
+                }
+                Err(err) => {
+                    done(finished);
+                    Err(format!("undecodable frame: {err}"))
+                }
+            };
+        }
         match rmp_serde::from_slice::<Envelope>(payload) {
-            Ok(Envelope::Send {
-                to,
-                msg_type,
-                payload,
-            }) => {
-                node.dispatch(to, msg_type, payload, finished).await;
-                Ok(())
-            }
             Ok(Envelope::Call {
                 id,
                 to,
@@ -103,6 +109,7 @@ impl Cluster {
                     .inner
                     .resolve(&to)
                     .filter(|proc| monitored_for(&**proc, watcher, mref));
+                let msg_type = msg_type.as_bytes();
                 let outcome = if target.is_none() {
                     node.dispatch_to(None, &to, msg_type, payload, finished)
                         .await;
@@ -273,13 +280,7 @@ mod tests {
     }
 
     fn encode<M: Serialize>(to: Dest, msg: M) -> Bytes {
-        let payload = rmp_serde::to_vec(&msg).expect("encodes");
-        let envelope = Envelope::Send {
-            to,
-            msg_type: std::any::type_name::<M>(),
-            payload: &payload,
-        };
-        Bytes::from(rmp_serde::to_vec(&envelope).expect("encodes"))
+        Bytes::from(wire::encode_message(&to, &msg).expect("encodes"))
     }
 
     fn named() -> Dest {

@@ -94,6 +94,7 @@ mod signal;
 mod signals;
 mod timer;
 pub mod transport;
+mod wire;
 
 pub use addr::{Addr, CastError};
 pub use async_trait::async_trait;

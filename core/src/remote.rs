@@ -26,13 +26,6 @@ use crate::{Creation, ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signa
 /// its type name and payload from the frame: decoding copies nothing.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Envelope<'a> {
-    /// A message for a process.
-    Send {
-        to: Dest,
-        msg_type: &'a str,
-        #[serde(with = "serde_bytes")]
-        payload: &'a [u8],
-    },
     /// A call's request: a message for a process, and the number of the
     /// call, so that a request the callee's node refuses is answered at
     /// once rather than left to time out.
@@ -98,7 +91,7 @@ pub(crate) enum ReplyOutcome {
 }
 
 /// Who a remote message is for.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Dest {
     /// A pid on the receiving node, without the node's name, which the
     /// receiver knows (decoding a name costs more than the rest).
@@ -313,7 +306,7 @@ impl Node {
     pub(crate) async fn dispatch(
         &self,
         to: Dest,
-        msg_type: &str,
+        msg_type: &[u8],
         payload: &[u8],
         finished: Option<Finished>,
     ) -> Option<String> {
@@ -327,7 +320,7 @@ impl Node {
         &self,
         target: Option<Arc<dyn AnyProcess>>,
         to: &Dest,
-        msg_type: &str,
+        msg_type: &[u8],
         payload: &[u8],
         mut finished: Option<Finished>,
     ) -> Option<String> {
@@ -386,26 +379,20 @@ pub(crate) fn encode_send<M: Serialize>(
     msg: &M,
     call: Option<CallHeader>,
 ) -> Result<Bytes, RemoteSendError> {
+    let Some(CallHeader { id, watcher, mref }) = call else {
+        return crate::wire::encode_message(&to, msg).map(Bytes::from);
+    };
     let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
-    // Sized up front: growing a Vec byte by byte costs more than the
-    // encoding itself for small messages.
     let mut payload = Vec::with_capacity(ENCODE_START);
     rmp_serde::encode::write(&mut payload, msg).map_err(encode)?;
     let msg_type = std::any::type_name::<M>();
-    let envelope = match call {
-        None => Envelope::Send {
-            to,
-            msg_type,
-            payload: &payload,
-        },
-        Some(CallHeader { id, watcher, mref }) => Envelope::Call {
-            id,
-            to,
-            watcher,
-            mref,
-            msg_type,
-            payload: &payload,
-        },
+    let envelope = Envelope::Call {
+        id,
+        to,
+        watcher,
+        mref,
+        msg_type,
+        payload: &payload,
     };
     let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
     rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
@@ -422,13 +409,16 @@ enum Undelivered {
 
 async fn deliver(
     target: &dyn AnyProcess,
-    msg_type: &str,
+    msg_type: &[u8],
     payload: &[u8],
     finished: &mut Option<Finished>,
 ) -> Result<(), Undelivered> {
     let pid = target.core().pid;
     let expected = target.message_type();
-    if expected != msg_type {
+    // Compared as bytes: the sender's type name is not worth validating
+    // as UTF-8 unless it is shown.
+    if expected.as_bytes() != msg_type {
+        let msg_type = String::from_utf8_lossy(msg_type);
         return Err(Undelivered::Refused(format!(
             "{pid} takes {expected}, not {msg_type}"
         )));
@@ -437,7 +427,7 @@ async fn deliver(
         return Err(Undelivered::Refused(format!("{pid} is not exported")));
     };
     let delivery = decoder(payload, finished)
-        .map_err(|err| Undelivered::Refused(format!("undecodable {msg_type}: {err}")))?;
+        .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
     let delivered = match delivery {
         Delivery::Done(queued) => queued,
         Delivery::Waiting(future) => future.await,
@@ -504,7 +494,7 @@ impl NodeInner {
     /// Applies a signal that came from another node.
     pub(crate) fn remote_signal(&self, envelope: Envelope<'_>) {
         match envelope {
-            Envelope::Send { .. } | Envelope::Call { .. } => {}
+            Envelope::Call { .. } => {}
             Envelope::Monitor {
                 watcher,
                 target,
