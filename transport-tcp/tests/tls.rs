@@ -1,0 +1,201 @@
+//! TCP with TLS: the conformance suite over TLS, and clear refusals for a
+//! certificate that does not verify, a missing client certificate under
+//! mutual TLS, and unusable PEM material.
+
+use std::sync::Arc;
+
+use beamish_core::conformance::{self, Harness};
+use beamish_core::dist::{Cookie, Endpoint};
+use beamish_core::transport::Transport;
+use beamish_core::{ClusterConfig, Node};
+use beamish_transport_tcp::{TcpTransport, TlsConfig, TlsError};
+use rcgen::{BasicConstraints, Certificate, CertificateParams, IsCa, KeyPair};
+
+/// A certificate authority that signs node certificates.
+struct Ca {
+    cert: Certificate,
+    key: KeyPair,
+}
+
+/// One node's PEM material: its certificate, its key, and the CA it trusts.
+struct Material {
+    cert: String,
+    key: String,
+    ca: String,
+}
+
+impl Ca {
+    fn new() -> Self {
+        let key = KeyPair::generate().expect("a key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("a CA certificate");
+        Ca { cert, key }
+    }
+
+    /// A certificate for 127.0.0.1 and localhost, signed by this CA, with
+    /// `trusted` as the CA the node trusts.
+    fn issue(&self, trusted: &Ca) -> Material {
+        let key = KeyPair::generate().expect("a key");
+        let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("params");
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("a node certificate");
+        Material {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+            ca: trusted.cert.pem(),
+        }
+    }
+}
+
+impl Material {
+    fn config(&self) -> TlsConfig {
+        TlsConfig::from_pem(
+            self.cert.as_bytes(),
+            self.key.as_bytes(),
+            self.ca.as_bytes(),
+        )
+        .expect("a TLS configuration")
+    }
+
+    fn mutual(&self) -> TlsConfig {
+        self.config().mutual().expect("a mutual TLS configuration")
+    }
+}
+
+fn any_port() -> Endpoint {
+    "tcp://127.0.0.1:0".parse().expect("valid")
+}
+
+struct Tls(Ca);
+
+impl Harness for Tls {
+    fn transport(&self, _name: &str) -> Arc<dyn Transport> {
+        Arc::new(TcpTransport::new().tls(self.0.issue(&self.0).mutual()))
+    }
+
+    fn endpoint(&self, _name: &str) -> Endpoint {
+        any_port()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_over_mutual_tls_conforms() {
+    conformance::run_all(&Tls(Ca::new())).await;
+}
+
+/// A node listening with `server`, and one joining with `client`; the
+/// outcome of connecting the second to the first.
+async fn connect(server: TlsConfig, client: TcpTransport) -> Result<(), String> {
+    let config = ClusterConfig::new(Cookie::new("c"));
+    let a = Node::builder()
+        .name(format!("s{}@localhost", rand_suffix()))
+        .build()
+        .expect("runtime");
+    let at = a
+        .join(
+            config.clone(),
+            vec![Arc::new(TcpTransport::new().tls(server))],
+            &[any_port()],
+        )
+        .await
+        .expect("listens");
+    let b = Node::builder()
+        .name(format!("c{}@localhost", rand_suffix()))
+        .build()
+        .expect("runtime");
+    b.join(config, vec![Arc::new(client)], &[])
+        .await
+        .expect("joins");
+    b.connect(&at[0])
+        .await
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_an_unknown_ca_is_refused() {
+    let ours = Ca::new();
+    let theirs = Ca::new();
+    let server = theirs.issue(&ours).config();
+    let client = TcpTransport::new().tls(ours.issue(&ours).config());
+    let err = connect(server, client).await.expect_err("refused");
+    assert!(
+        err.contains("invalid peer certificate"),
+        "names the certificate problem: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_for_another_name_is_refused() {
+    let ca = Ca::new();
+    let server = ca.issue(&ca).config();
+    let client = ca
+        .issue(&ca)
+        .config()
+        .server_name("elsewhere.example")
+        .expect("a DNS name");
+    let err = connect(server, TcpTransport::new().tls(client))
+        .await
+        .expect_err("refused");
+    assert!(err.contains("certificate"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_refuses_a_node_without_a_client_certificate() {
+    let ca = Ca::new();
+    let server = ca.issue(&ca).mutual();
+    assert!(server.is_mutual());
+    let client = TcpTransport::new().tls(ca.issue(&ca).config());
+    let err = connect(server, client).await.expect_err("refused");
+    assert!(err.contains("Certificate"), "{err}");
+    // With its certificate it gets in.
+    let server = ca.issue(&ca).mutual();
+    let client = TcpTransport::new().tls(ca.issue(&ca).mutual());
+    connect(server, client).await.expect("accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_node_cannot_talk_to_a_tls_node() {
+    let ca = Ca::new();
+    let err = connect(ca.issue(&ca).config(), TcpTransport::new())
+        .await
+        .expect_err("refused");
+    assert!(!err.is_empty());
+}
+
+#[test]
+fn unusable_material_is_named() {
+    let ca = Ca::new();
+    let good = ca.issue(&ca);
+    let other = ca.issue(&ca);
+    let err = |cert: &str, key: &str, trusted: &str| {
+        TlsConfig::from_pem(cert.as_bytes(), key.as_bytes(), trusted.as_bytes())
+            .expect_err("refused")
+    };
+    assert!(matches!(
+        err("not a certificate", &good.key, &good.ca),
+        TlsError::Certificate(_)
+    ));
+    assert!(matches!(
+        err(&good.cert, "no key here", &good.ca),
+        TlsError::PrivateKey(_)
+    ));
+    assert!(matches!(err(&good.cert, &good.key, ""), TlsError::Ca(_)));
+    assert!(matches!(
+        err(&good.cert, &other.key, &good.ca),
+        TlsError::Config(_)
+    ));
+    assert!(matches!(
+        TlsConfig::from_files("/nonexistent/cert.pem", "/nonexistent/key.pem", "/x"),
+        Err(TlsError::Read { .. })
+    ));
+}
