@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::dist::{Cookie, Endpoint, HandshakeError, Refusal};
-use crate::transport::Transport;
+use crate::dist::{Cookie, Endpoint, Handshake, HandshakeConfig, HandshakeError, Refusal, Step};
+use crate::transport::{Connection, Transport};
 use crate::{
-    CallError, ClusterConfig, ClusterError, Context, ExitReason, Handle, Node, NodeEvent, Process,
-    ReplyTo, Signal, SpawnOpts,
+    CallError, ClusterConfig, ClusterError, Context, Creation, ExitReason, Handle, Node, NodeEvent,
+    NodeName, Process, ReplyTo, Signal, SpawnOpts,
 };
 
 /// How the suite makes nodes for one transport.
@@ -45,6 +45,7 @@ pub async fn run_all(harness: &dyn Harness) {
     node_loss_fires_noconnection(harness).await;
     reconnect_after_loss(harness).await;
     oversized_messages(harness).await;
+    malformed_and_oversized_frames(harness).await;
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -422,4 +423,79 @@ pub async fn oversized_messages(harness: &dyn Harness) {
     ));
     a.send_remote(echo.pid(), &small).expect("a small one goes");
     assert_eq!(next(&mut got).await, 0);
+}
+
+/// A peer that passes the handshake and then sends a frame that cannot be
+/// decoded, or one over the node's limit: the node closes that one
+/// connection and keeps serving everyone else.
+pub async fn malformed_and_oversized_frames(harness: &dyn Harness) {
+    let Pair {
+        a,
+        b,
+        at,
+        echo,
+        mut got,
+    } = pair(harness).await;
+    let garbage = vec![0xc1_u8; 16];
+    let oversized = vec![0_u8; (1 << 20) + 1];
+    for bad in [garbage, oversized] {
+        let mut conn = authenticated(harness, &at, "conformance").await;
+        conn.sink
+            .send(vec![bytes::Bytes::from(bad)])
+            .await
+            .expect("the frame goes out");
+        // The node ends the connection; heartbeat ticks may come first.
+        loop {
+            let frame = tokio::time::timeout(WAIT, conn.stream.recv())
+                .await
+                .expect("the node closes the connection in time");
+            if !matches!(frame, Ok(Some(_))) {
+                break;
+            }
+        }
+    }
+    assert_eq!(b.nodes(), vec![a.name()], "only the bad peer was dropped");
+    a.send_remote(echo.pid(), &EchoMsg::Num(5)).expect("sent");
+    assert_eq!(next(&mut got).await, 5);
+}
+
+/// A raw connection to `at` that has passed the cookie handshake.
+async fn authenticated(harness: &dyn Harness, at: &Endpoint, cookie: &str) -> Connection {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let short = format!("raw{n}");
+    let mut conn = harness
+        .transport(&short)
+        .connect(at)
+        .await
+        .expect("connects");
+    let name = NodeName::new(&format!("{short}@localhost")).expect("valid");
+    let config = HandshakeConfig::new(name, Creation::fresh(), Cookie::new(cookie));
+    let (mut handshake, hello) = Handshake::initiate(config);
+    conn.sink
+        .send(vec![bytes::Bytes::from(hello)])
+        .await
+        .expect("hello goes out");
+    loop {
+        let frame = tokio::time::timeout(WAIT, conn.stream.recv())
+            .await
+            .expect("the handshake goes on")
+            .expect("the connection stays")
+            .expect("the connection stays open");
+        match handshake.handle(&frame.payload).expect("accepted") {
+            Step::Send(bytes) => conn
+                .sink
+                .send(vec![bytes::Bytes::from(bytes)])
+                .await
+                .expect("sent"),
+            Step::SendAndReady(bytes, _) => {
+                conn.sink
+                    .send(vec![bytes::Bytes::from(bytes)])
+                    .await
+                    .expect("sent");
+                return conn;
+            }
+            Step::Ready(_) => return conn,
+            Step::SendAndFail(_, err) => panic!("refused: {err}"),
+        }
+    }
 }
