@@ -231,10 +231,12 @@ impl Process for Echo {
     }
 }
 
-/// Two nodes over TCP on loopback; the second runs an exported echo.
-async fn echo_pair() -> (Node, Pid) {
+/// Two nodes; the second, listening at `listen`, runs an exported echo.
+async fn echo_pair(
+    transport: impl Fn(&str) -> Arc<dyn Transport>,
+    listen: Endpoint,
+) -> (Node, Pid) {
     let config = ClusterConfig::new(Cookie::new("bench"));
-    let tcp = || -> Arc<dyn Transport> { Arc::new(TcpTransport::new()) };
     let a = Node::builder()
         .name("ca@localhost")
         .build()
@@ -243,11 +245,13 @@ async fn echo_pair() -> (Node, Pid) {
         .name("cb@localhost")
         .build()
         .expect("runtime");
-    a.join(config.clone(), vec![tcp()], &[])
+    a.join(config.clone(), vec![transport("ca")], &[])
         .await
         .expect("joins");
-    let listen: Endpoint = "tcp://127.0.0.1:0".parse().expect("valid");
-    let at = b.join(config, vec![tcp()], &[listen]).await.expect("joins");
+    let at = b
+        .join(config, vec![transport("cb")], &[listen])
+        .await
+        .expect("joins");
     let echo = b.spawn::<Echo>(()).expect("spawns");
     b.export(&echo);
     a.connect(&at[0]).await.expect("connects");
@@ -261,27 +265,45 @@ fn remote_call(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(4));
     let rt = runtime(Flavor::MultiThread);
-    let (a, echo) = rt.block_on(echo_pair());
+    let net = LocalNetwork::new();
+    let pairs = vec![
+        (
+            "tcp",
+            rt.block_on(echo_pair(
+                |_| Arc::new(TcpTransport::new()),
+                "tcp://127.0.0.1:0".parse().expect("valid"),
+            )),
+        ),
+        (
+            "local",
+            rt.block_on(echo_pair(
+                |name| Arc::new(net.transport(name)),
+                "local://cb".parse().expect("valid"),
+            )),
+        ),
+    ];
     let payload = "x".repeat(64);
-    group.bench_function(BenchmarkId::new("beamish", "tcp"), |bench| {
-        bench.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let back = a
-                        .call_remote(
-                            echo,
-                            |r| EchoMsg::Echo(payload.clone(), r),
-                            Duration::from_secs(5),
-                        )
-                        .await
-                        .expect("answers");
-                    debug_assert_eq!(back.len(), 64);
-                }
-                start.elapsed()
+    for (name, (a, echo)) in pairs {
+        group.bench_function(BenchmarkId::new("beamish", name), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let back = a
+                            .call_remote(
+                                echo,
+                                |r| EchoMsg::Echo(payload.clone(), r),
+                                Duration::from_secs(5),
+                            )
+                            .await
+                            .expect("answers");
+                        debug_assert_eq!(back.len(), 64);
+                    }
+                    start.elapsed()
+                })
             })
-        })
-    });
+        });
+    }
     group.bench_function(BenchmarkId::new("raw_tcp_echo", "tcp"), |bench| {
         bench.iter_custom(|iters| {
             rt.block_on(async {

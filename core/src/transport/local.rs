@@ -284,6 +284,11 @@ async fn flowing(mode: &mut watch::Receiver<Mode>, sent: Instant) {
     loop {
         let current = *mode.borrow_and_update();
         if !current.stalled {
+            // Without a delay, no timer: even an elapsed one waits for the
+            // timer wheel's next tick, a millisecond per frame.
+            if current.delay.is_zero() {
+                return;
+            }
             let due = sent + current.delay;
             tokio::select! {
                 () = tokio::time::sleep_until(due) => return,
