@@ -280,7 +280,7 @@ mod tests {
     }
 
     fn encode<M: Serialize>(to: Dest, msg: M) -> Bytes {
-        Bytes::from(wire::encode_message(&to, &msg).expect("encodes"))
+        wire::encode_message(&to, &msg).expect("encodes")
     }
 
     fn named() -> Dest {

@@ -380,7 +380,7 @@ pub(crate) fn encode_send<M: Serialize>(
     call: Option<CallHeader>,
 ) -> Result<Bytes, RemoteSendError> {
     let Some(CallHeader { id, watcher, mref }) = call else {
-        return crate::wire::encode_message(&to, msg).map(Bytes::from);
+        return crate::wire::encode_message(&to, msg);
     };
     let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
     let mut payload = Vec::with_capacity(ENCODE_START);

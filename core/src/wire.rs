@@ -12,6 +12,7 @@
 //! rmp-serde encoded envelope, which never starts with these bytes (an
 //! envelope is a map), and an empty frame is a heartbeat tick.
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::remote::{Dest, RemoteSendError};
@@ -33,10 +34,43 @@ pub(crate) struct MessageFrame<'a> {
     pub(crate) payload: &'a [u8],
 }
 
-/// Encodes `msg` for `to` as a message frame, in one buffer.
-pub(crate) fn encode_message<M: Serialize>(to: &Dest, msg: &M) -> Result<Vec<u8>, RemoteSendError> {
+thread_local! {
+    /// Where frames are encoded before they are copied out at their exact
+    /// size: growing a fresh buffer by doubling would copy a large message
+    /// several times and, past the allocator's mmap threshold, fault in
+    /// fresh pages on every send.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most scratch space kept between sends.
+const SCRATCH_KEPT: usize = 1 << 20;
+
+/// Encodes `msg` for `to` as a message frame.
+pub(crate) fn encode_message<M: Serialize>(to: &Dest, msg: &M) -> Result<Bytes, RemoteSendError> {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut frame) => {
+            frame.clear();
+            let encoded =
+                write_message(&mut frame, to, msg).map(|()| Bytes::copy_from_slice(&frame));
+            if frame.capacity() > SCRATCH_KEPT {
+                *frame = Vec::new();
+            }
+            encoded
+        }
+        // Encoding a message that encodes a message: no scratch to share.
+        Err(_) => {
+            let mut frame = Vec::with_capacity(ENCODE_START);
+            write_message(&mut frame, to, msg).map(|()| Bytes::from(frame))
+        }
+    })
+}
+
+fn write_message<M: Serialize>(
+    frame: &mut Vec<u8>,
+    to: &Dest,
+    msg: &M,
+) -> Result<(), RemoteSendError> {
     let msg_type = std::any::type_name::<M>();
-    let mut frame = Vec::with_capacity(ENCODE_START + msg_type.len());
     match to {
         Dest::Id { id, creation } => {
             frame.push(TO_PID);
@@ -45,13 +79,11 @@ pub(crate) fn encode_message<M: Serialize>(to: &Dest, msg: &M) -> Result<Vec<u8>
         }
         Dest::Name(name) => {
             frame.push(TO_NAME);
-            put_text(&mut frame, name)?;
+            put_text(frame, name)?;
         }
     }
-    put_text(&mut frame, msg_type)?;
-    rmp_serde::encode::write(&mut frame, msg)
-        .map_err(|err| RemoteSendError::Encode(err.to_string()))?;
-    Ok(frame)
+    put_text(frame, msg_type)?;
+    rmp_serde::encode::write(frame, msg).map_err(|err| RemoteSendError::Encode(err.to_string()))
 }
 
 fn put_text(frame: &mut Vec<u8>, text: &str) -> Result<(), RemoteSendError> {
