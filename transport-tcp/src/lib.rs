@@ -47,7 +47,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,9 +58,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-mod tls;
+mod accept;
 
-pub use tls::{TlsConfig, TlsError};
+pub use beamish_tls::{TlsConfig, TlsError};
 
 /// Distribution over TCP, optionally over TLS.
 #[derive(Debug, Clone, Default)]
@@ -160,7 +159,7 @@ impl Transport for TcpTransport {
         };
         let incoming = match &self.tls {
             None => Accepting::Plain(listener),
-            Some(tls) => Accepting::Tls(tls::accept(self.clone(), tls, listener)),
+            Some(tls) => Accepting::Tls(accept::accept(self.clone(), tls, listener)),
         };
         Ok(Box::new(TcpFramesListener {
             incoming,
@@ -187,7 +186,7 @@ impl Transport for TcpTransport {
         let name = tls
             .name_for(&host)
             .map_err(|err| TransportError::Io(err.to_string()))?;
-        let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.client));
+        let connector = tokio_rustls::TlsConnector::from(tls.client_config());
         let handshake = connector.connect(name, stream);
         let stream = tokio::time::timeout(TLS_HANDSHAKE, handshake)
             .await

@@ -199,3 +199,39 @@ fn unusable_material_is_named() {
         Err(TlsError::Read { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_mode_encrypts_and_the_cookie_authenticates() {
+    let dev = || TlsConfig::self_signed_dev(&["127.0.0.1"]).expect("generated");
+    connect(dev(), TcpTransport::new().tls(dev()))
+        .await
+        .expect("any certificate is taken");
+    assert!(dev().mutual().is_err(), "no CA to verify clients with");
+    // The cookie still decides.
+    let config = ClusterConfig::new(Cookie::new("one"));
+    let a = Node::builder()
+        .name(format!("d{}@localhost", rand_suffix()))
+        .build()
+        .expect("runtime");
+    let at = a
+        .join(
+            config,
+            vec![Arc::new(TcpTransport::new().tls(dev()))],
+            &[any_port()],
+        )
+        .await
+        .expect("listens");
+    let b = Node::builder()
+        .name(format!("e{}@localhost", rand_suffix()))
+        .build()
+        .expect("runtime");
+    b.join(
+        ClusterConfig::new(Cookie::new("two")),
+        vec![Arc::new(TcpTransport::new().tls(dev()))],
+        &[],
+    )
+    .await
+    .expect("joins");
+    let refused = b.connect(&at[0]).await.expect_err("wrong cookie");
+    assert!(refused.to_string().contains("cookie"), "{refused}");
+}

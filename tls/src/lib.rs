@@ -1,7 +1,26 @@
-//! TLS for the TCP transport (rustls, with the ring provider): every node
-//! has a certificate and key and trusts a CA; with mutual TLS a listening
-//! node also demands and verifies its callers' certificates. The node's
-//! cookie handshake still runs inside the encrypted connection.
+//! beamish-tls: TLS settings shared by the transports that encrypt
+//! (TCP with TLS, QUIC), built on rustls with the ring provider.
+//!
+//! Every node has a certificate and key and trusts a CA that signs its
+//! peers' certificates; with mutual TLS a listening node also demands and
+//! verifies its callers' certificates. A development mode generates a
+//! self-signed certificate and accepts any peer's: the connection is
+//! encrypted, and peers are authenticated by the node's cookie handshake
+//! alone, which runs inside every connection whatever the mode.
+//!
+//! # Examples
+//!
+//! ```
+//! use beamish_tls::TlsConfig;
+//!
+//! // Development: a fresh self-signed certificate; peers are not verified.
+//! let dev = TlsConfig::self_signed_dev(&["localhost"])?;
+//! assert!(dev.is_dev());
+//! // Production: a certificate, its key, and the CA that signs peers.
+//! let missing = TlsConfig::from_files("node.pem", "node.key", "ca.pem");
+//! assert!(missing.is_err());
+//! # Ok::<(), beamish_tls::TlsError>(())
+//! ```
 
 use std::fmt;
 use std::path::Path;
@@ -51,11 +70,12 @@ pub enum TlsError {
 /// certificate from nodes that connect to it (mutual TLS).
 #[derive(Clone)]
 pub struct TlsConfig {
-    pub(crate) server: Arc<ServerConfig>,
-    pub(crate) client: Arc<ClientConfig>,
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
     material: Arc<Material>,
     server_name: Option<ServerName<'static>>,
     mutual: bool,
+    dev: bool,
 }
 
 /// The parsed certificate chain, key and trusted CAs.
@@ -118,6 +138,65 @@ impl TlsConfig {
         )
     }
 
+    /// Development mode: a freshly generated self-signed certificate for
+    /// `names` (DNS names or IP addresses), and no verification of peers'
+    /// certificates. Connections are encrypted, but only the cookie
+    /// handshake tells a node from an impostor: never use it where the
+    /// network is not trusted.
+    ///
+    /// # Errors
+    ///
+    /// [`TlsError::Certificate`] if the certificate cannot be generated
+    /// (for example a name that is neither a DNS name nor an IP address).
+    pub fn self_signed_dev(names: &[&str]) -> Result<Self, TlsError> {
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        let generated = rcgen::generate_simple_self_signed(names)
+            .map_err(|err| TlsError::Certificate(err.to_string()))?;
+        let key = PrivateKeyDer::try_from(generated.key_pair.serialize_der())
+            .map_err(|err| TlsError::PrivateKey(err.to_string()))?;
+        let material = Material {
+            chain: vec![generated.cert.der().clone()],
+            key,
+            roots: Arc::new(RootCertStore::empty()),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|err| TlsError::Config(err.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(material.chain.clone(), material.key.clone_key())
+            .map_err(|err| TlsError::Config(err.to_string()))?;
+        let client = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|err| TlsError::Config(err.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(dev::AnyServer(provider)))
+            .with_no_client_auth();
+        Ok(Self {
+            server: Arc::new(server),
+            client: Arc::new(client),
+            material: Arc::new(material),
+            server_name: None,
+            mutual: false,
+            dev: true,
+        })
+    }
+
+    /// Whether this is the development mode, which verifies no peer.
+    pub fn is_dev(&self) -> bool {
+        self.dev
+    }
+
+    /// The rustls configuration for accepting connections.
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.server)
+    }
+
+    /// The rustls configuration for making connections.
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.client)
+    }
+
     /// Mutual TLS: demands a certificate signed by the CA from every node
     /// that connects, and presents this node's certificate when it
     /// connects.
@@ -127,6 +206,11 @@ impl TlsConfig {
     /// [`TlsError::Config`] or [`TlsError::Ca`] if rustls refuses the
     /// material for client authentication.
     pub fn mutual(self) -> Result<Self, TlsError> {
+        if self.dev {
+            return Err(TlsError::Config(
+                "mutual TLS needs a CA; the development mode has none".to_owned(),
+            ));
+        }
         let mut config = Self::build(self.material, true)?;
         config.server_name = self.server_name;
         Ok(config)
@@ -155,7 +239,12 @@ impl TlsConfig {
 
     /// The name a server's certificate is verified against when connecting
     /// to `host`.
-    pub(crate) fn name_for(&self, host: &str) -> Result<ServerName<'static>, TlsError> {
+    ///
+    /// # Errors
+    ///
+    /// [`TlsError::ServerName`] if `host` is neither a DNS name nor an IP
+    /// address.
+    pub fn name_for(&self, host: &str) -> Result<ServerName<'static>, TlsError> {
         match &self.server_name {
             Some(name) => Ok(name.clone()),
             None => ServerName::try_from(host.to_owned())
@@ -208,6 +297,7 @@ impl TlsConfig {
             material,
             server_name: None,
             mutual,
+            dev: false,
         })
     }
 }
@@ -227,53 +317,69 @@ impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
             .field("mutual", &self.mutual)
+            .field("dev", &self.dev)
             .field("server_name", &self.server_name)
             .finish_non_exhaustive()
     }
 }
 
-/// Accepts TCP connections and runs each TLS handshake in a task of its
-/// own; connections that complete it come out of the returned channel.
-pub(crate) fn accept(
-    transport: crate::TcpTransport,
-    tls: &TlsConfig,
-    listener: tokio::net::TcpListener,
-) -> tokio::sync::mpsc::Receiver<beamish_core::transport::Connection> {
-    let (done, accepted) = tokio::sync::mpsc::channel(16);
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.server));
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(%err, "the TLS listener stopped");
-                    return;
-                }
-            };
-            let acceptor = acceptor.clone();
-            let transport = transport.clone();
-            let done = done.clone();
-            tokio::spawn(async move {
-                if let Err(err) = stream.set_nodelay(true) {
-                    tracing::debug!(%peer, %err, "could not set TCP_NODELAY");
-                }
-                let handshake = acceptor.accept(stream);
-                let stream = match tokio::time::timeout(crate::TLS_HANDSHAKE, handshake).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(err)) => {
-                        tracing::warn!(%peer, "refused a TLS connection: {err}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::warn!(%peer, "refused a TLS connection: the handshake timed out");
-                        return;
-                    }
-                };
-                let (read, write) = tokio::io::split(stream);
-                let conn = transport.connection(read, write, format!("tcp+tls://{peer}"));
-                let _ = done.send(conn).await;
-            });
+mod dev {
+    //! The development mode's verifier: any server certificate is taken,
+    //! while the handshake's signatures are still checked, so the
+    //! connection is encrypted to whoever holds the presented key.
+
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+    #[derive(Debug)]
+    pub(crate) struct AnyServer(pub(crate) Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AnyServer {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
         }
-    });
-    accepted
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }
