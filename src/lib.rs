@@ -3,9 +3,9 @@
 //! Processes with mailboxes, links and monitors, `call` and `cast`, a
 //! local registry and live introspection, with Erlang's semantics, and OTP
 //! supervision trees. This facade re-exports [`beamish_core`] and
-//! [`beamish_supervisor`], and with the default feature `tcp` the TCP
-//! transport as [`tcp`]; QUIC and AMQP (features `quic`, `amqp`) join as
-//! they land.
+//! [`beamish_supervisor`], and the transports: with the default feature
+//! `tcp` the TCP transport as `tcp`, with `quic` the QUIC transport as
+//! `quic`; AMQP (feature `amqp`) joins as it lands.
 //!
 //! # Examples
 //!
@@ -62,3 +62,6 @@ pub use beamish_transport_tcp as tcp;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+/// Distribution over QUIC.
+#[cfg(feature = "quic")]
+pub use beamish_transport_quic as quic;

@@ -22,6 +22,9 @@
 //! # Ok::<(), beamish_tls::TlsError>(())
 //! ```
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;

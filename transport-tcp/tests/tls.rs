@@ -8,72 +8,30 @@ use beamish_core::conformance::{self, Harness};
 use beamish_core::dist::{Cookie, Endpoint};
 use beamish_core::transport::Transport;
 use beamish_core::{ClusterConfig, Node};
+use beamish_tls::testing::TestCa;
 use beamish_transport_tcp::{TcpTransport, TlsConfig, TlsError};
-use rcgen::{BasicConstraints, Certificate, CertificateParams, IsCa, KeyPair};
 
-/// A certificate authority that signs node certificates.
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-/// One node's PEM material: its certificate, its key, and the CA it trusts.
-struct Material {
-    cert: String,
-    key: String,
-    ca: String,
-}
-
-impl Ca {
-    fn new() -> Self {
-        let key = KeyPair::generate().expect("a key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let cert = params.self_signed(&key).expect("a CA certificate");
-        Ca { cert, key }
-    }
-
-    /// A certificate for 127.0.0.1 and localhost, signed by this CA, with
-    /// `trusted` as the CA the node trusts.
-    fn issue(&self, trusted: &Ca) -> Material {
-        let key = KeyPair::generate().expect("a key");
-        let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("params");
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("a node certificate");
-        Material {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-            ca: trusted.cert.pem(),
-        }
-    }
-}
-
-impl Material {
-    fn config(&self) -> TlsConfig {
-        TlsConfig::from_pem(
-            self.cert.as_bytes(),
-            self.key.as_bytes(),
-            self.ca.as_bytes(),
-        )
-        .expect("a TLS configuration")
-    }
-
-    fn mutual(&self) -> TlsConfig {
-        self.config().mutual().expect("a mutual TLS configuration")
-    }
+fn ca() -> TestCa {
+    TestCa::new().expect("a CA")
 }
 
 fn any_port() -> Endpoint {
     "tcp://127.0.0.1:0".parse().expect("valid")
 }
 
-struct Tls(Ca);
+struct Tls(TestCa);
 
 impl Harness for Tls {
     fn transport(&self, _name: &str) -> Arc<dyn Transport> {
-        Arc::new(TcpTransport::new().tls(self.0.issue(&self.0).mutual()))
+        Arc::new(
+            TcpTransport::new().tls(
+                self.0
+                    .issue(&self.0)
+                    .expect("issued")
+                    .mutual()
+                    .expect("mutual"),
+            ),
+        )
     }
 
     fn endpoint(&self, _name: &str) -> Endpoint {
@@ -83,7 +41,7 @@ impl Harness for Tls {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_over_mutual_tls_conforms() {
-    conformance::run_all(&Tls(Ca::new())).await;
+    conformance::run_all(&Tls(ca())).await;
 }
 
 /// A node listening with `server`, and one joining with `client`; the
@@ -123,10 +81,15 @@ fn rand_suffix() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_from_an_unknown_ca_is_refused() {
-    let ours = Ca::new();
-    let theirs = Ca::new();
-    let server = theirs.issue(&ours).config();
-    let client = TcpTransport::new().tls(ours.issue(&ours).config());
+    let ours = ca();
+    let theirs = ca();
+    let server = theirs
+        .issue(&ours)
+        .expect("issued")
+        .config()
+        .expect("config");
+    let client =
+        TcpTransport::new().tls(ours.issue(&ours).expect("issued").config().expect("config"));
     let err = connect(server, client).await.expect_err("refused");
     assert!(
         err.contains("invalid peer certificate"),
@@ -136,11 +99,13 @@ async fn a_certificate_from_an_unknown_ca_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_for_another_name_is_refused() {
-    let ca = Ca::new();
-    let server = ca.issue(&ca).config();
+    let ca = ca();
+    let server = ca.issue(&ca).expect("issued").config().expect("config");
     let client = ca
         .issue(&ca)
+        .expect("issued")
         .config()
+        .expect("config")
         .server_name("elsewhere.example")
         .expect("a DNS name");
     let err = connect(server, TcpTransport::new().tls(client))
@@ -151,32 +116,35 @@ async fn a_certificate_for_another_name_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_refuses_a_node_without_a_client_certificate() {
-    let ca = Ca::new();
-    let server = ca.issue(&ca).mutual();
+    let ca = ca();
+    let server = ca.issue(&ca).expect("issued").mutual().expect("mutual");
     assert!(server.is_mutual());
-    let client = TcpTransport::new().tls(ca.issue(&ca).config());
+    let client = TcpTransport::new().tls(ca.issue(&ca).expect("issued").config().expect("config"));
     let err = connect(server, client).await.expect_err("refused");
     assert!(err.contains("Certificate"), "{err}");
     // With its certificate it gets in.
-    let server = ca.issue(&ca).mutual();
-    let client = TcpTransport::new().tls(ca.issue(&ca).mutual());
+    let server = ca.issue(&ca).expect("issued").mutual().expect("mutual");
+    let client = TcpTransport::new().tls(ca.issue(&ca).expect("issued").mutual().expect("mutual"));
     connect(server, client).await.expect("accepted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_node_cannot_talk_to_a_tls_node() {
-    let ca = Ca::new();
-    let err = connect(ca.issue(&ca).config(), TcpTransport::new())
-        .await
-        .expect_err("refused");
+    let ca = ca();
+    let err = connect(
+        ca.issue(&ca).expect("issued").config().expect("config"),
+        TcpTransport::new(),
+    )
+    .await
+    .expect_err("refused");
     assert!(!err.is_empty());
 }
 
 #[test]
 fn unusable_material_is_named() {
-    let ca = Ca::new();
-    let good = ca.issue(&ca);
-    let other = ca.issue(&ca);
+    let ca = ca();
+    let good = ca.issue(&ca).expect("issued");
+    let other = ca.issue(&ca).expect("issued");
     let err = |cert: &str, key: &str, trusted: &str| {
         TlsConfig::from_pem(cert.as_bytes(), key.as_bytes(), trusted.as_bytes())
             .expect_err("refused")
