@@ -1,6 +1,8 @@
 //! A beamish node as an OS process: starts a named node from its arguments,
-//! listens over TCP, connects to peers, and hosts two exported demo
-//! services, `echo` (answers calls) and `counter` (counts casts).
+//! listens over TCP or QUIC (chosen by the listen endpoint's scheme; QUIC
+//! in TLS development mode, the cookie authenticating peers), connects to
+//! peers, and hosts two exported demo services, `echo` (answers calls) and
+//! `counter` (counts casts).
 //!
 //! ```sh
 //! cargo run -p beamish-examples --bin beamish-node -- \
@@ -14,6 +16,7 @@
 use std::sync::Arc;
 
 use beamish::dist::{Cookie, Endpoint};
+use beamish::quic::QuicTransport;
 use beamish::tcp::TcpTransport;
 use beamish::transport::Transport;
 use beamish::{ClusterConfig, Node, SpawnOpts};
@@ -60,9 +63,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = parse(std::env::args().skip(1))?;
     let node = Node::builder().name(args.name).build()?;
-    let tcp: Arc<dyn Transport> = Arc::new(TcpTransport::new());
+    let transport: Arc<dyn Transport> = match args.listen.scheme() {
+        "quic" => Arc::new(QuicTransport::dev()?),
+        _ => Arc::new(TcpTransport::new()),
+    };
     let config = ClusterConfig::new(Cookie::new(args.cookie));
-    let listening = node.join(config, vec![tcp], &[args.listen]).await?;
+    let listening = node.join(config, vec![transport], &[args.listen]).await?;
     let echo = node
         .start::<Echo>((), SpawnOpts::new().name("echo"))
         .await?;

@@ -1,14 +1,15 @@
-//! Three node processes on 127.0.0.1 and this test's own node: stream calls
-//! and casts to them, SIGKILL one mid-stream, and check that monitors fire
-//! `NoConnection`, the survivors keep serving, and the killed node, started
-//! again under its name (a new creation), is reachable while its old pids
-//! are not.
+//! Three node processes on 127.0.0.1 and this test's own node, over TCP and
+//! over QUIC: stream calls and casts to them, SIGKILL one mid-stream, and
+//! check that monitors fire `NoConnection`, the survivors keep serving, and
+//! the killed node, started again under its name (a new creation), is
+//! reachable while its old pids are not.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use beamish::dist::{Cookie, Endpoint};
+use beamish::quic::QuicTransport;
 use beamish::tcp::TcpTransport;
 use beamish::transport::Transport;
 use beamish::{
@@ -29,16 +30,10 @@ struct NodeProcess {
     counter: Pid,
 }
 
-async fn start_node(name: &str) -> NodeProcess {
+async fn start_node(name: &str, scheme: &str) -> NodeProcess {
+    let listen = format!("{scheme}://127.0.0.1:0");
     let mut child = Command::new(env!("CARGO_BIN_EXE_beamish-node"))
-        .args([
-            "--name",
-            name,
-            "--listen",
-            "tcp://127.0.0.1:0",
-            "--cookie",
-            COOKIE,
-        ])
+        .args(["--name", name, "--listen", &listen, "--cookie", COOKIE])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -113,19 +108,33 @@ async fn double(node: &Node, echo: Pid, n: u64) -> Result<u64, CallError> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_node_is_noticed_and_can_come_back() {
+async fn a_killed_node_is_noticed_and_can_come_back_over_tcp() {
+    kill_and_restart("tcp", Arc::new(TcpTransport::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_is_noticed_and_can_come_back_over_quic() {
+    let quic = QuicTransport::dev().expect("a development certificate");
+    kill_and_restart("quic", Arc::new(quic)).await;
+}
+
+async fn kill_and_restart(scheme: &str, transport: Arc<dyn Transport>) {
+    let name = |n: &str| format!("{n}-{scheme}@localhost");
     let mut nodes = Vec::new();
-    for name in ["n1@localhost", "n2@localhost", "n3@localhost"] {
-        nodes.push(start_node(name).await);
+    for n in ["n1", "n2", "n3"] {
+        nodes.push(start_node(&name(n), scheme).await);
     }
     let me = Node::builder()
-        .name("tester@localhost")
+        .name(name("tester"))
         .build()
         .expect("runtime");
-    let tcp: Arc<dyn Transport> = Arc::new(TcpTransport::new());
-    me.join(ClusterConfig::new(Cookie::new(COOKIE)), vec![tcp], &[])
-        .await
-        .expect("joins");
+    me.join(
+        ClusterConfig::new(Cookie::new(COOKIE)),
+        vec![transport],
+        &[],
+    )
+    .await
+    .expect("joins");
     for node in &nodes {
         me.connect(&node.listening).await.expect("connects");
     }
@@ -174,7 +183,7 @@ async fn a_killed_node_is_noticed_and_can_come_back() {
 
     // n2 comes back: a new creation, reachable; its old pids are not.
     let old_echo = nodes[1].echo;
-    let again = start_node("n2@localhost").await;
+    let again = start_node(&name("n2"), scheme).await;
     assert_ne!(again.echo.creation(), old_echo.creation());
     me.connect(&again.listening).await.expect("reconnects");
     assert_eq!(double(&me, again.echo, 21).await, Ok(42));
