@@ -8,16 +8,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beamish::dist::{Cookie, Endpoint, FrameCodec};
+use beamish::dist::{Cookie, Endpoint};
+use beamish::quic::QuicTransport;
 use beamish::tcp::TcpTransport;
 use beamish::transport::{LocalNetwork, Transport};
-use beamish::{async_trait, ClusterConfig, Context, ExitReason, Node, Pid, Process};
-use beamish_benches::{runtime, Flavor};
-use bytes::BytesMut;
+use beamish::{async_trait, ClusterConfig, Context, ExitReason, Handle, Node, Pid, Process};
+use beamish_benches::{raw, runtime, Flavor};
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// 64-byte messages per round.
 const MESSAGES: u64 = 200_000;
@@ -132,6 +131,14 @@ fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64) {
                 round,
             )),
         ),
+        (
+            "quic",
+            rt.block_on(two_nodes(
+                |_| Arc::new(QuicTransport::dev().expect("a certificate")),
+                "quic://127.0.0.1:0".parse().expect("valid"),
+                round,
+            )),
+        ),
     ];
     for (name, (a, counter, mut rounds)) in setups {
         group.bench_function(BenchmarkId::new("beamish", name), |bench| {
@@ -150,56 +157,11 @@ fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64) {
         });
     }
     group.bench_function(BenchmarkId::new("raw_tcp_frames", "tcp"), |bench| {
-        bench.iter_custom(|iters| rt.block_on(raw_frames(iters * round, size)))
+        bench.iter_custom(|iters| rt.block_on(raw::tcp_frames(iters * round, size)))
     });
-}
-
-/// Streams `count` length-prefixed frames of `size` bytes over a raw tokio
-/// TCP connection, 256 frames (at most 4 MiB) per write.
-async fn raw_frames(count: u64, size: usize) -> Duration {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let at = listener.local_addr().expect("bound");
-    let (done, finished) = oneshot::channel();
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.expect("accepts");
-        let codec = FrameCodec::default();
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        let mut seen = 0;
-        while seen < count {
-            while let Ok(Some(_frame)) = codec.decode(&mut buf) {
-                seen += 1;
-            }
-            if seen >= count {
-                break;
-            }
-            if socket.read_buf(&mut buf).await.unwrap_or(0) == 0 {
-                break;
-            }
-        }
-        let _ = done.send(());
+    group.bench_function(BenchmarkId::new("raw_quinn_frames", "quic"), |bench| {
+        bench.iter_custom(|iters| rt.block_on(raw::quic_frames(iters * round, size)))
     });
-    let mut socket = tokio::net::TcpStream::connect(at).await.expect("connects");
-    socket.set_nodelay(true).expect("nodelay");
-    let codec = FrameCodec::default();
-    let frame = vec![b'x'; size];
-    let per_write = (4 << 20) / (size as u64 + 4);
-    let per_write = per_write.clamp(1, 256);
-    let start = Instant::now();
-    let mut out = BytesMut::with_capacity(per_write as usize * (size + 4));
-    let mut left = count;
-    while left > 0 {
-        let now = left.min(per_write);
-        out.clear();
-        for _ in 0..now {
-            codec.encode(&frame, &mut out).expect("fits");
-        }
-        socket.write_all(&out).await.expect("writes");
-        left -= now;
-    }
-    finished.await.expect("all read");
-    start.elapsed()
 }
 
 /// Answers `Echo` calls with the payload: the callee of the call bench.
@@ -281,6 +243,13 @@ fn remote_call(c: &mut Criterion) {
                 "local://cb".parse().expect("valid"),
             )),
         ),
+        (
+            "quic",
+            rt.block_on(echo_pair(
+                |_| Arc::new(QuicTransport::dev().expect("a certificate")),
+                "quic://127.0.0.1:0".parse().expect("valid"),
+            )),
+        ),
     ];
     let payload = "x".repeat(64);
     for (name, (a, echo)) in pairs {
@@ -305,45 +274,170 @@ fn remote_call(c: &mut Criterion) {
         });
     }
     group.bench_function(BenchmarkId::new("raw_tcp_echo", "tcp"), |bench| {
-        bench.iter_custom(|iters| {
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("binds");
-                let at = listener.local_addr().expect("bound");
-                tokio::spawn(async move {
-                    let (mut socket, _) = listener.accept().await.expect("accepts");
-                    socket.set_nodelay(true).expect("nodelay");
-                    let mut frame = [0_u8; 68];
-                    while socket.read_exact(&mut frame).await.is_ok() {
-                        if socket.write_all(&frame).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                let mut socket = tokio::net::TcpStream::connect(at).await.expect("connects");
-                socket.set_nodelay(true).expect("nodelay");
-                let codec = FrameCodec::default();
-                let mut out = BytesMut::with_capacity(68);
-                codec.encode(&[b'x'; 64], &mut out).expect("fits");
-                let mut back = [0_u8; 68];
-                let start = Instant::now();
-                for _ in 0..iters {
-                    socket.write_all(&out).await.expect("writes");
-                    socket.read_exact(&mut back).await.expect("reads");
-                }
-                start.elapsed()
-            })
-        })
+        bench.iter_custom(|iters| rt.block_on(raw::tcp_echo(iters)))
+    });
+    group.bench_function(BenchmarkId::new("raw_quinn_echo", "quic"), |bench| {
+        bench.iter_custom(|iters| rt.block_on(raw::quic_echo(iters)))
     });
     group.finish();
 }
+
+/// Sends `count` casts of `size` bytes to `to` from its own process, so
+/// they travel in its own lane, then answers.
+struct Sender;
+
+enum SenderMsg {
+    Send(Pid, usize, u64, beamish::ReplyTo<()>),
+}
+
+#[async_trait]
+impl Process for Sender {
+    type Args = ();
+    type Msg = SenderMsg;
+
+    async fn init(_ctx: &mut Context<SenderMsg>, _: ()) -> Result<Self, ExitReason> {
+        Ok(Sender)
+    }
+
+    async fn handle(
+        &mut self,
+        ctx: &mut Context<SenderMsg>,
+        msg: SenderMsg,
+    ) -> Result<(), ExitReason> {
+        let SenderMsg::Send(to, size, count, done) = msg;
+        let payload = "x".repeat(size);
+        for _ in 0..count {
+            ctx.node().send_remote(to, &payload).expect("connected");
+        }
+        done.reply(());
+        Ok(())
+    }
+}
+
+/// Small messages this many.
+const SMALL: u64 = 1_000;
+/// While another process streams this many 64 KiB messages (16 MiB).
+const BIG: u64 = 256;
+
+/// Node a, with small and big senders; b's two counters and their reports.
+struct Mixed {
+    small: Handle<SenderMsg>,
+    big: Handle<SenderMsg>,
+    small_to: Pid,
+    big_to: Pid,
+    small_done: mpsc::UnboundedReceiver<()>,
+    big_done: mpsc::UnboundedReceiver<()>,
+}
+
+async fn mixed_pair(transport: impl Fn(&str) -> Arc<dyn Transport>, listen: Endpoint) -> Mixed {
+    let config = ClusterConfig::new(Cookie::new("bench"));
+    let a = Node::builder()
+        .name("ma@localhost")
+        .build()
+        .expect("runtime");
+    let b = Node::builder()
+        .name("mb@localhost")
+        .build()
+        .expect("runtime");
+    a.join(config.clone(), vec![transport("ma")], &[])
+        .await
+        .expect("joins");
+    let at = b
+        .join(config, vec![transport("mb")], &[listen])
+        .await
+        .expect("joins");
+    let (tx, small_done) = mpsc::unbounded_channel();
+    let small_counter = b.spawn::<Count>((SMALL, tx)).expect("spawns");
+    let (tx, big_done) = mpsc::unbounded_channel();
+    let big_counter = b.spawn::<Count>((BIG, tx)).expect("spawns");
+    b.export(&small_counter);
+    b.export(&big_counter);
+    a.connect(&at[0]).await.expect("connects");
+    let mixed = Mixed {
+        small: a.spawn::<Sender>(()).expect("spawns"),
+        big: a.spawn::<Sender>(()).expect("spawns"),
+        small_to: small_counter.pid(),
+        big_to: big_counter.pid(),
+        small_done,
+        big_done,
+    };
+    // Keep both nodes alive as long as their processes run.
+    std::mem::forget(a);
+    std::mem::forget(b);
+    mixed
+}
+
+/// Lanes against one stream: how long 1 000 small casts from one process
+/// take to arrive while another process streams 16 MiB of 64 KiB casts to
+/// the same node. Over one stream (TCP, QUIC with one lane) the small
+/// ones queue behind the large; over QUIC's lanes they need not.
+fn mixed_casts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("remote_cast_mixed");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6))
+        .throughput(Throughput::Elements(SMALL));
+    let rt = runtime(Flavor::MultiThread);
+    let quic = |lanes: usize| {
+        move |_: &str| -> Arc<dyn Transport> {
+            let transport = QuicTransport::dev().expect("a certificate");
+            Arc::new(transport.lanes(lanes).expect("lanes"))
+        }
+    };
+    let quic_at: Endpoint = "quic://127.0.0.1:0".parse().expect("valid");
+    let tcp_at: Endpoint = "tcp://127.0.0.1:0".parse().expect("valid");
+    let setups = vec![
+        (
+            "quic_8_lanes",
+            rt.block_on(mixed_pair(quic(8), quic_at.clone())),
+        ),
+        ("quic_1_lane", rt.block_on(mixed_pair(quic(1), quic_at))),
+        (
+            "tcp",
+            rt.block_on(mixed_pair(|_| Arc::new(TcpTransport::new()), tcp_at)),
+        ),
+    ];
+    for (name, mut m) in setups {
+        group.bench_function(BenchmarkId::new("small_behind_large", name), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut small_time = Duration::ZERO;
+                    for _ in 0..iters {
+                        // The large ones are all queued first.
+                        m.big
+                            .call(|r| SenderMsg::Send(m.big_to, 64 * 1024, BIG, r), WAIT)
+                            .await
+                            .expect("queued");
+                        let start = Instant::now();
+                        m.small
+                            .call(|r| SenderMsg::Send(m.small_to, 64, SMALL, r), WAIT)
+                            .await
+                            .expect("queued");
+                        m.small_done.recv().await.expect("the small ones arrive");
+                        small_time += start.elapsed();
+                        m.big_done.recv().await.expect("the large ones arrive");
+                    }
+                    small_time
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+const WAIT: Duration = Duration::from_secs(60);
 
 // The macro's generated function carries no docs of its own.
 #[allow(missing_docs)]
 mod group {
     use super::*;
-    criterion::criterion_group!(benches, streaming_casts, large_casts, remote_call);
+    criterion::criterion_group!(
+        benches,
+        streaming_casts,
+        large_casts,
+        remote_call,
+        mixed_casts
+    );
 }
 use group::benches;
 

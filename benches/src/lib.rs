@@ -9,6 +9,8 @@
 //! assert_eq!(answer, 42);
 //! ```
 
+pub mod raw;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
