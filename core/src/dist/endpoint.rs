@@ -51,6 +51,10 @@ pub enum Endpoint {
         port: u16,
         /// Virtual host (`/` when not given).
         vhost: String,
+        /// The node whose inbox this is (`?node=name`): a node listening
+        /// through the broker says which node it is; a node connecting
+        /// says which node it wants.
+        node: Option<String>,
     },
 }
 
@@ -124,12 +128,17 @@ impl FromStr for Endpoint {
                     "" | "/" => "/".to_owned(),
                     path => decode(&path[1..]),
                 };
+                let node = url
+                    .query_pairs()
+                    .find(|(key, _)| key == "node")
+                    .map(|(_, value)| value.into_owned());
                 Ok(Self::Amqp {
                     user: decode(url.username()),
                     password: url.password().map(decode).unwrap_or_default(),
                     host: host_of(&url, text)?,
                     port: url.port().unwrap_or(5672),
                     vhost,
+                    node,
                 })
             }
             _ => Err(EndpointError::Scheme(text.to_owned())),
@@ -161,14 +170,21 @@ impl fmt::Display for Endpoint {
                 host,
                 port,
                 vhost,
-            } => write!(
-                f,
-                "amqp://{}:{}@{}:{port}/{}",
-                encode(user),
-                encode(password),
-                host_text(host),
-                encode(vhost)
-            ),
+                node,
+            } => {
+                write!(
+                    f,
+                    "amqp://{}:{}@{}:{port}/{}",
+                    encode(user),
+                    encode(password),
+                    host_text(host),
+                    encode(vhost)
+                )?;
+                match node {
+                    Some(node) => write!(f, "?node={}", encode(node)),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -213,7 +229,8 @@ mod tests {
                 password: "guest".into(),
                 host: "127.0.0.1".into(),
                 port: 5672,
-                vhost: "/".into()
+                vhost: "/".into(),
+                node: None
             }
         );
         assert_eq!(
@@ -223,7 +240,19 @@ mod tests {
                 password: "p@ss".into(),
                 host: "broker".into(),
                 port: 5672,
-                vhost: "prod".into()
+                vhost: "prod".into(),
+                node: None
+            }
+        );
+        assert_eq!(
+            round_trip("amqp://guest:guest@127.0.0.1/%2f?node=b%40localhost"),
+            Endpoint::Amqp {
+                user: "guest".into(),
+                password: "guest".into(),
+                host: "127.0.0.1".into(),
+                port: 5672,
+                vhost: "/".into(),
+                node: Some("b@localhost".into())
             }
         );
     }
