@@ -5,7 +5,7 @@
 //! supervision trees. This facade re-exports [`beamish_core`] and
 //! [`beamish_supervisor`], and the transports: with the default feature
 //! `tcp` the TCP transport as `tcp`, with `quic` the QUIC transport as
-//! `quic`; AMQP (feature `amqp`) joins as it lands.
+//! `quic`, with `amqp` the AMQP transport as `amqp`.
 //!
 //! # Examples
 //!
@@ -62,6 +62,9 @@ pub use beamish_transport_tcp as tcp;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+/// Distribution through an AMQP 0-9-1 broker.
+#[cfg(feature = "amqp")]
+pub use beamish_transport_amqp as amqp;
 /// Distribution over QUIC.
 #[cfg(feature = "quic")]
 pub use beamish_transport_quic as quic;
