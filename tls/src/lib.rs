@@ -22,8 +22,10 @@
 //! # Ok::<(), beamish_tls::TlsError>(())
 //! ```
 
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::path::Path;
@@ -58,8 +60,8 @@ pub enum TlsError {
     /// trust anchor.
     #[error("no usable CA certificate: {0}")]
     Ca(String),
-    /// rustls refused the combination (for example a key that does not
-    /// match the certificate).
+    /// rustls refused the combination; a key that does not match the
+    /// certificate is reported here, with a message saying so.
     #[error("the TLS configuration is invalid: {0}")]
     Config(String),
     /// The name to verify the server's certificate against is not a valid
@@ -77,6 +79,7 @@ pub struct TlsConfig {
     client: Arc<ClientConfig>,
     material: Arc<Material>,
     server_name: Option<ServerName<'static>>,
+    alpn: Vec<Vec<u8>>,
     mutual: bool,
     dev: bool,
 }
@@ -143,9 +146,17 @@ impl TlsConfig {
 
     /// Development mode: a freshly generated self-signed certificate for
     /// `names` (DNS names or IP addresses), and no verification of peers'
-    /// certificates. Connections are encrypted, but only the cookie
-    /// handshake tells a node from an impostor: never use it where the
-    /// network is not trusted.
+    /// certificates.
+    ///
+    /// # Security
+    ///
+    /// **Any server certificate is accepted.** Connections are encrypted,
+    /// but nothing proves who is at the other end except the node's
+    /// cookie handshake, which still runs inside every connection: anyone
+    /// on the path can intercept the traffic of a node in this mode. Use
+    /// it on a development machine or a network you trust, never in
+    /// production; there, use [`from_pem`](Self::from_pem) or
+    /// [`from_files`](Self::from_files) with a CA.
     ///
     /// # Errors
     ///
@@ -180,6 +191,7 @@ impl TlsConfig {
             client: Arc::new(client),
             material: Arc::new(material),
             server_name: None,
+            alpn: Vec::new(),
             mutual: false,
             dev: true,
         })
@@ -216,7 +228,26 @@ impl TlsConfig {
         }
         let mut config = Self::build(self.material, true)?;
         config.server_name = self.server_name;
-        Ok(config)
+        Ok(config.alpn(self.alpn))
+    }
+
+    /// The application protocols (ALPN) to offer when connecting and to
+    /// accept when listening, most preferred first; a peer offering none
+    /// of them is refused. Empty (the default) negotiates none.
+    pub fn alpn<P: Into<Vec<u8>>>(mut self, protocols: impl IntoIterator<Item = P>) -> Self {
+        self.alpn = protocols.into_iter().map(Into::into).collect();
+        let mut server = ServerConfig::clone(&self.server);
+        server.alpn_protocols.clone_from(&self.alpn);
+        self.server = Arc::new(server);
+        let mut client = ClientConfig::clone(&self.client);
+        client.alpn_protocols.clone_from(&self.alpn);
+        self.client = Arc::new(client);
+        self
+    }
+
+    /// The application protocols set with [`alpn`](Self::alpn).
+    pub fn alpn_protocols(&self) -> &[Vec<u8>] {
+        &self.alpn
     }
 
     /// Verifies every server's certificate against `name` instead of the
@@ -260,7 +291,12 @@ impl TlsConfig {
         let roots = Arc::clone(&material.roots);
         let chain = material.chain.clone();
         let key = material.key.clone_key();
-        let config_error = |err: rustls::Error| TlsError::Config(err.to_string());
+        let config_error = |err: rustls::Error| match err {
+            rustls::Error::InconsistentKeys(_) => TlsError::Config(format!(
+                "the private key does not match the certificate ({err})"
+            )),
+            other => TlsError::Config(other.to_string()),
+        };
 
         let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -299,6 +335,7 @@ impl TlsConfig {
             client: Arc::new(client),
             material,
             server_name: None,
+            alpn: Vec::new(),
             mutual,
             dev: false,
         })
@@ -322,6 +359,7 @@ impl fmt::Debug for TlsConfig {
             .field("mutual", &self.mutual)
             .field("dev", &self.dev)
             .field("server_name", &self.server_name)
+            .field("alpn", &self.alpn)
             .finish_non_exhaustive()
     }
 }
