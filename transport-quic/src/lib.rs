@@ -11,7 +11,8 @@
 //! [`TlsConfig`](beamish_tls::TlsConfig) (certificate, key, CA, optional
 //! mutual TLS), and [`QuicTransport::dev`] generates a self-signed
 //! certificate and verifies no peer, leaving authentication to the node's
-//! cookie handshake. QUIC keep-alives and the idle timeout follow the
+//! cookie handshake. Connections negotiate the ALPN protocol [`ALPN`].
+//! QUIC keep-alives and the idle timeout follow the
 //! node's heartbeat ([`QuicTransport::heartbeat`]), so a dead peer is
 //! found as fast as over TCP.
 //!
@@ -73,6 +74,10 @@ pub enum QuicError {
     #[error("the TLS configuration does not suit QUIC: {0}")]
     Crypto(String),
 }
+
+/// The application protocol (ALPN) every connection negotiates: a QUIC
+/// peer that speaks something else is refused during the handshake.
+pub const ALPN: &[u8] = b"beamish";
 
 /// The default number of streams (lanes) per connection.
 pub const DEFAULT_LANES: usize = 8;
@@ -177,6 +182,7 @@ impl QuicTransport {
         lanes: usize,
     ) -> Result<Self, QuicError> {
         let crypto = |err: &dyn fmt::Display| QuicError::Crypto(err.to_string());
+        let tls = tls.alpn([ALPN]);
         let server_crypto =
             QuicServerConfig::try_from(tls.server_config()).map_err(|err| crypto(&err))?;
         let client_crypto =

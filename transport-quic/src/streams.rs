@@ -11,7 +11,7 @@ use beamish_core::transport::{FrameSink, FrameStream, Incoming, TransportError};
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Frames waiting for the reader, across all streams of a connection.
 const MERGED: usize = 1024;
@@ -21,6 +21,9 @@ const FLUSH: Duration = Duration::from_secs(2);
 
 /// The application error code of an orderly close.
 const CLOSED: u32 = 0;
+
+/// The application error code of a close for a broken stream.
+const BROKEN: u32 = 1;
 
 /// The sending half and the receiving half of a connection.
 pub(crate) fn split(
@@ -79,6 +82,14 @@ impl FrameSink for QuicSink {
         if let Some(err) = self.closed() {
             return Err(err);
         }
+        // Refused here, as TCP does, rather than dropped by the writer.
+        if let Some(frame) = frames.iter().find(|frame| frame.len() > self.codec.max()) {
+            return Err(TransportError::Io(format!(
+                "a frame of {} bytes exceeds the limit of {} bytes",
+                frame.len(),
+                self.codec.max()
+            )));
+        }
         let count = self.lanes.len().max(1);
         let at = usize::try_from(lane).unwrap_or(0) % count;
         let (conn, codec) = (self.conn.clone(), self.codec);
@@ -105,8 +116,13 @@ impl FrameSink for QuicSink {
             .filter_map(Option::take)
             .map(|lane| lane.writer)
             .collect();
-        for writer in writers {
-            let _ = tokio::time::timeout(FLUSH, writer).await;
+        let flushed = async {
+            for writer in writers {
+                let _ = writer.await;
+            }
+        };
+        if tokio::time::timeout(FLUSH, flushed).await.is_err() {
+            tracing::debug!("closing before the peer took every frame");
         }
         self.conn.close(quinn::VarInt::from_u32(CLOSED), b"closed");
     }
@@ -159,28 +175,38 @@ enum Merged {
     Lost(String),
 }
 
-/// Accepts the peer's streams and reads each apart, into `merged`.
+/// Accepts the peer's streams and reads each apart, into `merged`. When the
+/// connection ends, the streams already received are read to their end
+/// first (quinn keeps them readable), so an orderly close delivers every
+/// frame sent before it, and only then the end.
 async fn read_streams(conn: quinn::Connection, codec: FrameCodec, merged: mpsc::Sender<Merged>) {
-    loop {
-        match conn.accept_uni().await {
-            Ok(stream) => {
-                tokio::spawn(read_stream(conn.clone(), stream, codec, merged.clone()));
-            }
-            Err(quinn::ConnectionError::ApplicationClosed(close))
-                if close.error_code == quinn::VarInt::from_u32(CLOSED) =>
-            {
-                let _ = merged.send(Merged::End).await;
-                return;
-            }
-            Err(quinn::ConnectionError::LocallyClosed) => {
-                let _ = merged.send(Merged::End).await;
-                return;
-            }
-            Err(err) => {
-                let _ = merged.send(Merged::Lost(err.to_string())).await;
-                return;
-            }
+    let mut readers = JoinSet::new();
+    let end = loop {
+        tokio::select! {
+            accepted = conn.accept_uni() => match accepted {
+                Ok(stream) => {
+                    readers.spawn(read_stream(conn.clone(), stream, codec, merged.clone()));
+                }
+                Err(err) => break ending(err),
+            },
+            // Finished readers are reaped as they go.
+            Some(_) = readers.join_next(), if !readers.is_empty() => {}
         }
+    };
+    while readers.join_next().await.is_some() {}
+    let _ = merged.send(end).await;
+}
+
+/// What the end of a connection means to the node.
+fn ending(err: quinn::ConnectionError) -> Merged {
+    match err {
+        quinn::ConnectionError::ApplicationClosed(close)
+            if close.error_code == quinn::VarInt::from_u32(CLOSED) =>
+        {
+            Merged::End
+        }
+        quinn::ConnectionError::LocallyClosed => Merged::End,
+        other => Merged::Lost(other.to_string()),
     }
 }
 
@@ -205,7 +231,7 @@ async fn read_stream(
                     // A bad frame ends the whole connection: the node
                     // cannot tell what else it would have missed.
                     let why = format!("unreadable frame: {err}");
-                    conn.close(quinn::VarInt::from_u32(1), why.as_bytes());
+                    conn.close(quinn::VarInt::from_u32(BROKEN), why.as_bytes());
                     let _ = merged.send(Merged::Lost(why)).await;
                     return;
                 }
@@ -217,11 +243,9 @@ async fn read_stream(
         match stream.read_buf(&mut buffer).await {
             Ok(0) if buffer.is_empty() => return,
             Ok(0) => {
-                let _ = merged
-                    .send(Merged::Lost(
-                        "a stream ended in the middle of a frame".into(),
-                    ))
-                    .await;
+                let why = "a stream ended in the middle of a frame";
+                conn.close(quinn::VarInt::from_u32(BROKEN), why.as_bytes());
+                let _ = merged.send(Merged::Lost(why.into())).await;
                 return;
             }
             Ok(_) => {}

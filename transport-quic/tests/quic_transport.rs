@@ -155,3 +155,96 @@ async fn wrong_schemes_and_silent_endpoints_are_errors() {
         Err(TransportError::WrongScheme { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_delivers_every_frame_sent_before_it() {
+    let quic = QuicTransport::dev().expect("dev");
+    let (mut a, mut b) = pair(&quic, &quic).await.expect("connected");
+    let (lanes, each) = (8_u32, 300_u32);
+    for n in 0..each {
+        for lane in 0..lanes {
+            let mut frame = vec![0_u8; 512];
+            frame[..8].copy_from_slice(&[lane.to_be_bytes(), n.to_be_bytes()].concat());
+            a.sink
+                .send_lane(lane, vec![Bytes::from(frame)])
+                .await
+                .expect("sent");
+        }
+    }
+    // Closed before the peer reads anything: what was sent still arrives,
+    // each lane in order, and only then the orderly end.
+    a.sink.close().await;
+    let mut next_of: HashMap<u32, u32> = HashMap::new();
+    for _ in 0..lanes * each {
+        let frame = next(&mut b).await.expect("open").expect("a frame");
+        let lane = u32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
+        let n = u32::from_be_bytes(frame[4..8].try_into().expect("4 bytes"));
+        let want = next_of.entry(lane).or_insert(0);
+        assert_eq!(n, *want, "lane {lane} out of order");
+        *want += 1;
+    }
+    assert_eq!(next(&mut b).await.expect("an orderly end"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_frame_overtakes_large_ones_on_another_lane() {
+    let quic = QuicTransport::dev().expect("dev");
+    let (mut a, mut b) = pair(&quic, &quic).await.expect("connected");
+    // 64 MiB queued on lane 1, then one small frame on lane 2.
+    let large = Bytes::from(vec![1_u8; 4 << 20]);
+    let count = 16;
+    a.sink
+        .send_lane(1, vec![large; count])
+        .await
+        .expect("queued");
+    a.sink
+        .send_lane(2, vec![Bytes::from_static(b"small")])
+        .await
+        .expect("queued");
+    let mut large_before = 0;
+    loop {
+        let frame = next(&mut b).await.expect("open").expect("a frame");
+        if &frame[..] == b"small" {
+            break;
+        }
+        large_before += 1;
+    }
+    assert!(
+        large_before < count,
+        "the small frame waited for all {count} large ones"
+    );
+    for _ in large_before..count {
+        let frame = next(&mut b).await.expect("open").expect("a frame");
+        assert_eq!(frame.len(), 4 << 20);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_one_lane_everything_keeps_the_order_sent() {
+    let quic = QuicTransport::dev().expect("dev").lanes(1).expect("one");
+    let (mut a, mut b) = pair(&quic, &quic).await.expect("connected");
+    assert!(!a.sink.has_lanes());
+    for n in 0..200_u32 {
+        let frame = Bytes::from(n.to_be_bytes().to_vec());
+        a.sink.send_lane(n % 7, vec![frame]).await.expect("sent");
+    }
+    for n in 0..200_u32 {
+        let frame = next(&mut b).await.expect("open").expect("a frame");
+        assert_eq!(&frame[..], n.to_be_bytes());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_frame_is_refused_by_the_sender() {
+    let quic = QuicTransport::dev()
+        .expect("dev")
+        .max_frame(1024)
+        .expect("limited");
+    let (mut a, _b) = pair(&quic, &quic).await.expect("connected");
+    let err = a
+        .sink
+        .send(vec![Bytes::from(vec![0_u8; 2048])])
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("exceeds"), "{err}");
+}
