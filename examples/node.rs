@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use beamish::dist::{Cookie, Endpoint};
+use beamish::dist::{Cookie, Endpoint, HeartbeatConfig};
 use beamish::quic::QuicTransport;
 use beamish::tcp::TcpTransport;
 use beamish::transport::Transport;
@@ -63,11 +63,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = parse(std::env::args().skip(1))?;
     let node = Node::builder().name(args.name).build()?;
+    // QUIC's keep-alive and idle timeout follow the node's heartbeat, so
+    // either notices a dead peer first by the same deadline.
+    let heartbeat = HeartbeatConfig::default();
     let transport: Arc<dyn Transport> = match args.listen.scheme() {
-        "quic" => Arc::new(QuicTransport::dev()?),
-        _ => Arc::new(TcpTransport::new()),
+        "quic" => Arc::new(QuicTransport::dev()?.heartbeat(heartbeat)?),
+        "tcp" => Arc::new(TcpTransport::new()),
+        other => return Err(format!("no transport for {other}:// here (tcp or quic)").into()),
     };
-    let config = ClusterConfig::new(Cookie::new(args.cookie));
+    let config = ClusterConfig::new(Cookie::new(args.cookie)).heartbeat(heartbeat);
     let listening = node.join(config, vec![transport], &[args.listen]).await?;
     let echo = node
         .start::<Echo>((), SpawnOpts::new().name("echo"))

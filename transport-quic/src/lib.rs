@@ -62,6 +62,7 @@ use beamish_tls::{TlsConfig, TlsError};
 use parking_lot::Mutex;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Why a QUIC transport could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -206,20 +207,25 @@ impl QuicTransport {
         })
     }
 
-    fn connection(&self, conn: quinn::Connection) -> Connection {
-        let peer = format!("quic://{}", conn.remote_address());
-        let (sink, stream) = streams::split(conn, self.inner.codec, self.inner.lanes);
-        Connection::new(Box::new(sink), Box::new(stream), peer)
-    }
-
-    /// An endpoint to connect from: the listening one, or one of its own.
+    /// An endpoint to connect from: the listening one if it can reach
+    /// `to`, or one of its own.
     fn endpoint_for(&self, to: SocketAddr) -> Result<quinn::Endpoint, TransportError> {
         if let Some(endpoint) = self.inner.listening.lock().clone() {
-            return Ok(endpoint);
+            if endpoint
+                .local_addr()
+                .is_ok_and(|local| can_reach(local.ip(), to.ip()))
+            {
+                return Ok(endpoint);
+            }
         }
         let mut client = self.inner.client_endpoint.lock();
         if let Some(endpoint) = client.clone() {
-            return Ok(endpoint);
+            if endpoint
+                .local_addr()
+                .is_ok_and(|local| local.is_ipv6() == to.is_ipv6())
+            {
+                return Ok(endpoint);
+            }
         }
         let any: IpAddr = if to.is_ipv6() {
             Ipv6Addr::UNSPECIFIED.into()
@@ -252,6 +258,20 @@ fn transport_config(
     config.max_concurrent_uni_streams(quinn::VarInt::from_u32(streams.saturating_add(1)));
     config.max_concurrent_bidi_streams(quinn::VarInt::from_u32(0));
     Ok(config)
+}
+
+/// Whether a socket bound to `local` can send to `to`: the same address
+/// family, and a loopback socket only to loopback addresses.
+fn can_reach(local: IpAddr, to: IpAddr) -> bool {
+    local.is_ipv6() == to.is_ipv6()
+        && (local.is_unspecified() || !local.is_loopback() || to.is_loopback())
+}
+
+/// A connection's two halves over `conn`.
+fn connection(conn: quinn::Connection, codec: FrameCodec, lanes: usize) -> Connection {
+    let peer = format!("quic://{}", conn.remote_address());
+    let (sink, stream) = streams::split(conn, codec, lanes);
+    Connection::new(Box::new(sink), Box::new(stream), peer)
 }
 
 fn io(err: std::io::Error) -> TransportError {
@@ -296,13 +316,15 @@ impl Transport for QuicTransport {
         quinn_endpoint.set_default_client_config(self.inner.client.clone());
         let bound = quinn_endpoint.local_addr().map_err(io)?;
         *self.inner.listening.lock() = Some(quinn_endpoint.clone());
-        let accepted = accept(self.clone(), quinn_endpoint);
+        let (accepted, task) = accept(quinn_endpoint.clone(), self.inner.codec, self.inner.lanes);
         Ok(Box::new(QuicListener {
             endpoint: Endpoint::Quic {
                 host: bound.ip().to_string(),
                 port: bound.port(),
             },
             accepted,
+            quinn: quinn_endpoint,
+            task,
         }))
     }
 
@@ -322,35 +344,41 @@ impl Transport for QuicTransport {
             quinn::ConnectionError::TimedOut => TransportError::Unreachable(endpoint.to_string()),
             other => TransportError::Io(format!("QUIC handshake with {endpoint}: {other}")),
         })?;
-        Ok(self.connection(conn))
+        Ok(connection(conn, self.inner.codec, self.inner.lanes))
     }
 }
 
 /// Accepts connections, each handshake in a task of its own so that a
 /// slow or hostile client holds up no one else.
-fn accept(transport: QuicTransport, endpoint: quinn::Endpoint) -> mpsc::Receiver<Connection> {
+fn accept(
+    endpoint: quinn::Endpoint,
+    codec: FrameCodec,
+    lanes: usize,
+) -> (mpsc::Receiver<Connection>, JoinHandle<()>) {
     let (done, accepted) = mpsc::channel(16);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(incoming) = endpoint.accept().await {
-            let transport = transport.clone();
             let done = done.clone();
             tokio::spawn(async move {
                 let peer = incoming.remote_address();
                 match incoming.await {
                     Ok(conn) => {
-                        let _ = done.send(transport.connection(conn)).await;
+                        let _ = done.send(connection(conn, codec, lanes)).await;
                     }
                     Err(err) => tracing::warn!(%peer, "refused a QUIC connection: {err}"),
                 }
             });
         }
     });
-    accepted
+    (accepted, task)
 }
 
 struct QuicListener {
     endpoint: Endpoint,
     accepted: mpsc::Receiver<Connection>,
+    /// The socket, which outgoing connections may share.
+    quinn: quinn::Endpoint,
+    task: JoinHandle<()>,
 }
 
 impl fmt::Debug for QuicListener {
@@ -358,6 +386,15 @@ impl fmt::Debug for QuicListener {
         f.debug_struct("QuicListener")
             .field("endpoint", &self.endpoint.to_string())
             .finish()
+    }
+}
+
+/// A dropped listener refuses new connections; those already made, and
+/// outgoing ones sharing its socket, carry on.
+impl Drop for QuicListener {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.quinn.set_server_config(None);
     }
 }
 

@@ -248,3 +248,26 @@ async fn an_oversized_frame_is_refused_by_the_sender() {
         .expect_err("refused");
     assert!(err.to_string().contains("exceeds"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_listener_takes_no_new_connections() {
+    let quick = beamish_core::dist::HeartbeatConfig {
+        tick: Duration::from_millis(100),
+        missed: 3,
+    };
+    let quic = QuicTransport::dev()
+        .expect("dev")
+        .heartbeat(quick)
+        .expect("configured");
+    let listener = quic.listen(&any_port()).await.expect("listens");
+    let at = listener.endpoint();
+    drop(listener);
+    let client = QuicTransport::dev()
+        .expect("dev")
+        .heartbeat(quick)
+        .expect("configured");
+    let refused = tokio::time::timeout(WAIT, client.connect(&at))
+        .await
+        .expect("refused in time");
+    assert!(refused.is_err(), "{refused:?}");
+}
