@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use beamish::amqp::{AmqpTransport, Mode};
 use beamish::dist::{Cookie, Endpoint};
 use beamish::quic::QuicTransport;
 use beamish::tcp::TcpTransport;
@@ -95,7 +96,8 @@ fn streaming_casts(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Elements(MESSAGES));
-    casts(&mut group, 64, MESSAGES);
+    casts(&mut group, 64, MESSAGES, &["tcp", "local", "quic"]);
+    raw_streams(&mut group, 64, MESSAGES);
     group.finish();
 }
 
@@ -105,42 +107,86 @@ fn large_casts(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Bytes(LARGE * 64 * 1024));
-    casts(&mut group, 64 * 1024, LARGE);
+    casts(&mut group, 64 * 1024, LARGE, &["tcp", "local", "quic"]);
+    raw_streams(&mut group, 64 * 1024, LARGE);
     group.finish();
 }
 
-/// Rounds of `round` casts of `size` bytes, over each transport and raw.
-fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64) {
+/// 64-byte messages per round through the broker.
+const BROKERED: u64 = 20_000;
+
+/// Streaming 64-byte casts through RabbitMQ, fast and durable, beside TCP,
+/// QUIC and plain lapin (transient; durable with 256 unconfirmed in flight
+/// and manual acknowledgements under a prefetch of 200).
+fn amqp_casts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("amqp_cast_64b");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(BROKERED));
+    casts(
+        &mut group,
+        64,
+        BROKERED,
+        &["tcp", "quic", "amqp_fast", "amqp_durable"],
+    );
+    let rt = runtime(Flavor::MultiThread);
+    for (name, durable) in [("transient", false), ("durable", true)] {
+        group.bench_function(BenchmarkId::new("raw_lapin", name), |bench| {
+            bench.iter_custom(|iters| rt.block_on(raw::lapin_stream(iters * BROKERED, durable)))
+        });
+    }
+    group.finish();
+}
+
+/// The transport called `name`, for the node called `node`.
+fn transport(name: &str, node: &str, net: &LocalNetwork) -> Arc<dyn Transport> {
+    match name {
+        "tcp" => Arc::new(TcpTransport::new()),
+        "local" => Arc::new(net.transport(node)),
+        "quic" => Arc::new(QuicTransport::dev().expect("a certificate")),
+        _ => {
+            let mode = if name == "amqp_durable" {
+                Mode::Durable
+            } else {
+                Mode::Fast
+            };
+            let run = std::process::id();
+            let amqp = AmqpTransport::new(&broker(), &format!("bench-{run}-{name}-{node}"), mode)
+                .expect("amqp")
+                .inbox_expiry(Duration::from_secs(60));
+            Arc::new(amqp)
+        }
+    }
+}
+
+fn broker() -> Endpoint {
+    "amqp://guest:guest@127.0.0.1:5672/%2f"
+        .parse()
+        .expect("valid")
+}
+
+/// Where the node called `node` listens over the transport called `name`.
+fn listen_at(name: &str, node: &str) -> Endpoint {
+    match name {
+        "tcp" => "tcp://127.0.0.1:0".parse().expect("valid"),
+        "local" => format!("local://{node}").parse().expect("valid"),
+        "quic" => "quic://127.0.0.1:0".parse().expect("valid"),
+        _ => broker(),
+    }
+}
+
+/// Rounds of `round` casts of `size` bytes over each named transport.
+fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64, over: &[&str]) {
     let rt = runtime(Flavor::MultiThread);
     let payload = "x".repeat(size);
     let net = LocalNetwork::new();
-    let setups: Vec<(&str, Setup)> = vec![
-        (
-            "tcp",
-            rt.block_on(two_nodes(
-                |_| Arc::new(TcpTransport::new()),
-                "tcp://127.0.0.1:0".parse().expect("valid"),
-                round,
-            )),
-        ),
-        (
-            "local",
-            rt.block_on(two_nodes(
-                |name| Arc::new(net.transport(name)),
-                "local://b".parse().expect("valid"),
-                round,
-            )),
-        ),
-        (
-            "quic",
-            rt.block_on(two_nodes(
-                |_| Arc::new(QuicTransport::dev().expect("a certificate")),
-                "quic://127.0.0.1:0".parse().expect("valid"),
-                round,
-            )),
-        ),
-    ];
-    for (name, (a, counter, mut rounds)) in setups {
+    for &name in over {
+        let (a, counter, mut rounds) = rt.block_on(two_nodes(
+            |node| transport(name, node, &net),
+            listen_at(name, "b"),
+            round,
+        ));
         group.bench_function(BenchmarkId::new("beamish", name), |bench| {
             bench.iter_custom(|iters| {
                 rt.block_on(async {
@@ -156,6 +202,11 @@ fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64) {
             })
         });
     }
+}
+
+/// The same traffic over raw tokio TCP and raw quinn.
+fn raw_streams(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64) {
+    let rt = runtime(Flavor::MultiThread);
     group.bench_function(BenchmarkId::new("raw_tcp_frames", "tcp"), |bench| {
         bench.iter_custom(|iters| rt.block_on(raw::tcp_frames(iters * round, size)))
     });
@@ -226,33 +277,33 @@ fn remote_call(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(4));
+    calls(
+        &mut group,
+        &["tcp", "local", "quic", "amqp_fast", "amqp_durable"],
+    );
+    let rt = runtime(Flavor::MultiThread);
+    group.bench_function(BenchmarkId::new("raw_tcp_echo", "tcp"), |bench| {
+        bench.iter_custom(|iters| rt.block_on(raw::tcp_echo(iters)))
+    });
+    group.bench_function(BenchmarkId::new("raw_quinn_echo", "quic"), |bench| {
+        bench.iter_custom(|iters| rt.block_on(raw::quic_echo(iters)))
+    });
+    group.bench_function(BenchmarkId::new("raw_lapin_rpc", "amqp"), |bench| {
+        bench.iter_custom(|iters| rt.block_on(raw::lapin_rpc(iters)))
+    });
+    group.finish();
+}
+
+/// Call round trips over each named transport.
+fn calls(group: &mut BenchmarkGroup<'_, WallTime>, over: &[&str]) {
     let rt = runtime(Flavor::MultiThread);
     let net = LocalNetwork::new();
-    let pairs = vec![
-        (
-            "tcp",
-            rt.block_on(echo_pair(
-                |_| Arc::new(TcpTransport::new()),
-                "tcp://127.0.0.1:0".parse().expect("valid"),
-            )),
-        ),
-        (
-            "local",
-            rt.block_on(echo_pair(
-                |name| Arc::new(net.transport(name)),
-                "local://cb".parse().expect("valid"),
-            )),
-        ),
-        (
-            "quic",
-            rt.block_on(echo_pair(
-                |_| Arc::new(QuicTransport::dev().expect("a certificate")),
-                "quic://127.0.0.1:0".parse().expect("valid"),
-            )),
-        ),
-    ];
     let payload = "x".repeat(64);
-    for (name, (a, echo)) in pairs {
+    for &name in over {
+        let (a, echo) = rt.block_on(echo_pair(
+            |node| transport(name, node, &net),
+            listen_at(name, "cb"),
+        ));
         group.bench_function(BenchmarkId::new("beamish", name), |bench| {
             bench.iter_custom(|iters| {
                 rt.block_on(async {
@@ -273,13 +324,6 @@ fn remote_call(c: &mut Criterion) {
             })
         });
     }
-    group.bench_function(BenchmarkId::new("raw_tcp_echo", "tcp"), |bench| {
-        bench.iter_custom(|iters| rt.block_on(raw::tcp_echo(iters)))
-    });
-    group.bench_function(BenchmarkId::new("raw_quinn_echo", "quic"), |bench| {
-        bench.iter_custom(|iters| rt.block_on(raw::quic_echo(iters)))
-    });
-    group.finish();
 }
 
 /// Sends `count` casts of `size` bytes to `to` from its own process, so
@@ -436,7 +480,8 @@ mod group {
         streaming_casts,
         large_casts,
         remote_call,
-        mixed_casts
+        mixed_casts,
+        amqp_casts
     );
 }
 use group::benches;

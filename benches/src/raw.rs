@@ -163,3 +163,207 @@ pub async fn quic_echo(iters: u64) -> Duration {
     }
     start.elapsed()
 }
+
+/// Plain lapin: `count` 64-byte messages through a fresh queue, publisher
+/// and consumer in one process. Transient without confirms and with
+/// automatic acknowledgements; or (`durable`) persistent into a durable
+/// queue with publisher confirms, at most 256 unconfirmed, and manual
+/// acknowledgements under a prefetch of 200.
+pub async fn lapin_stream(count: u64, durable: bool) -> Duration {
+    use futures_lite::StreamExt;
+    use lapin::options::{
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+        ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    };
+    use lapin::types::FieldTable;
+    use lapin::BasicProperties;
+
+    let conn = lapin_connection().await;
+    let publish = conn.create_channel().await.expect("a channel");
+    let consume = conn.create_channel().await.expect("a channel");
+    let queue = format!("beamish-bench-{}", unique());
+    let options = QueueDeclareOptions {
+        durable,
+        auto_delete: !durable,
+        ..QueueDeclareOptions::default()
+    };
+    consume
+        .queue_declare(queue.as_str().into(), options, FieldTable::default())
+        .await
+        .expect("declared");
+    if durable {
+        publish
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        consume
+            .basic_qos(200, BasicQosOptions::default())
+            .await
+            .expect("qos");
+    }
+    let mut consumer = consume
+        .basic_consume(
+            queue.as_str().into(),
+            "bench".into(),
+            BasicConsumeOptions {
+                no_ack: !durable,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("consuming");
+    let (done, finished) = oneshot::channel();
+    tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < count {
+            let Some(Ok(delivery)) = consumer.next().await else {
+                break;
+            };
+            if durable {
+                delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .expect("acknowledged");
+            }
+            seen += 1;
+        }
+        let _ = done.send(());
+    });
+    let payload = [b'x'; 64];
+    let props = if durable {
+        BasicProperties::default().with_delivery_mode(2)
+    } else {
+        BasicProperties::default()
+    };
+    let start = Instant::now();
+    let mut in_flight = std::collections::VecDeque::new();
+    for _ in 0..count {
+        let confirm = publish
+            .basic_publish(
+                "".into(),
+                queue.as_str().into(),
+                BasicPublishOptions::default(),
+                &payload,
+                props.clone(),
+            )
+            .await
+            .expect("published");
+        if durable {
+            in_flight.push_back(confirm);
+            if in_flight.len() >= 256 {
+                if let Some(oldest) = in_flight.pop_front() {
+                    oldest.await.expect("confirmed");
+                }
+            }
+        }
+    }
+    for confirm in in_flight {
+        confirm.await.expect("confirmed");
+    }
+    finished.await.expect("all consumed");
+    let elapsed = start.elapsed();
+    let _ = consume
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await;
+    let _ = conn.close(200, "done".into()).await;
+    elapsed
+}
+
+/// Plain lapin: `iters` request/response round trips of 64 bytes, the
+/// responder answering on the request's `reply_to` queue.
+pub async fn lapin_rpc(iters: u64) -> Duration {
+    use futures_lite::StreamExt;
+    use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use lapin::BasicProperties;
+
+    let conn = lapin_connection().await;
+    let server = conn.create_channel().await.expect("a channel");
+    let client = conn.create_channel().await.expect("a channel");
+    let id = unique();
+    let (requests, replies) = (format!("beamish-rpc-{id}"), format!("beamish-reply-{id}"));
+    let temporary = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    for (channel, queue) in [(&server, &requests), (&client, &replies)] {
+        channel
+            .queue_declare(queue.as_str().into(), temporary, FieldTable::default())
+            .await
+            .expect("declared");
+    }
+    let no_ack = BasicConsumeOptions {
+        no_ack: true,
+        ..BasicConsumeOptions::default()
+    };
+    let mut incoming = server
+        .basic_consume(
+            requests.as_str().into(),
+            "server".into(),
+            no_ack,
+            FieldTable::default(),
+        )
+        .await
+        .expect("consuming");
+    tokio::spawn(async move {
+        while let Some(Ok(request)) = incoming.next().await {
+            let Some(reply_to) = request.properties.reply_to().clone() else {
+                continue;
+            };
+            let _ = server
+                .basic_publish(
+                    "".into(),
+                    reply_to,
+                    BasicPublishOptions::default(),
+                    &request.data,
+                    BasicProperties::default(),
+                )
+                .await;
+        }
+    });
+    let mut answers = client
+        .basic_consume(
+            replies.as_str().into(),
+            "client".into(),
+            no_ack,
+            FieldTable::default(),
+        )
+        .await
+        .expect("consuming");
+    let payload = [b'x'; 64];
+    let start = Instant::now();
+    for _ in 0..iters {
+        client
+            .basic_publish(
+                "".into(),
+                requests.as_str().into(),
+                BasicPublishOptions::default(),
+                &payload,
+                BasicProperties::default().with_reply_to(replies.as_str().into()),
+            )
+            .await
+            .expect("published");
+        answers.next().await.expect("open").expect("an answer");
+    }
+    let elapsed = start.elapsed();
+    let _ = conn.close(200, "done".into()).await;
+    elapsed
+}
+
+async fn lapin_connection() -> lapin::Connection {
+    lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("the broker on 127.0.0.1:5672")
+}
+
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
