@@ -122,6 +122,33 @@ impl Broker {
         })
     }
 
+    /// A live connection for a durable session, which outlives the broker
+    /// connection: made again if need be, waiting at most the send timeout
+    /// for the broker to come back.
+    pub(crate) async fn live_wait(&self) -> Result<Arc<Live>, TransportError> {
+        let deadline = tokio::time::Instant::now() + self.settings.send_timeout;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let attempt = tokio::time::timeout(left, self.ensure()).await;
+            match attempt {
+                Ok(Ok(live)) => return Ok(live),
+                Ok(Err(err)) if tokio::time::Instant::now() + delay < deadline => {
+                    tracing::debug!("waiting for the broker: {err}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Ok(Err(err)) => return Err(err),
+                Err(_) => {
+                    return Err(TransportError::Closed(format!(
+                        "the broker did not come back within {:?}",
+                        self.settings.send_timeout
+                    )))
+                }
+            }
+        }
+    }
+
     /// The live connection if it is still the one of `generation`.
     pub(crate) async fn live_for(&self, generation: u64) -> Result<Arc<Live>, TransportError> {
         let live = self.live.lock().await;
@@ -455,8 +482,13 @@ async fn consume_inbox(
             *live = None;
         }
     }
-    me.lose_all(&format!("the broker connection was lost: {why}"));
-    if me.accepted.lock().is_none() {
+    // Fast sessions go with the connection; durable ones wait for the
+    // broker, and what it had not seen acknowledged comes again.
+    let durable = me.mode() == Mode::Durable;
+    if !durable {
+        me.lose_all(&format!("the broker connection was lost: {why}"));
+    }
+    if me.accepted.lock().is_none() && !durable {
         return;
     }
     drop(me);

@@ -26,6 +26,17 @@
 //!   process's handler has returned, with a prefetch window bounding what
 //!   is in flight.
 //!
+//! # When the broker goes away
+//!
+//! The transport reconnects with backoff (100 ms, doubling to 5 s). In fast
+//! mode every session ends with the broker connection and a send on it
+//! fails at once with `Closed`; the nodes reconnect on demand. In durable
+//! mode sessions outlive the broker connection: a send waits for the
+//! broker (at most the send timeout, then fails), and what the broker had
+//! confirmed but the receiver had not acknowledged comes again, in order,
+//! once it is back. The node's heartbeats still decide: an outage longer
+//! than the heartbeat allows ends the session at the node level.
+//!
 //! # The durable contract: at least once
 //!
 //! A message the broker confirmed is handled at least once: if the

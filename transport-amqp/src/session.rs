@@ -73,14 +73,20 @@ impl AmqpSink {
 impl FrameSink for AmqpSink {
     /// Publishes the frames in order to the peer's inbox. In durable mode
     /// they are persistent and the call returns once the broker has
-    /// confirmed every one; a refusal or a lost connection is an error
-    /// (and a frame may then have been stored or not: at least once).
+    /// confirmed every one; while the broker is away it waits for it (at
+    /// most the send timeout); a refusal or a connection lost mid-send is
+    /// an error (and a frame may then have been stored or not: at least
+    /// once). In fast mode a session ends with its broker connection.
     async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError> {
         if self.closed {
             return Err(TransportError::Closed("the session is closed".into()));
         }
-        let live = self.broker.live_for(self.generation).await?;
         let durable = self.broker.mode() == Mode::Durable;
+        let live = if durable {
+            self.broker.live_wait().await?
+        } else {
+            self.broker.live_for(self.generation).await?
+        };
         let mut confirms = Vec::with_capacity(if durable { frames.len() } else { 0 });
         for frame in &frames {
             // Heartbeat ticks (empty frames) need not outlive a crash.
@@ -116,7 +122,7 @@ impl FrameSink for AmqpSink {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        if let Ok(live) = self.broker.live_for(self.generation).await {
+        if let Ok(live) = self.broker.ensure().await {
             let _ = live
                 .publish
                 .basic_publish(
