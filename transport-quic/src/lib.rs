@@ -4,17 +4,23 @@
 //! streams, one per lane, a fixed number of them (8 by default): the node
 //! puts everything one process sends in one lane, so per-pair order holds,
 //! while a large or slow message holds up only the processes that share its
-//! stream. Each stream has a writer of its own, and the receiving side
-//! merges every stream into the connection's one stream of frames.
+//! stream. A send writes straight into its lane's stream when the stream
+//! has room; a lane held up by flow control keeps what it could not take
+//! in a backlog that a task of its own drains, so the other lanes carry on.
+//! The receiving side reads every stream in turn into the connection's one
+//! stream of frames, with no task or channel in between. Frames over the
+//! limit are refused by the sender; one from the peer ends the connection
+//! with an error. An orderly close delivers every frame sent before it.
 //!
 //! TLS is part of QUIC: [`QuicTransport::new`] takes a
 //! [`TlsConfig`](beamish_tls::TlsConfig) (certificate, key, CA, optional
 //! mutual TLS), and [`QuicTransport::dev`] generates a self-signed
 //! certificate and verifies no peer, leaving authentication to the node's
 //! cookie handshake. Connections negotiate the ALPN protocol [`ALPN`].
-//! QUIC keep-alives and the idle timeout follow the
-//! node's heartbeat ([`QuicTransport::heartbeat`]), so a dead peer is
-//! found as fast as over TCP.
+//! QUIC keep-alives and the idle timeout follow the node's heartbeat
+//! ([`QuicTransport::heartbeat`]: a keep-alive every tick, the connection
+//! dropped after the ticks the node may miss), so a dead peer is found as
+//! fast as over TCP; give it the node's own `HeartbeatConfig`.
 //!
 //! # Lanes against one stream
 //!
@@ -48,7 +54,16 @@
 //! # }
 //! ```
 
-mod streams;
+mod recv;
+mod send;
+
+/// Application error codes in QUIC's close frames.
+mod codes {
+    /// An orderly close.
+    pub(crate) const CLOSED: u32 = 0;
+    /// A stream carried something unreadable.
+    pub(crate) const BROKEN: u32 = 1;
+}
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -82,6 +97,12 @@ pub const ALPN: &[u8] = b"beamish";
 
 /// The default number of streams (lanes) per connection.
 pub const DEFAULT_LANES: usize = 8;
+
+/// The most lanes a connection has.
+pub const MAX_LANES: usize = 64;
+
+/// The streams a peer may have open at once: one per lane, and one spare.
+const PEER_STREAMS: u32 = MAX_LANES as u32 + 1;
 
 /// Distribution over QUIC.
 #[derive(Clone)]
@@ -160,8 +181,8 @@ impl QuicTransport {
         )
     }
 
-    /// Uses `lanes` streams per connection (at least 1; 1 puts everything
-    /// on one ordered stream, as TCP does).
+    /// Uses `lanes` streams per connection (from 1 to [`MAX_LANES`]; 1
+    /// puts everything on one ordered stream, as TCP does).
     ///
     /// # Errors
     ///
@@ -172,7 +193,7 @@ impl QuicTransport {
             inner.tls.clone(),
             inner.heartbeat,
             inner.codec,
-            lanes.max(1),
+            lanes.clamp(1, MAX_LANES),
         )
     }
 
@@ -188,7 +209,7 @@ impl QuicTransport {
             QuicServerConfig::try_from(tls.server_config()).map_err(|err| crypto(&err))?;
         let client_crypto =
             QuicClientConfig::try_from(tls.client_config()).map_err(|err| crypto(&err))?;
-        let transport = Arc::new(transport_config(heartbeat, lanes)?);
+        let transport = Arc::new(transport_config(heartbeat)?);
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_crypto));
         server.transport_config(Arc::clone(&transport));
         let mut client = quinn::ClientConfig::new(Arc::new(client_crypto));
@@ -241,10 +262,7 @@ impl QuicTransport {
 
 /// QUIC's own liveness, from the node's heartbeat: keep-alives every
 /// tick, and the connection dropped after the ticks the node may miss.
-fn transport_config(
-    heartbeat: HeartbeatConfig,
-    lanes: usize,
-) -> Result<quinn::TransportConfig, QuicError> {
+fn transport_config(heartbeat: HeartbeatConfig) -> Result<quinn::TransportConfig, QuicError> {
     let mut config = quinn::TransportConfig::default();
     let idle = heartbeat
         .tick
@@ -254,8 +272,9 @@ fn transport_config(
     config.max_idle_timeout(Some(
         quinn::IdleTimeout::try_from(idle).map_err(|err| QuicError::Crypto(err.to_string()))?,
     ));
-    let streams = u32::try_from(lanes).unwrap_or(u32::MAX);
-    config.max_concurrent_uni_streams(quinn::VarInt::from_u32(streams.saturating_add(1)));
+    // The same allowance whatever this side's lanes, so that peers set up
+    // with different lanes still reach each other.
+    config.max_concurrent_uni_streams(quinn::VarInt::from_u32(PEER_STREAMS));
     config.max_concurrent_bidi_streams(quinn::VarInt::from_u32(0));
     Ok(config)
 }
@@ -270,8 +289,9 @@ fn can_reach(local: IpAddr, to: IpAddr) -> bool {
 /// A connection's two halves over `conn`.
 fn connection(conn: quinn::Connection, codec: FrameCodec, lanes: usize) -> Connection {
     let peer = format!("quic://{}", conn.remote_address());
-    let (sink, stream) = streams::split(conn, codec, lanes);
-    Connection::new(Box::new(sink), Box::new(stream), peer)
+    let sink = send::QuicSink::new(conn.clone(), codec, lanes);
+    let frames = recv::frames(conn, codec);
+    Connection::new(Box::new(sink), Box::new(frames), peer)
 }
 
 fn io(err: std::io::Error) -> TransportError {
