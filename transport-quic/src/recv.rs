@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use beamish_core::dist::FrameCodec;
+use beamish_core::dist::{FrameCodec, FrameError};
 use beamish_core::transport::{FrameStream, Incoming, TransportError};
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
@@ -20,6 +20,9 @@ use crate::codes::{BROKEN, CLOSED};
 
 /// How much a stream reads at a time, at least.
 const READ: usize = 64 * 1024;
+
+/// The bytes of frames one stream yields before the next has its turn.
+const TURN: usize = 64 * 1024;
 
 /// What the task accepting the peer's streams reports.
 enum Accepted {
@@ -37,7 +40,7 @@ pub(crate) fn frames(conn: quinn::Connection, codec: FrameCodec) -> QuicFrames {
         codec,
         accepted,
         streams: Vec::new(),
-        turn: 0,
+        turns: Turns::default(),
         ending: None,
         ended: None,
     }
@@ -111,14 +114,68 @@ impl Inbound {
     }
 }
 
+/// Something holding the bytes read from one stream.
+trait Buffered {
+    fn buffer(&mut self) -> &mut BytesMut;
+}
+
+impl Buffered for Inbound {
+    fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.buffer
+    }
+}
+
+/// Whose turn it is among a connection's streams: each turn is worth
+/// `TURN` bytes of frames, so many small frames of one lane go for each
+/// large one of another, and a stream with nothing whole passes its turn.
+#[derive(Debug, Clone, Copy)]
+struct Turns {
+    at: usize,
+    credit: usize,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self {
+            at: 0,
+            credit: TURN,
+        }
+    }
+}
+
+impl Turns {
+    /// The next whole frame in any of the buffers, the streams in turn;
+    /// `None` only if no buffer holds a whole frame.
+    fn take<B: Buffered>(
+        &mut self,
+        codec: FrameCodec,
+        streams: &mut [B],
+    ) -> Result<Option<Bytes>, FrameError> {
+        let (count, first) = (streams.len(), self.at);
+        for k in 0..count {
+            let at = (first + k) % count;
+            if at != self.at {
+                (self.at, self.credit) = (at, TURN);
+            }
+            if let Some(frame) = codec.decode(streams[at].buffer())? {
+                self.credit = self.credit.saturating_sub(frame.len().max(1));
+                if self.credit == 0 {
+                    (self.at, self.credit) = ((at + 1) % count, TURN);
+                }
+                return Ok(Some(frame));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// The receiving half of a QUIC connection.
 pub(crate) struct QuicFrames {
     conn: quinn::Connection,
     codec: FrameCodec,
     accepted: mpsc::UnboundedReceiver<Accepted>,
     streams: Vec<Inbound>,
-    /// The stream to look at first next time.
-    turn: usize,
+    turns: Turns,
     /// How the connection ended, once the accepting task says so; reported
     /// after every stream has been read to its end.
     ending: Option<Option<String>>,
@@ -143,18 +200,10 @@ impl QuicFrames {
             }
         }
         loop {
-            // A frame already read, the streams taken in turn.
-            let count = self.streams.len();
-            for k in 0..count {
-                let at = (self.turn + k) % count;
-                match self.codec.decode(&mut self.streams[at].buffer) {
-                    Ok(Some(frame)) => {
-                        self.turn = (at + 1) % count;
-                        return Poll::Ready(Ok(Some(frame)));
-                    }
-                    Ok(None) => {}
-                    Err(err) => return Poll::Ready(Err(format!("unreadable frame: {err}"))),
-                }
+            match self.turns.take(self.codec, &mut self.streams) {
+                Ok(Some(frame)) => return Poll::Ready(Ok(Some(frame))),
+                Ok(None) => {}
+                Err(err) => return Poll::Ready(Err(format!("unreadable frame: {err}"))),
             }
             // None: read more from every stream that has something.
             let mut more = false;
@@ -217,5 +266,74 @@ impl FrameStream for QuicFrames {
                 Err(TransportError::Closed(why))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Buffered for BytesMut {
+        fn buffer(&mut self) -> &mut BytesMut {
+            self
+        }
+    }
+
+    fn frames(sizes: &[usize], mark: u8) -> BytesMut {
+        let mut out = BytesMut::new();
+        for &size in sizes {
+            let payload = vec![mark; size];
+            FrameCodec::default()
+                .encode(&payload, &mut out)
+                .expect("under the limit");
+        }
+        out
+    }
+
+    #[test]
+    fn every_buffered_frame_is_found_whoever_holds_it() {
+        for count in 1..=9 {
+            for holder in 0..count {
+                let mut streams: Vec<BytesMut> = (0..count).map(|_| BytesMut::new()).collect();
+                streams[holder] = frames(&[3], 1);
+                // Wherever the turn starts, the one frame is found.
+                let mut turns = Turns {
+                    at: (holder + 1) % count,
+                    credit: TURN,
+                };
+                let codec = FrameCodec::default();
+                let frame = turns.take(codec, &mut streams).expect("well formed");
+                assert_eq!(frame.as_deref(), Some(&[1_u8; 3][..]), "{count} {holder}");
+                assert_eq!(turns.take(codec, &mut streams).expect("ok"), None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_turn_is_worth_its_bytes() {
+        let codec = FrameCodec::default();
+        // Stream 0: two large frames; stream 1: many small ones.
+        let mut streams = vec![frames(&[TURN, TURN], 0), frames(&[64; 2048], 1)];
+        let none: &mut [BytesMut] = &mut [];
+        assert_eq!(Turns::default().take(codec, none).expect("ok"), None);
+        let mut marks = Vec::new();
+        let mut turns = Turns::default();
+        while let Some(frame) = turns.take(codec, &mut streams).expect("ok") {
+            marks.push(frame[0]);
+        }
+        // One large frame, then a turn's worth of small ones (1 024), and
+        // so on.
+        let small_after_first = marks[1..].iter().take_while(|mark| **mark == 1).count();
+        assert_eq!(marks[0], 0);
+        assert_eq!(small_after_first, TURN / 64);
+        assert_eq!(marks.iter().filter(|mark| **mark == 0).count(), 2);
+        assert_eq!(marks.len(), 2 + 2048);
+    }
+
+    #[test]
+    fn a_bad_frame_is_an_error() {
+        let codec = FrameCodec::new(16);
+        let mut streams = vec![frames(&[64], 0)];
+        assert!(Turns::default().take(codec, &mut streams).is_err());
     }
 }

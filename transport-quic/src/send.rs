@@ -10,8 +10,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::poll_fn;
-use std::pin::Pin;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beamish_core::dist::FrameCodec;
 use beamish_core::transport::{FrameSink, TransportError};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
@@ -28,8 +28,9 @@ use crate::codes::CLOSED;
 /// How long a closing connection waits for its lanes to flush.
 const FLUSH: Duration = Duration::from_secs(2);
 
-/// The scratch buffer is given back when a batch grew it beyond this.
-const SCRATCH: usize = 1 << 20;
+/// Frames smaller than this are copied together into one buffer; larger
+/// ones are written from their own memory.
+const COPY_UNDER: usize = 4096;
 
 /// The sending half of a QUIC connection.
 pub(crate) struct QuicSink {
@@ -64,6 +65,32 @@ impl QuicSink {
             lanes: (0..lanes.max(1)).map(|_| None).collect(),
             scratch: BytesMut::new(),
         }
+    }
+
+    /// The frames as chunks to write: small frames copied together with
+    /// their length prefixes into one buffer, large ones written from
+    /// their own memory behind a prefix, so a large batch costs no copy
+    /// here.
+    fn encode(&mut self, frames: &[Bytes]) -> Result<Vec<Bytes>, TransportError> {
+        let mut chunks = Vec::new();
+        for frame in frames {
+            if frame.len() < COPY_UNDER {
+                self.codec
+                    .encode(frame, &mut self.scratch)
+                    .map_err(|err| TransportError::Io(err.to_string()))?;
+                continue;
+            }
+            // The codec's header: the length, 4 bytes big-endian.
+            let size = u32::try_from(frame.len())
+                .map_err(|_| TransportError::Io("a frame over 4 GiB".to_owned()))?;
+            self.scratch.put_u32(size);
+            chunks.push(self.scratch.split().freeze());
+            chunks.push(frame.clone());
+        }
+        if !self.scratch.is_empty() {
+            chunks.push(self.scratch.split().freeze());
+        }
+        Ok(chunks)
     }
 
     fn closed(&self) -> Option<TransportError> {
@@ -101,13 +128,12 @@ impl Stream {
     /// all written (or writing failed), and no longer draining; pending
     /// while the stream is full.
     fn poll_backlog(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        while let Some(front) = self.backlog.front_mut() {
-            match Pin::new(&mut self.stream).poll_write(cx, front) {
-                Poll::Ready(Ok(written)) => {
-                    front.advance(written);
-                    if front.is_empty() {
-                        self.backlog.pop_front();
-                    }
+        while !self.backlog.is_empty() {
+            let chunks = self.backlog.make_contiguous();
+            let polled = pin!(self.stream.write_chunks(chunks)).poll(cx);
+            match polled {
+                Poll::Ready(Ok(wrote)) => {
+                    self.backlog.drain(..wrote.chunks);
                 }
                 Poll::Ready(Err(err)) => {
                     self.failed = Some(err.to_string());
@@ -151,32 +177,29 @@ impl FrameSink for QuicSink {
                 frame.len()
             )));
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        for frame in &frames {
-            self.codec
-                .encode(frame, &mut scratch)
-                .map_err(|err| TransportError::Io(err.to_string()))?;
-        }
+        let mut chunks = self.encode(&frames)?;
         let at = usize::try_from(lane).unwrap_or(0) % self.lanes.len();
         let lane = self.lane(at).await?;
         let mut stream = lane.shared.lock();
         if let Some(why) = &stream.failed {
             return Err(TransportError::Closed(why.clone()));
         }
+        let mut written = 0;
         if stream.backlog.is_empty() {
             // Straight into the stream, as far as it has room.
             let mut cx = Context::from_waker(Waker::noop());
-            while !scratch.is_empty() {
-                match Pin::new(&mut stream.stream).poll_write(&mut cx, &scratch) {
-                    Poll::Ready(Ok(written)) => scratch.advance(written),
+            while written < chunks.len() {
+                let polled = pin!(stream.stream.write_chunks(&mut chunks[written..])).poll(&mut cx);
+                match polled {
+                    Poll::Ready(Ok(wrote)) => written += wrote.chunks,
                     Poll::Ready(Err(err)) => return Err(TransportError::Closed(err.to_string())),
                     Poll::Pending => break,
                 }
             }
         }
-        if !scratch.is_empty() {
-            stream.backlog.push_back(scratch.split().freeze());
+        if written < chunks.len() {
+            let rest = chunks.drain(written..).filter(|chunk| !chunk.is_empty());
+            stream.backlog.extend(rest);
             if !stream.draining {
                 stream.draining = true;
                 let shared = Arc::clone(&lane.shared);
@@ -184,10 +207,6 @@ impl FrameSink for QuicSink {
                     poll_fn(|cx| shared.lock().poll_backlog(cx)).await;
                 }));
             }
-        }
-        drop(stream);
-        if scratch.capacity() <= SCRATCH {
-            self.scratch = scratch;
         }
         Ok(())
     }
