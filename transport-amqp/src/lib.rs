@@ -7,35 +7,44 @@
 //! peer's inbox (which must exist: an unroutable one makes the peer
 //! unreachable), then frames to each other's inbox tagged with the session
 //! and the sender, in order, and a `close`. The node's cookie handshake and
-//! heartbeats run over the session as over any connection, so a node that
-//! stops answering is declared down like over TCP; losing the broker
-//! connection loses every session at once.
+//! heartbeats run over the session as over any connection.
 //!
 //! Endpoints are `amqp://user:pass@host:port/vhost?node=name`: a listening
 //! node's endpoint names itself, and connecting to one names the node
 //! wanted.
 //!
+//! # Presence
+//!
+//! A node is present while it consumes its inbox. The peers of a node's
+//! sessions are checked at the broker every second (see
+//! [`AmqpTransport::presence_interval`]); one that no longer consumes its
+//! inbox at three checks in a row has its sessions lost, so the node sees
+//! it down (`NodeDown`) without waiting for its heartbeats to run out. In
+//! durable mode, opening a session to a node whose inbox has no consumer
+//! fails at once as unreachable.
+//!
 //! # Two modes
 //!
-//! - [`Mode::Fast`]: the inbox is exclusive and goes with the node;
+//! - [`Mode::Fast`]: the inbox goes with its consumer, so with the node;
 //!   messages are transient, unconfirmed and acknowledged automatically.
 //!   Like TCP, a message in flight when something fails may be lost.
 //! - [`Mode::Durable`]: the inbox is durable and outlives the node;
 //!   messages are persistent; a send returns once the broker has confirmed
 //!   every frame; a received message is acknowledged only after the target
-//!   process's handler has returned, with a prefetch window bounding what
-//!   is in flight.
+//!   process's handler has returned, with a prefetch window (200 by
+//!   default) bounding what is in flight.
 //!
 //! # When the broker goes away
 //!
-//! The transport reconnects with backoff (100 ms, doubling to 5 s). In fast
-//! mode every session ends with the broker connection and a send on it
-//! fails at once with `Closed`; the nodes reconnect on demand. In durable
-//! mode sessions outlive the broker connection: a send waits for the
-//! broker (at most the send timeout, then fails), and what the broker had
-//! confirmed but the receiver had not acknowledged comes again, in order,
-//! once it is back. The node's heartbeats still decide: an outage longer
-//! than the heartbeat allows ends the session at the node level.
+//! The transport owns its broker connection and makes it again with
+//! backoff (100 ms, doubling to 2 s). In fast mode every session ends with
+//! the broker connection (its `recv` fails) and a send on it fails at once
+//! with `Closed`; the nodes open new sessions on demand. In durable mode
+//! sessions outlive the broker connection: a send waits for the broker (at
+//! most the send timeout, 30 s by default, then fails), and what the broker
+//! had confirmed but the receiver had not acknowledged comes again, in
+//! order, once it is back. The node's heartbeats still decide: an outage
+//! longer than they allow ends the session at the node level.
 //!
 //! # The durable contract: at least once
 //!
@@ -44,13 +53,17 @@
 //! message stays in its inbox and is delivered again when a node with the
 //! same name starts; messages of sessions from the node's earlier life are
 //! delivered to processes by registered name (start and register them
-//! before joining). Duplicates are possible: a message handled but not yet
-//! acknowledged when the node died comes again. Order per pair of
-//! processes is kept, except that a redelivered message comes before what
-//! follows it, again. A handler should therefore be idempotent, or carry
-//! an id in each message (a sequence number per sender) and skip ids it
-//! has seen. A message whose handler panicked is not acknowledged either,
-//! and comes back when the node's broker connection is made again.
+//! before joining). A message that was not handled (its handler panicked,
+//! or its connection ended before it was) goes back to the inbox and comes
+//! again, through the same session or as a message of an earlier session.
+//!
+//! Duplicates are possible: a message handled but not yet acknowledged
+//! when the node died comes again. Order per pair of processes is kept,
+//! except across a redelivery: a message delivered again comes after
+//! messages that had already overtaken it. A handler should therefore be
+//! idempotent (setting a state rather than adding to it), or each message
+//! should carry an id (a sequence number per sender, or a unique id) that
+//! the handler records, skipping ids it has already seen.
 //!
 //! # Example
 //!
@@ -74,6 +87,8 @@
 //! ```
 
 mod broker;
+mod demux;
+mod presence;
 mod session;
 
 use std::fmt;
@@ -116,6 +131,7 @@ pub(crate) struct Settings {
     pub(crate) open_ttl: Duration,
     pub(crate) inbox_expiry: Option<Duration>,
     pub(crate) max_frame: usize,
+    pub(crate) presence: Duration,
 }
 
 /// Distribution through an AMQP broker.
@@ -149,6 +165,7 @@ impl AmqpTransport {
                 open_ttl: Duration::from_secs(10),
                 inbox_expiry: None,
                 max_frame: DEFAULT_MAX_FRAME,
+                presence: Duration::from_secs(1),
             },
         )
     }
@@ -181,7 +198,7 @@ impl AmqpTransport {
     }
 
     fn set(self, change: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = self.broker.settings();
+        let mut settings = self.broker.settings;
         change(&mut settings);
         Self {
             broker: Broker::new(
@@ -212,9 +229,22 @@ impl AmqpTransport {
         self.set(|s| s.inbox_expiry = Some(after))
     }
 
-    /// Refuses frames over `max` bytes.
+    /// Refuses frames over `max` bytes, sent or received (8 MiB by
+    /// default, as the node's own limit).
     pub fn max_frame(self, max: usize) -> Self {
         self.set(|s| s.max_frame = max)
+    }
+
+    /// How long connecting to the broker may take before it fails.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.set(|s| s.connect_timeout = timeout)
+    }
+
+    /// How often the peers of this node's sessions are checked for
+    /// presence at the broker (1 s by default): one that no longer consumes
+    /// its inbox at three checks in a row has its sessions lost.
+    pub fn presence_interval(self, every: Duration) -> Self {
+        self.set(|s| s.presence = every.max(Duration::from_millis(10)))
     }
 
     /// The name of this node's inbox queue.
@@ -222,9 +252,25 @@ impl AmqpTransport {
         self.broker.inbox()
     }
 
-    /// Closes the connection to the broker: every session ends.
+    /// Closes the connection to the broker: every session ends, and the
+    /// transport does not reconnect. Dropping the last clone of the
+    /// transport (and of its sessions) closes it too.
     pub async fn shutdown(&self) {
         self.broker.shutdown().await;
+    }
+
+    /// Shuts the transport down and deletes this node's inbox at the
+    /// broker, with whatever it still holds: for a node retired for good
+    /// (a durable inbox otherwise stays), and for tests.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Unreachable`] if the broker cannot be reached,
+    /// [`TransportError::Closed`] or [`TransportError::Io`] if it did not
+    /// delete the queue.
+    pub async fn delete_inbox(&self) -> Result<(), TransportError> {
+        self.broker.shutdown().await;
+        self.broker.delete_queue(&self.broker.inbox()).await
     }
 }
 

@@ -1,33 +1,33 @@
-//! A session between two nodes through the broker: frames published to
-//! the peer's inbox, tagged with the session and the sender, and frames
-//! from the peer's session, demultiplexed from this node's inbox.
+//! A session between two nodes through the broker: opened with an `open`
+//! to the peer's inbox, then frames published to that inbox tagged with
+//! the session and the sender, and frames from the peer's side, handed
+//! over by the demultiplexer.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use beamish_core::transport::{Ack, FrameSink, FrameStream, Incoming, TransportError};
+use beamish_core::transport::{Ack, Connection, FrameSink, FrameStream, Incoming, TransportError};
 use bytes::Bytes;
-use lapin::options::{BasicAckOptions, BasicPublishOptions};
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::BasicProperties;
 use tokio::sync::mpsc;
 
-use crate::broker::Broker;
+use crate::broker::{inbox_of, Broker, EXCHANGE};
+use crate::demux::{CLOSE, DATA, OPEN};
 use crate::Mode;
-
-/// What kind of message a frame travels in (the AMQP `type` property).
-pub(crate) const OPEN: &str = "open";
-pub(crate) const DATA: &str = "data";
-pub(crate) const CLOSE: &str = "close";
 
 /// What a session's receiving side is given.
 #[derive(Debug)]
 pub(crate) enum Item {
-    Frame(Incoming),
+    /// A frame, with a handle on its delivery in durable mode: a frame
+    /// whose channel went before it was taken is skipped, since the broker
+    /// delivers it again.
+    Frame(Incoming, Option<lapin::Acker>),
     /// The peer closed the session.
     End,
-    /// The session was lost: the broker connection went, or the peer's
-    /// inbox did.
+    /// The session was lost: the broker connection went, or the peer did.
     Lost(String),
 }
 
@@ -35,15 +35,106 @@ pub(crate) enum Item {
 /// number.
 pub(crate) type SessionKey = (String, u64);
 
+pub(crate) fn lost(err: lapin::Error) -> TransportError {
+    TransportError::Closed(format!("the broker connection: {err}"))
+}
+
+fn properties(from: &str, session: u64, kind: &str) -> BasicProperties {
+    BasicProperties::default()
+        .with_type(kind.into())
+        .with_reply_to(from.into())
+        .with_correlation_id(session.to_string().into())
+}
+
+impl Broker {
+    /// Opens a session to `peer`: an `open` goes to its inbox; if the
+    /// broker cannot route it (no such inbox), or, in durable mode, no node
+    /// consumes that inbox, the peer is unreachable.
+    pub(crate) async fn open(&self, peer: &str) -> Result<Connection, TransportError> {
+        let live = self.ensure().await?;
+        if self.mode() == Mode::Durable
+            && crate::presence::present(&live, peer, self.settings.connect_timeout).await
+                == Some(false)
+        {
+            return Err(TransportError::Unreachable(format!(
+                "no node consumes {}: {peer} is down",
+                inbox_of(peer)
+            )));
+        }
+        let mut id = [0_u8; 8];
+        getrandom::fill(&mut id).map_err(|err| TransportError::Io(err.to_string()))?;
+        let session = u64::from_le_bytes(id);
+        let key = (peer.to_owned(), session);
+        let frames = self.register(key.clone(), true);
+        // A node that is down does not find stale openings on its return.
+        let props = properties(self.node(), session, OPEN)
+            .with_expiration(self.settings.open_ttl.as_millis().to_string().into());
+        let confirmation = async {
+            live.control
+                .basic_publish(
+                    EXCHANGE.into(),
+                    peer.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    b"",
+                    props,
+                )
+                .await?
+                .await
+        };
+        let confirmation = tokio::time::timeout(self.settings.send_timeout, confirmation)
+            .await
+            .map_err(|_| TransportError::Io("the broker did not confirm in time".into()))
+            .and_then(|result| result.map_err(lost));
+        let unroutable = match confirmation {
+            Ok(confirmation) => confirmation.take_message().is_some(),
+            Err(err) => {
+                self.forget(&key, Item::End);
+                return Err(err);
+            }
+        };
+        if unroutable {
+            self.forget(&key, Item::End);
+            return Err(TransportError::Unreachable(format!(
+                "no inbox for {peer} at the broker"
+            )));
+        }
+        Ok(self.connection(key, frames, live.generation))
+    }
+}
+
 /// The sending half of a session.
 pub(crate) struct AmqpSink {
-    pub(crate) broker: Arc<Broker>,
-    pub(crate) peer: String,
-    pub(crate) session: u64,
-    /// The broker connection the session lives on: after a reconnection
-    /// the session is gone.
-    pub(crate) generation: u64,
-    pub(crate) closed: bool,
+    broker: Arc<Broker>,
+    peer: String,
+    session: u64,
+    /// The broker connection the session lives on: in fast mode, after a
+    /// reconnection the session is gone.
+    generation: u64,
+    closed: bool,
+}
+
+impl AmqpSink {
+    pub(crate) fn new(broker: Arc<Broker>, key: SessionKey, generation: u64) -> Self {
+        Self {
+            broker,
+            peer: key.0,
+            session: key.1,
+            generation,
+            closed: false,
+        }
+    }
+
+    fn properties(&self, kind: &str, persistent: bool) -> BasicProperties {
+        let props = properties(self.broker.node(), self.session, kind);
+        if persistent {
+            props.with_delivery_mode(2)
+        } else {
+            props
+        }
+    }
 }
 
 impl fmt::Debug for AmqpSink {
@@ -52,20 +143,6 @@ impl fmt::Debug for AmqpSink {
             .field("peer", &self.peer)
             .field("session", &self.session)
             .finish_non_exhaustive()
-    }
-}
-
-impl AmqpSink {
-    fn properties(&self, kind: &str, persistent: bool) -> BasicProperties {
-        let props = BasicProperties::default()
-            .with_type(kind.into())
-            .with_reply_to(self.broker.node().into())
-            .with_correlation_id(self.session.to_string().into());
-        if persistent {
-            props.with_delivery_mode(2)
-        } else {
-            props
-        }
     }
 }
 
@@ -81,11 +158,18 @@ impl FrameSink for AmqpSink {
         if self.closed {
             return Err(TransportError::Closed("the session is closed".into()));
         }
+        let max = self.broker.settings.max_frame;
+        if let Some(frame) = frames.iter().find(|frame| frame.len() > max) {
+            return Err(TransportError::Io(format!(
+                "a frame of {} bytes exceeds the limit of {max}",
+                frame.len()
+            )));
+        }
         let durable = self.broker.mode() == Mode::Durable;
         let live = if durable {
             self.broker.live_wait().await?
         } else {
-            self.broker.live_for(self.generation).await?
+            self.broker.live_for(self.generation)?
         };
         let mut confirms = Vec::with_capacity(if durable { frames.len() } else { 0 });
         for frame in &frames {
@@ -94,7 +178,7 @@ impl FrameSink for AmqpSink {
             let confirm = live
                 .publish
                 .basic_publish(
-                    crate::broker::EXCHANGE.into(),
+                    EXCHANGE.into(),
                     self.peer.as_str().into(),
                     BasicPublishOptions::default(),
                     frame,
@@ -107,7 +191,7 @@ impl FrameSink for AmqpSink {
             }
         }
         for confirm in confirms {
-            let confirmation = tokio::time::timeout(self.broker.send_timeout(), confirm)
+            let confirmation = tokio::time::timeout(self.broker.settings.send_timeout, confirm)
                 .await
                 .map_err(|_| TransportError::Io("the broker did not confirm in time".into()))?
                 .map_err(lost)?;
@@ -122,11 +206,11 @@ impl FrameSink for AmqpSink {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        if let Ok(live) = self.broker.ensure().await {
+        if let Some(live) = self.broker.current() {
             let _ = live
                 .publish
                 .basic_publish(
-                    crate::broker::EXCHANGE.into(),
+                    EXCHANGE.into(),
                     self.peer.as_str().into(),
                     BasicPublishOptions::default(),
                     b"",
@@ -148,10 +232,6 @@ impl Drop for AmqpSink {
     }
 }
 
-pub(crate) fn lost(err: lapin::Error) -> TransportError {
-    TransportError::Closed(format!("the broker connection: {err}"))
-}
-
 /// The receiving half of a session.
 pub(crate) struct AmqpFrames {
     pub(crate) items: mpsc::UnboundedReceiver<Item>,
@@ -166,11 +246,14 @@ impl fmt::Debug for AmqpFrames {
 #[async_trait]
 impl FrameStream for AmqpFrames {
     async fn recv(&mut self) -> Result<Option<Incoming>, TransportError> {
-        match self.items.recv().await {
-            Some(Item::Frame(frame)) => Ok(Some(frame)),
-            Some(Item::End) => Ok(None),
-            Some(Item::Lost(why)) => Err(TransportError::Closed(why)),
-            None => Err(TransportError::Closed("the session is gone".into())),
+        loop {
+            return match self.items.recv().await {
+                Some(Item::Frame(_, Some(delivery))) if delivery.poisoned() => continue,
+                Some(Item::Frame(frame, _)) => Ok(Some(frame)),
+                Some(Item::End) => Ok(None),
+                Some(Item::Lost(why)) => Err(TransportError::Closed(why)),
+                None => Err(TransportError::Closed("the session is gone".into())),
+            };
         }
     }
 }
@@ -192,7 +275,26 @@ impl FrameSink for ReceiveOnly {
 }
 
 /// Acknowledges one delivery of a durable inbox.
-pub(crate) struct DeliveryAck(pub(crate) lapin::message::Delivery);
+///
+/// Dropped without an acknowledgement, it does not hold a place in the
+/// prefetch window for good: a frame of a session whose frames the node has
+/// begun to acknowledge (one it did not handle: a handler that panicked, a
+/// connection dropped with frames still in it) goes back to the inbox to be
+/// delivered again; a frame dropped before the node acknowledged any of its
+/// session was taken by the handshake, and is acknowledged.
+pub(crate) struct DeliveryAck {
+    acker: Option<lapin::Acker>,
+    established: Arc<AtomicBool>,
+}
+
+impl DeliveryAck {
+    pub(crate) fn new(delivery: lapin::message::Delivery, established: Arc<AtomicBool>) -> Self {
+        Self {
+            acker: Some(delivery.acker),
+            established,
+        }
+    }
+}
 
 impl fmt::Debug for DeliveryAck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -202,11 +304,45 @@ impl fmt::Debug for DeliveryAck {
 
 #[async_trait]
 impl Ack for DeliveryAck {
-    async fn ack(self: Box<Self>) -> Result<(), TransportError> {
-        self.0
-            .ack(BasicAckOptions::default())
-            .await
-            .map(|_| ())
-            .map_err(lost)
+    async fn ack(mut self: Box<Self>) -> Result<(), TransportError> {
+        let Some(acker) = self.acker.take() else {
+            return Ok(());
+        };
+        self.established.store(true, Ordering::Relaxed);
+        match acker.ack(BasicAckOptions::default()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TransportError::Closed(
+                "the delivery's channel is gone; it will be delivered again".into(),
+            )),
+            Err(err) => Err(lost(err)),
+        }
+    }
+}
+
+impl Drop for DeliveryAck {
+    fn drop(&mut self) {
+        let Some(acker) = self.acker.take() else {
+            return;
+        };
+        if !acker.usable() {
+            return;
+        }
+        let handled = !self.established.load(Ordering::Relaxed);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let done = if handled {
+                    acker.ack(BasicAckOptions::default()).await
+                } else {
+                    let requeue = BasicNackOptions {
+                        requeue: true,
+                        ..BasicNackOptions::default()
+                    };
+                    acker.nack(requeue).await
+                };
+                if let Err(err) = done {
+                    tracing::debug!("a dropped delivery could not be settled: {err}");
+                }
+            });
+        }
     }
 }

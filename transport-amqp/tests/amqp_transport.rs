@@ -1,48 +1,15 @@
 //! The AMQP transport on its own, through the broker on 127.0.0.1:5672:
 //! unroutable openings, order within a session in both modes, redelivery
-//! of unacknowledged frames to a node's next life, and the frame limit.
-//! Without a broker these tests fail; they never skip.
+//! of unacknowledged frames to a node's next life and of frames dropped
+//! unhandled, and the frame limit. Without a broker these tests fail; they
+//! never skip.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod support;
 
-use beamish_core::dist::Endpoint;
-use beamish_core::transport::{Connection, Incoming, Transport, TransportError};
-use beamish_transport_amqp::{AmqpTransport, Mode};
+use beamish_core::transport::{Transport, TransportError};
+use beamish_transport_amqp::Mode;
 use bytes::Bytes;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn broker() -> Endpoint {
-    "amqp://guest:guest@127.0.0.1:5672/%2f"
-        .parse()
-        .expect("valid")
-}
-
-/// A node identity unique to this run.
-fn unique(role: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{role}-{}-{nanos}", std::process::id())
-}
-
-fn transport(node: &str, mode: Mode) -> AmqpTransport {
-    AmqpTransport::new(&broker(), node, mode)
-        .expect("an amqp endpoint")
-        .inbox_expiry(Duration::from_secs(60))
-}
-
-fn at(node: &str) -> Endpoint {
-    format!("amqp://guest:guest@127.0.0.1:5672/%2f?node={node}")
-        .parse()
-        .expect("valid")
-}
-
-async fn next(conn: &mut Connection) -> Result<Option<Incoming>, TransportError> {
-    tokio::time::timeout(WAIT, conn.stream.recv())
-        .await
-        .expect("in time")
-}
+use support::{at, broker, next, transport, unique, Pair, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_a_session_to_a_node_without_an_inbox_is_unreachable() {
@@ -54,7 +21,25 @@ async fn opening_a_session_to_a_node_without_an_inbox_is_unreachable() {
     );
     let unnamed = a.connect(&broker()).await;
     assert!(matches!(unnamed, Err(TransportError::Io(why)) if why.contains("names no node")));
-    a.shutdown().await;
+    a.delete_inbox().await.expect("deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_session_to_a_durable_node_that_is_down_is_unreachable() {
+    let down = unique("down");
+    let b = transport(&down, Mode::Durable);
+    let listener = b.listen(&broker()).await.expect("listens");
+    b.shutdown().await;
+    drop(listener);
+    // Its inbox stays, with no one consuming it.
+    let a = transport(&unique("caller"), Mode::Durable);
+    let got = a.connect(&at(&down)).await;
+    assert!(
+        matches!(&got, Err(TransportError::Unreachable(why)) if why.contains("is down")),
+        "{got:?}"
+    );
+    a.delete_inbox().await.expect("deleted");
+    b.delete_inbox().await.expect("deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,39 +47,39 @@ async fn a_session_keeps_its_order_in_both_modes() {
     for mode in [Mode::Fast, Mode::Durable] {
         let (server, client) = (unique("server"), unique("client"));
         let b = transport(&server, mode);
-        let mut listener = b.listen(&broker()).await.expect("listens");
-        assert_eq!(listener.endpoint(), at(&server));
         let a = transport(&client, mode);
-        let mut ours = a.connect(&listener.endpoint()).await.expect("opens");
-        let mut theirs = tokio::time::timeout(WAIT, listener.accept())
-            .await
-            .expect("in time")
-            .expect("accepted");
+        let mut pair = Pair::new(a, b).await;
+        assert_eq!(pair.listener.endpoint(), at(&server));
         for batch in 0..10_u32 {
             let frames = (0..50)
                 .map(|i| Bytes::from((batch * 50 + i).to_string()))
                 .collect();
-            ours.sink.send(frames).await.expect("sent");
+            pair.ours.sink.send(frames).await.expect("sent");
         }
         for n in 0..500_u32 {
-            let frame = next(&mut theirs).await.expect("open").expect("a frame");
+            let frame = next(&mut pair.theirs)
+                .await
+                .expect("open")
+                .expect("a frame");
             assert_eq!(frame.needs_ack(), mode == Mode::Durable);
             assert_eq!(&frame.payload[..], n.to_string().as_bytes(), "{mode:?}");
             frame.ack().await.expect("acknowledged");
         }
         // And back.
-        theirs
+        pair.theirs
             .sink
             .send(vec![Bytes::from_static(b"back")])
             .await
             .expect("sent");
-        let back = next(&mut ours).await.expect("open").expect("a frame");
+        let back = next(&mut pair.ours).await.expect("open").expect("a frame");
         assert_eq!(&back.payload[..], b"back");
         back.ack().await.expect("acknowledged");
-        ours.sink.close().await;
-        assert!(next(&mut theirs).await.expect("an orderly end").is_none());
-        a.shutdown().await;
-        b.shutdown().await;
+        pair.ours.sink.close().await;
+        assert!(next(&mut pair.theirs)
+            .await
+            .expect("an orderly end")
+            .is_none());
+        pair.remove().await;
     }
 }
 
@@ -102,28 +87,29 @@ async fn a_session_keeps_its_order_in_both_modes() {
 async fn unacknowledged_frames_reach_the_nodes_next_life() {
     let (server, client) = (unique("crashing"), unique("sender"));
     let first = transport(&server, Mode::Durable);
-    let mut listener = first.listen(&broker()).await.expect("listens");
     let a = transport(&client, Mode::Durable);
-    let mut ours = a.connect(&listener.endpoint()).await.expect("opens");
-    let mut theirs = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .expect("in time")
-        .expect("accepted");
+    let Pair {
+        a,
+        b: first,
+        listener,
+        mut ours,
+        mut theirs,
+    } = Pair::new(a, first).await;
     let frames: Vec<Bytes> = ["one", "two", "three"]
         .iter()
         .map(|text| Bytes::from_static(text.as_bytes()))
         .collect();
     ours.sink.send(frames).await.expect("confirmed");
-    // The first is handled and acknowledged; two arrive, unhandled.
+    // The first is handled and acknowledged; two arrive, unhandled, when
+    // the node dies: its broker connection goes.
     let one = next(&mut theirs).await.expect("open").expect("a frame");
     one.ack().await.expect("acknowledged");
+    let mut unhandled = Vec::new();
     for _ in 0..2 {
-        let unhandled = next(&mut theirs).await.expect("open").expect("a frame");
-        drop(unhandled);
+        unhandled.push(next(&mut theirs).await.expect("open").expect("a frame"));
     }
-    // The node dies: its broker connection goes.
     first.shutdown().await;
-    drop((listener, theirs, first));
+    drop((listener, theirs, unhandled, first));
 
     let second = transport(&server, Mode::Durable);
     let mut listener = second.listen(&broker()).await.expect("listens again");
@@ -141,30 +127,62 @@ async fn unacknowledged_frames_reach_the_nodes_next_life() {
         resumed.sink.send(vec![Bytes::new()]).await.is_err(),
         "a resumed session only delivers"
     );
-    a.shutdown().await;
-    second.shutdown().await;
+    a.delete_inbox().await.expect("deleted");
+    second.delete_inbox().await.expect("deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frame_over_the_limit_ends_the_session() {
-    let (server, client) = (unique("small"), unique("big"));
-    let b = transport(&server, Mode::Fast).max_frame(16);
-    let mut listener = b.listen(&broker()).await.expect("listens");
-    let a = transport(&client, Mode::Fast);
-    let mut ours = a.connect(&listener.endpoint()).await.expect("opens");
-    let mut theirs = tokio::time::timeout(WAIT, listener.accept())
+async fn a_frame_dropped_unhandled_comes_again() {
+    let b = transport(&unique("dropping"), Mode::Durable);
+    let a = transport(&unique("patient"), Mode::Durable);
+    let mut pair = Pair::new(a, b).await;
+    let frames = ["one", "two"].map(|text| Bytes::from_static(text.as_bytes()));
+    pair.ours
+        .sink
+        .send(frames.to_vec())
         .await
-        .expect("in time")
-        .expect("accepted");
-    ours.sink
-        .send(vec![Bytes::from(vec![0_u8; 100])])
+        .expect("confirmed");
+    let one = next(&mut pair.theirs)
         .await
-        .expect("sent");
-    let got = next(&mut theirs).await;
-    assert!(
-        matches!(&got, Err(TransportError::Closed(why)) if why.contains("limit")),
-        "{got:?}"
-    );
-    a.shutdown().await;
-    b.shutdown().await;
+        .expect("open")
+        .expect("a frame");
+    one.ack().await.expect("acknowledged");
+    // Its handler failed: dropped without an acknowledgement.
+    let two = next(&mut pair.theirs)
+        .await
+        .expect("open")
+        .expect("a frame");
+    assert_eq!(&two.payload[..], b"two");
+    drop(two);
+    let again = next(&mut pair.theirs).await.expect("open").expect("again");
+    assert_eq!(&again.payload[..], b"two");
+    again.ack().await.expect("acknowledged");
+    pair.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_limit_is_refused_both_ways() {
+    for mode in [Mode::Fast, Mode::Durable] {
+        let b = transport(&unique("small"), mode).max_frame(16);
+        let a = transport(&unique("big"), mode).max_frame(64);
+        let mut pair = Pair::new(a, b).await;
+        // The sender refuses what is over its own limit.
+        let refused = pair.ours.sink.send(vec![Bytes::from(vec![0_u8; 65])]).await;
+        assert!(
+            matches!(&refused, Err(TransportError::Io(why)) if why.contains("exceeds")),
+            "{refused:?}"
+        );
+        // The receiver ends the session over a frame over its limit.
+        pair.ours
+            .sink
+            .send(vec![Bytes::from(vec![0_u8; 40])])
+            .await
+            .expect("sent");
+        let got = next(&mut pair.theirs).await;
+        assert!(
+            matches!(&got, Err(TransportError::Closed(why)) if why.contains("limit")),
+            "{mode:?}: {got:?}"
+        );
+        pair.remove().await;
+    }
 }

@@ -2,7 +2,7 @@
 //! 127.0.0.1:5672, in fast and in durable mode. Without a broker these
 //! tests fail; they never skip.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use beamish_core::conformance::{self, Harness};
@@ -28,11 +28,38 @@ fn run_id() -> String {
 struct Amqp {
     mode: Mode,
     run: String,
+    /// The nodes made, whose inboxes go at the end.
+    nodes: Mutex<Vec<String>>,
+}
+
+impl Amqp {
+    fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            run: run_id(),
+            nodes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Deletes every inbox the suite made (the broker would a minute
+    /// after they are left, should this not run).
+    async fn remove_inboxes(&self) {
+        let nodes = std::mem::take(&mut *self.nodes.lock().expect("not poisoned"));
+        for node in nodes {
+            AmqpTransport::new(&broker(), &node, self.mode)
+                .expect("an amqp endpoint")
+                .delete_inbox()
+                .await
+                .expect("inbox deleted");
+        }
+    }
 }
 
 impl Harness for Amqp {
     fn transport(&self, name: &str) -> Arc<dyn Transport> {
-        let transport = AmqpTransport::new(&broker(), &format!("{}-{name}", self.run), self.mode)
+        let node = format!("{}-{name}", self.run);
+        self.nodes.lock().expect("not poisoned").push(node.clone());
+        let transport = AmqpTransport::new(&broker(), &node, self.mode)
             .expect("an amqp endpoint")
             .inbox_expiry(Duration::from_secs(60));
         Arc::new(transport)
@@ -45,18 +72,14 @@ impl Harness for Amqp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_mode_conforms() {
-    conformance::run_all(&Amqp {
-        mode: Mode::Fast,
-        run: run_id(),
-    })
-    .await;
+    let amqp = Amqp::new(Mode::Fast);
+    conformance::run_all(&amqp).await;
+    amqp.remove_inboxes().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn durable_mode_conforms() {
-    conformance::run_all(&Amqp {
-        mode: Mode::Durable,
-        run: run_id(),
-    })
-    .await;
+    let amqp = Amqp::new(Mode::Durable);
+    conformance::run_all(&amqp).await;
+    amqp.remove_inboxes().await;
 }

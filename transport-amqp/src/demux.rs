@@ -1,0 +1,234 @@
+//! The node's one inbox consumer, demultiplexed: each delivery goes to its
+//! session by (sender, session); an opening yields a connection from
+//! `accept`; frames of a session this node does not know (left from its
+//! earlier life) yield a resumed connection.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use beamish_core::transport::{Connection, Incoming};
+use bytes::Bytes;
+use lapin::options::BasicAckOptions;
+use tokio::sync::mpsc;
+
+use crate::broker::Broker;
+use crate::session::{AmqpFrames, AmqpSink, DeliveryAck, Item, ReceiveOnly, SessionKey};
+use crate::Mode;
+
+/// What kind of message a frame travels in (the AMQP `type` property).
+pub(crate) const OPEN: &str = "open";
+pub(crate) const DATA: &str = "data";
+pub(crate) const CLOSE: &str = "close";
+
+/// Where a session's frames go.
+#[derive(Debug)]
+pub(crate) struct Route {
+    tx: mpsc::UnboundedSender<Item>,
+    /// Whether the peer's presence is watched: not for a session resumed
+    /// from an earlier life, whose sender may well be gone.
+    watched: bool,
+    /// Whether the node has acknowledged a frame of the session yet (see
+    /// [`DeliveryAck`]).
+    established: Arc<AtomicBool>,
+}
+
+impl Broker {
+    /// A new session's receiving side.
+    pub(crate) fn register(&self, key: SessionKey, watched: bool) -> AmqpFrames {
+        let (tx, items) = mpsc::unbounded_channel();
+        let route = Route {
+            tx,
+            watched,
+            // A resumed session has no handshake.
+            established: Arc::new(AtomicBool::new(!watched)),
+        };
+        self.sessions.lock().insert(key, route);
+        AmqpFrames { items }
+    }
+
+    /// A connection for the session `key`, opened or accepted on the
+    /// broker connection `generation`.
+    pub(crate) fn connection(
+        &self,
+        key: SessionKey,
+        frames: AmqpFrames,
+        generation: u64,
+    ) -> Connection {
+        let peer = format!("amqp:{}#{}", key.0, key.1);
+        match self.me.upgrade() {
+            Some(broker) => Connection::new(
+                Box::new(AmqpSink::new(broker, key, generation)),
+                Box::new(frames),
+                peer,
+            ),
+            None => Connection::new(Box::new(ReceiveOnly), Box::new(frames), peer),
+        }
+    }
+
+    /// Ends a session's receiving side with `last`.
+    pub(crate) fn forget(&self, key: &SessionKey, last: Item) {
+        if let Some(route) = self.sessions.lock().remove(key) {
+            let _ = route.tx.send(last);
+        }
+    }
+
+    /// Every session is lost (the broker connection went, in fast mode).
+    pub(crate) fn lose_all(&self, why: &str) {
+        let sessions: Vec<_> = self.sessions.lock().drain().collect();
+        for (_, route) in sessions {
+            let _ = route.tx.send(Item::Lost(why.to_owned()));
+        }
+    }
+
+    /// Every watched session with `peer` is lost: it is gone.
+    pub(crate) fn lose_peer(&self, peer: &str, why: &str) {
+        let lost: Vec<_> = {
+            let mut sessions = self.sessions.lock();
+            let keys: Vec<_> = sessions
+                .iter()
+                .filter(|(key, route)| route.watched && key.0 == peer)
+                .map(|(key, _)| key.clone())
+                .collect();
+            keys.iter().filter_map(|key| sessions.remove(key)).collect()
+        };
+        for route in lost {
+            let _ = route.tx.send(Item::Lost(why.to_owned()));
+        }
+    }
+
+    /// The peers of watched sessions.
+    pub(crate) fn watched_peers(&self) -> Vec<String> {
+        let mut peers: Vec<_> = self
+            .sessions
+            .lock()
+            .iter()
+            .filter(|(_, route)| route.watched)
+            .map(|(key, _)| key.0.clone())
+            .collect();
+        peers.sort_unstable();
+        peers.dedup();
+        peers
+    }
+
+    /// Routes one delivery from the inbox.
+    pub(crate) async fn route(&self, delivery: lapin::message::Delivery, generation: u64) {
+        let props = &delivery.properties;
+        let kind = props.kind().as_ref().map(|k| k.as_str().to_owned());
+        let from = props.reply_to().as_ref().map(|f| f.as_str().to_owned());
+        let session = props
+            .correlation_id()
+            .as_ref()
+            .and_then(|s| s.as_str().parse::<u64>().ok());
+        let durable = self.mode() == Mode::Durable;
+        let (Some(kind), Some(from), Some(session)) = (kind, from, session) else {
+            tracing::warn!(inbox = %self.inbox(), "dropped a message that is not a beamish frame");
+            if durable {
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            }
+            return;
+        };
+        let key = (from, session);
+        if kind != DATA && durable {
+            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+        }
+        match kind.as_str() {
+            OPEN => self.opened(key, generation),
+            CLOSE => self.forget(&key, Item::End),
+            DATA => {
+                let size = delivery.data.len();
+                if size > self.settings.max_frame {
+                    tracing::warn!(peer = %key.0, size, "a frame over the limit ends the session");
+                    self.forget(
+                        &key,
+                        Item::Lost(format!(
+                            "a frame of {size} bytes exceeds the limit of {}",
+                            self.settings.max_frame
+                        )),
+                    );
+                    // Acknowledged: it can never be handled.
+                    if durable {
+                        let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+                    }
+                    return;
+                }
+                self.data(key, delivery);
+            }
+            other => tracing::warn!(kind = other, "dropped a message of an unknown kind"),
+        }
+    }
+
+    /// An opening: a new connection from `accept`, if the node listens.
+    fn opened(&self, key: SessionKey, generation: u64) {
+        let accepted = self.accepted.lock().clone();
+        let Some(accepted) = accepted else {
+            tracing::debug!(peer = %key.0, "an opening while not listening, dropped");
+            return;
+        };
+        let frames = self.register(key.clone(), true);
+        let conn = self.connection(key.clone(), frames, generation);
+        if accepted.send(conn).is_err() {
+            self.sessions.lock().remove(&key);
+        }
+    }
+
+    /// A frame to its session; to a resumed connection if the session is
+    /// not known (or no longer received), in durable mode.
+    fn data(&self, key: SessionKey, mut delivery: lapin::message::Delivery) {
+        let durable = self.mode() == Mode::Durable;
+        let payload = Bytes::from(std::mem::take(&mut delivery.data));
+        let frame = |established: Arc<AtomicBool>| {
+            if durable {
+                let acker = delivery.acker.clone();
+                let ack = Box::new(DeliveryAck::new(delivery, established));
+                Item::Frame(Incoming::with_ack(payload, ack), Some(acker))
+            } else {
+                Item::Frame(Incoming::new(payload), None)
+            }
+        };
+        let route = self
+            .sessions
+            .lock()
+            .get(&key)
+            .map(|route| (route.tx.clone(), Arc::clone(&route.established)));
+        let frame = match route {
+            Some((tx, established)) => match tx.send(frame(established)) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(item)) => {
+                    // The session's receiver is gone.
+                    self.sessions.lock().remove(&key);
+                    item
+                }
+            },
+            None if durable => frame(Arc::new(AtomicBool::new(true))),
+            None => {
+                tracing::debug!(peer = %key.0, "dropped a frame of an unknown session");
+                return;
+            }
+        };
+        if durable {
+            self.resume(key, frame);
+        }
+    }
+
+    /// A frame of a session this node does not know: left from its earlier
+    /// life. It and the rest of that session reach the node through a
+    /// resumed connection (held until the node listens).
+    fn resume(&self, key: SessionKey, frame: Item) {
+        let frames = self.register(key.clone(), false);
+        if let Some(route) = self.sessions.lock().get(&key) {
+            let _ = route.tx.send(frame);
+        }
+        let peer = format!("amqp:{}#{}", key.0, key.1);
+        tracing::debug!(%peer, "frames of an earlier session");
+        let conn = Connection::new(Box::new(ReceiveOnly), Box::new(frames), peer).resumed(key.0);
+        let accepted = self.accepted.lock().clone();
+        let unsent = match accepted {
+            Some(accepted) => match accepted.send(conn) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(conn)) => conn,
+            },
+            None => conn,
+        };
+        self.waiting.lock().push(unsent);
+    }
+}
