@@ -94,8 +94,8 @@ async fn every_confirmed_message_survives_a_sigkill() {
         })
         .peer(sink_node, at.clone())
         .redial_backoff(Duration::from_millis(50), Duration::from_millis(500));
-    let transport: Arc<dyn Transport> = Arc::new(amqp);
-    me.join(config, vec![transport], &[broker])
+    let transport: Arc<dyn Transport> = Arc::new(amqp.clone());
+    me.join(config, vec![transport], &[broker.clone()])
         .await
         .expect("joins");
 
@@ -155,5 +155,13 @@ async fn every_confirmed_message_survives_a_sigkill() {
         "{MESSAGES} numbers, all handled; {duplicates} handled twice or more; \
          {resent} chunks sent again"
     );
+    sink.start_kill().expect("SIGKILL");
+    let _ = sink.wait().await;
+    AmqpTransport::new(&broker, &sink_name, Mode::Durable)
+        .expect("amqp")
+        .delete_inbox()
+        .await
+        .expect("the sink's inbox deleted");
+    amqp.delete_inbox().await.expect("the feeder's inbox deleted");
     let _ = std::fs::remove_file(&log);
 }
