@@ -162,6 +162,8 @@ async fn every_confirmed_message_survives_a_sigkill() {
         .delete_inbox()
         .await
         .expect("the sink's inbox deleted");
-    amqp.delete_inbox().await.expect("the feeder's inbox deleted");
+    amqp.delete_inbox()
+        .await
+        .expect("the feeder's inbox deleted");
     let _ = std::fs::remove_file(&log);
 }
