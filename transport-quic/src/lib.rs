@@ -13,7 +13,7 @@
 //! with an error. An orderly close delivers every frame sent before it.
 //!
 //! TLS is part of QUIC: [`QuicTransport::new`] takes a
-//! [`TlsConfig`](beamish_tls::TlsConfig) (certificate, key, CA, optional
+//! [`TlsConfig`] (certificate, key, CA, optional
 //! mutual TLS), and [`QuicTransport::dev`] generates a self-signed
 //! certificate and verifies no peer, leaving authentication to the node's
 //! cookie handshake. Connections negotiate the ALPN protocol [`ALPN`].
@@ -73,11 +73,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beamish_core::dist::{Endpoint, FrameCodec, HeartbeatConfig};
 use beamish_core::transport::{Connection, Listener, Transport, TransportError};
-use beamish_tls::{TlsConfig, TlsError};
 use parking_lot::Mutex;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+pub use beamish_tls::{TlsConfig, TlsError};
 
 /// Why a QUIC transport could not be made.
 #[derive(Debug, thiserror::Error)]
