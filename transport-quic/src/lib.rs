@@ -24,15 +24,18 @@
 //!
 //! # Lanes against one stream
 //!
-//! Measured on a 2-core machine over loopback (`cargo bench -p
+//! Measured on a shared 2-core machine over loopback (`cargo bench -p
 //! beamish-benches --bench distribution -- remote_cast_mixed`): one
 //! process queues 16 MiB of 64 KiB casts to a node, then another sends it
 //! 1 000 casts of 64 bytes. With 8 lanes the small casts all arrive in
-//! 1.35 ms; with one lane (`QuicTransport::lanes(1)`) they wait behind the
-//! large ones, 32.3 ms (over TCP, one stream too, 13.7 ms). One sender
+//! 2.3 ms; with one lane (`QuicTransport::lanes(1)`) they wait behind the
+//! large ones, 25.4 ms (over TCP, one stream too, 5.7 ms). One sender
 //! streaming alone moves the same either way, since it uses one lane:
-//! 1.18 M casts/s of 64 bytes (TCP 2.14 M/s, raw quinn frames on one
-//! stream 7.2 M/s, in the same run). Hence 8 lanes by default.
+//! 2.10 M casts/s of 64 bytes (TCP 2.70 M/s, raw quinn frames on one
+//! stream 8.06 M/s, in the same run). Hence 8 lanes by default. The
+//! receiving side gives each stream a turn worth 64 KiB of frames, so a
+//! lane of small frames is not served one frame for each large frame of
+//! another.
 //!
 //! # Examples
 //!
