@@ -93,8 +93,8 @@ enum Read {
     More,
     /// Nothing yet.
     Pending,
-    /// The stream is done with: finished, reset, or its connection gone
-    /// (which the accepting task reports).
+    /// The stream is done with: finished, or its connection gone (which
+    /// the accepting task reports).
     Gone,
 }
 
@@ -109,7 +109,12 @@ impl Inbound {
             Poll::Ready(Ok(0)) if self.buffer.is_empty() => Ok(Read::Gone),
             Poll::Ready(Ok(0)) => Err("a stream ended in the middle of a frame".to_owned()),
             Poll::Ready(Ok(_)) => Ok(Read::More),
-            Poll::Ready(Err(_)) => Ok(Read::Gone),
+            // The connection's end, which the accepting task reports.
+            Poll::Ready(Err(err)) if err.kind() == std::io::ErrorKind::NotConnected => {
+                Ok(Read::Gone)
+            }
+            // A stream reset by the peer lost frames the node cannot name.
+            Poll::Ready(Err(err)) => Err(format!("a stream broke off: {err}")),
         }
     }
 }
