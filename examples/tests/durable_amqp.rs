@@ -95,7 +95,7 @@ async fn every_confirmed_message_survives_a_sigkill() {
         .peer(sink_node, at.clone())
         .redial_backoff(Duration::from_millis(50), Duration::from_millis(500));
     let transport: Arc<dyn Transport> = Arc::new(amqp.clone());
-    me.join(config, vec![transport], &[broker.clone()])
+    me.join(config, vec![transport], std::slice::from_ref(&broker))
         .await
         .expect("joins");
 
