@@ -3,18 +3,18 @@
 //! when the broker goes away, and an explicit shutdown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use beamish_core::transport::{Connection, TransportError};
-use futures_lite::StreamExt;
+use lapin::message::DeliveryResult;
 use lapin::options::{
-    BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ConnectionProperties, ExchangeKind};
+use lapin::{Channel, ConnectionProperties, ConsumerDelegate, ExchangeKind};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
@@ -49,6 +49,10 @@ pub(crate) struct Live {
     /// Passive declarations of peers' inboxes, made again after the broker
     /// closes it over a missing queue.
     pub(crate) probe: tokio::sync::Mutex<Option<Channel>>,
+    /// The inbox's consumer, whose deliveries go straight to the
+    /// demultiplexer, and its channel.
+    _consumer: lapin::Consumer,
+    _consume: Channel,
     pub(crate) generation: u64,
 }
 
@@ -295,9 +299,12 @@ impl Broker {
             .await
             .map_err(|err| TransportError::InUse(format!("the inbox {inbox}: {err}")))?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let me = self.me.clone();
-        let stop = self.stopping();
-        tokio::spawn(async move { consume_inbox(me, consumer, consume, generation, stop).await });
+        consumer.set_delegate(Inbox {
+            broker: self.me.clone(),
+            generation,
+            ended: AtomicBool::new(false),
+            runtime: tokio::runtime::Handle::current(),
+        });
         self.presence_started.call_once(|| {
             let me = self.me.clone();
             let stop = self.stopping();
@@ -309,14 +316,16 @@ impl Broker {
             publish,
             control,
             probe: tokio::sync::Mutex::new(None),
+            _consumer: consumer,
+            _consume: consume,
             generation,
         }))
     }
 
     /// Drops the connection of `generation` if it is the current one, and
     /// closes it (a consumer cancelled by the broker leaves the connection
-    /// up but useless).
-    async fn retire(&self, generation: u64) {
+    /// up but useless); whether it was the current one.
+    async fn retire(&self, generation: u64) -> bool {
         let retired = {
             let mut current = self.current.lock();
             match current.as_ref() {
@@ -324,8 +333,30 @@ impl Broker {
                 _ => None,
             }
         };
-        if let Some(live) = retired {
-            close(&live, self.settings.connect_timeout).await;
+        match retired {
+            Some(live) => {
+                close(&live, self.settings.connect_timeout).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The connection lapin has seen go without its consumer hearing of it
+    /// (seen when the broker stops): the transport's own check, made with
+    /// every presence round.
+    pub(crate) fn check_connection(&self) {
+        let gone = self
+            .current
+            .lock()
+            .as_ref()
+            .filter(|live| !live.conn.status().connected())
+            .map(|live| live.generation);
+        if let Some(generation) = gone {
+            let me = self.me.clone();
+            tokio::spawn(async move {
+                inbox_lost(me, generation, "the connection is closed".into()).await;
+            });
         }
     }
 
@@ -367,8 +398,8 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        // The consumer and presence tasks end, dropping the last channels:
-        // lapin then closes the connection.
+        // The presence task ends; the connection's last channels go with
+        // the current connection, and lapin closes it.
         self.stop.send_replace(true);
     }
 }
@@ -379,38 +410,57 @@ async fn close(live: &Live, timeout: Duration) {
     }
 }
 
-/// Delivers the inbox until the connection goes, then reconnects with
-/// backoff if the node listens or is durable.
-async fn consume_inbox(
+/// The inbox's consumer: each delivery is routed as it comes, on the
+/// broker connection's thread; the end of the consumer (the connection
+/// lost, or the broker cancelling it) starts the reconnection.
+struct Inbox {
     broker: Weak<Broker>,
-    mut consumer: lapin::Consumer,
-    channel: Channel,
     generation: u64,
-    mut stop: watch::Receiver<bool>,
-) {
-    let why = loop {
-        let next = tokio::select! {
-            next = consumer.next() => next,
-            _ = stop.wait_for(|stopped| *stopped) => return,
+    ended: AtomicBool,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ConsumerDelegate for Inbox {
+    fn on_new_delivery(&self, delivery: DeliveryResult) -> BoxFuture {
+        let why = match delivery {
+            Ok(Some(delivery)) => {
+                let settle = self
+                    .broker
+                    .upgrade()
+                    .and_then(|broker| broker.route(delivery, self.generation));
+                return Box::pin(async move {
+                    if let Some(acker) = settle {
+                        let _ = acker.ack(BasicAckOptions::default()).await;
+                    }
+                });
+            }
+            Ok(None) => "the broker cancelled the inbox's consumer".to_owned(),
+            Err(err) => err.to_string(),
         };
-        match next {
-            Some(Ok(delivery)) => match broker.upgrade() {
-                Some(broker) => broker.route(delivery, generation).await,
-                None => return,
-            },
-            Some(Err(err)) => break err.to_string(),
-            None => break "the broker cancelled the inbox's consumer".to_owned(),
+        if !self.ended.swap(true, Ordering::SeqCst) {
+            let broker = self.broker.clone();
+            let generation = self.generation;
+            self.runtime
+                .spawn(async move { inbox_lost(broker, generation, why).await });
         }
-    };
-    drop((consumer, channel));
+        Box::pin(std::future::ready(()))
+    }
+}
+
+type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The inbox of `generation` is no longer consumed: reconnects with
+/// backoff if the node listens or is durable.
+async fn inbox_lost(broker: Weak<Broker>, generation: u64, why: String) {
     let Some(me) = broker.upgrade() else {
         return;
     };
-    if me.stopped() {
+    let mut stop = me.stopping();
+    if me.stopped() || !me.retire(generation).await {
+        // Shut down, or a connection this node had already left.
         return;
     }
     tracing::warn!(node = %me.node, "lost the broker: {why}");
-    me.retire(generation).await;
     // Fast sessions go with the connection; durable ones wait for the
     // broker, and what it had not seen acknowledged comes again.
     let durable = me.mode() == Mode::Durable;

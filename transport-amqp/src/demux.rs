@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use beamish_core::transport::{Connection, Incoming};
 use bytes::Bytes;
-use lapin::options::BasicAckOptions;
 use tokio::sync::mpsc;
 
 use crate::broker::Broker;
@@ -110,51 +109,51 @@ impl Broker {
         peers
     }
 
-    /// Routes one delivery from the inbox.
-    pub(crate) async fn route(&self, delivery: lapin::message::Delivery, generation: u64) {
+    /// Routes one delivery from the inbox, at once and in order (on the
+    /// broker connection's own thread); returns what is to be acknowledged
+    /// without waiting for a handler (in durable mode: openings, closings,
+    /// and frames that can never be handled).
+    pub(crate) fn route(
+        &self,
+        delivery: lapin::message::Delivery,
+        generation: u64,
+    ) -> Option<lapin::Acker> {
+        let durable = self.mode() == Mode::Durable;
+        let settle = durable.then(|| delivery.acker.clone());
         let props = &delivery.properties;
-        let kind = props.kind().as_ref().map(|k| k.as_str().to_owned());
-        let from = props.reply_to().as_ref().map(|f| f.as_str().to_owned());
+        let kind = props.kind().as_ref().map(|k| k.as_str());
+        let from = props.reply_to().as_ref().map(|f| f.as_str());
         let session = props
             .correlation_id()
             .as_ref()
             .and_then(|s| s.as_str().parse::<u64>().ok());
-        let durable = self.mode() == Mode::Durable;
         let (Some(kind), Some(from), Some(session)) = (kind, from, session) else {
             tracing::warn!(inbox = %self.inbox(), "dropped a message that is not a beamish frame");
-            if durable {
-                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
-            }
-            return;
+            return settle;
         };
-        let key = (from, session);
-        if kind != DATA && durable {
-            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
-        }
-        match kind.as_str() {
+        let key = (from.to_owned(), session);
+        match kind {
             OPEN => self.opened(key, generation),
             CLOSE => self.forget(&key, Item::End),
             DATA => {
                 let size = delivery.data.len();
-                if size > self.settings.max_frame {
-                    tracing::warn!(peer = %key.0, size, "a frame over the limit ends the session");
-                    self.forget(
-                        &key,
-                        Item::Lost(format!(
-                            "a frame of {size} bytes exceeds the limit of {}",
-                            self.settings.max_frame
-                        )),
-                    );
-                    // Acknowledged: it can never be handled.
-                    if durable {
-                        let _ = delivery.acker.ack(BasicAckOptions::default()).await;
-                    }
-                    return;
+                if size <= self.settings.max_frame {
+                    self.data(key, delivery);
+                    return None;
                 }
-                self.data(key, delivery);
+                tracing::warn!(peer = %key.0, size, "a frame over the limit ends the session");
+                self.forget(
+                    &key,
+                    Item::Lost(format!(
+                        "a frame of {size} bytes exceeds the limit of {}",
+                        self.settings.max_frame
+                    )),
+                );
+                // Acknowledged: it can never be handled.
             }
             other => tracing::warn!(kind = other, "dropped a message of an unknown kind"),
         }
+        settle
     }
 
     /// An opening: a new connection from `accept`, if the node listens.

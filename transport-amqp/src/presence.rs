@@ -77,6 +77,7 @@ pub(crate) async fn watch(broker: Weak<Broker>, mut stop: watch::Receiver<bool>)
         let Some(me) = broker.upgrade() else {
             return;
         };
+        me.check_connection();
         let Some(live) = me.current() else {
             continue;
         };
