@@ -73,6 +73,9 @@ pub(crate) struct Broker {
     /// Set on shutdown or drop: the tasks stop, and nothing reconnects.
     stop: watch::Sender<bool>,
     presence_started: std::sync::Once,
+    /// The runtime the connection was made in, where it is closed when the
+    /// transport is dropped (perhaps on lapin's own thread).
+    runtime: std::sync::OnceLock<tokio::runtime::Handle>,
     pub(crate) me: Weak<Broker>,
 }
 
@@ -90,6 +93,7 @@ impl Broker {
             waiting: Mutex::new(Vec::new()),
             stop: watch::channel(false).0,
             presence_started: std::sync::Once::new(),
+            runtime: std::sync::OnceLock::new(),
             me: me.clone(),
         })
     }
@@ -299,6 +303,7 @@ impl Broker {
             .await
             .map_err(|err| TransportError::InUse(format!("the inbox {inbox}: {err}")))?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let _ = self.runtime.set(tokio::runtime::Handle::current());
         consumer.set_delegate(Inbox {
             broker: self.me.clone(),
             generation,
@@ -398,9 +403,21 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        // The presence task ends; the connection's last channels go with
-        // the current connection, and lapin closes it.
+        // The presence task ends, and the connection is closed (lapin keeps
+        // it open while its channels are registered).
         self.stop.send_replace(true);
+        let Some(live) = self.current.get_mut().take() else {
+            return;
+        };
+        let timeout = self.settings.connect_timeout;
+        match self.runtime.get() {
+            Some(runtime) => {
+                runtime.spawn(async move { close(&live, timeout).await });
+            }
+            None => {
+                tracing::warn!(node = %self.node, "no runtime to close the broker connection in")
+            }
+        }
     }
 }
 

@@ -186,3 +186,36 @@ async fn a_frame_over_the_limit_is_refused_both_ways() {
         pair.remove().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_transport_leaves_the_broker() {
+    for mode in [Mode::Fast, Mode::Durable] {
+        let gone = unique("dropped");
+        let b = transport(&gone, mode);
+        let listener = b.listen(&broker()).await.expect("listens");
+        let a = transport(&unique("prober"), mode);
+        let session = a.connect(&at(&gone)).await.expect("b is there");
+        drop(session);
+        drop((listener, b));
+        // Its connection closes: its inbox goes (fast) or is left without
+        // a consumer (durable), and it is unreachable.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match a.connect(&at(&gone)).await {
+                Err(TransportError::Unreachable(_)) => break,
+                other => {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{mode:?}: still reachable: {other:?}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        }
+        a.delete_inbox().await.expect("deleted");
+        transport(&gone, mode)
+            .delete_inbox()
+            .await
+            .expect("deleted");
+    }
+}
