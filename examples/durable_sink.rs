@@ -6,8 +6,11 @@
 //! ```sh
 //! cargo run -p beamish-examples --bin beamish-durable-sink -- \
 //!     --name sink@localhost --broker amqp://guest:guest@127.0.0.1:5672/%2f \
-//!     --cookie secret --log /tmp/handled.txt [--tick-ms 200]
+//!     --cookie secret --log /tmp/handled.txt [--tick-ms 200] [--handle-ms 1]
 //! ```
+//!
+//! `--handle-ms` makes each message take that long to handle, so that a
+//! backlog builds up in the inbox.
 //!
 //! It prints `listening <endpoint>` once its `tally` process is registered
 //! and the node has joined, then serves until it is killed.
@@ -27,18 +30,22 @@ use beamish::{async_trait, ClusterConfig, Context, ExitReason, Node, Process, Sp
 /// acknowledged.
 struct Tally {
     log: File,
+    pace: Duration,
 }
 
 #[async_trait]
 impl Process for Tally {
-    type Args = File;
+    type Args = (File, Duration);
     type Msg = u64;
 
-    async fn init(_ctx: &mut Context<u64>, log: File) -> Result<Self, ExitReason> {
-        Ok(Tally { log })
+    async fn init(_ctx: &mut Context<u64>, (log, pace): Self::Args) -> Result<Self, ExitReason> {
+        Ok(Tally { log, pace })
     }
 
     async fn handle(&mut self, _ctx: &mut Context<u64>, n: u64) -> Result<(), ExitReason> {
+        if !self.pace.is_zero() {
+            tokio::time::sleep(self.pace).await;
+        }
         self.log.write_all(format!("{n}\n").as_bytes())?;
         Ok(())
     }
@@ -55,6 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let mut args = std::env::args().skip(1);
     let (mut name, mut broker, mut cookie, mut log, mut tick) = (None, None, None, None, 1000);
+    let mut pace = 0;
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -63,6 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--cookie" => cookie = Some(value),
             "--log" => log = Some(value),
             "--tick-ms" => tick = value.parse()?,
+            "--handle-ms" => pace = value.parse()?,
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -76,7 +85,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // What is left in the inbox from an earlier life is delivered by name:
     // the tally is registered before the node joins.
     let tally = node
-        .start::<Tally>(log, SpawnOpts::new().name("tally"))
+        .start::<Tally>(
+            (log, Duration::from_millis(pace)),
+            SpawnOpts::new().name("tally"),
+        )
         .await?;
     node.export(&tally);
     let amqp: Arc<dyn Transport> = Arc::new(AmqpTransport::new(&broker, &name, Mode::Durable)?);

@@ -22,8 +22,11 @@ const WAIT: Duration = Duration::from_secs(120);
 const COOKIE: &str = "durable-test";
 const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-async fn start_sink(name: &str, log: &str) -> (Child, Endpoint) {
+/// Starts the sink; a slow one takes `handle_ms` per message, so that a
+/// backlog builds up in its inbox.
+async fn start_sink(name: &str, log: &str, handle_ms: u64) -> (Child, Endpoint) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_beamish-durable-sink"))
+        .args(["--handle-ms", &handle_ms.to_string()])
         .args([
             "--name",
             name,
@@ -76,7 +79,7 @@ async fn every_confirmed_message_survives_a_sigkill() {
     let me_name = format!("feeder-{nanos}@localhost");
     let log = std::env::temp_dir().join(format!("beamish-durable-{nanos}.txt"));
     let log = log.to_str().expect("a UTF-8 path").to_owned();
-    let (mut sink, at) = start_sink(&sink_name, &log).await;
+    let (mut sink, at) = start_sink(&sink_name, &log, 1).await;
 
     let broker: Endpoint = BROKER.parse().expect("valid");
     let me = Node::builder()
@@ -104,12 +107,14 @@ async fn every_confirmed_message_survives_a_sigkill() {
     // fails is sent again, whole: at least once.
     let mut resent = 0_u64;
     let mut killed = false;
+    let mut handled_at_kill = 0;
     for chunk in 0..MESSAGES / CHUNK {
         if chunk == MESSAGES / CHUNK / 2 && !killed {
+            handled_at_kill = handled(&log).len();
             sink.start_kill().expect("SIGKILL");
             let _ = sink.wait().await;
             killed = true;
-            sink = start_sink(&sink_name, &log).await.0;
+            sink = start_sink(&sink_name, &log, 0).await.0;
         }
         let first = chunk * CHUNK;
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -151,10 +156,13 @@ async fn every_confirmed_message_survives_a_sigkill() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let duplicates: u64 = counts.values().map(|&c| u64::from(c - 1)).sum();
+    let pending = MESSAGES / 2 - handled_at_kill as u64;
     eprintln!(
         "{MESSAGES} numbers, all handled; {duplicates} handled twice or more; \
-         {resent} chunks sent again"
+         {resent} chunks sent again; {pending} confirmed but not yet handled \
+         when the node was killed"
     );
+    assert!(pending > 0, "the node was killed with a backlog");
     sink.start_kill().expect("SIGKILL");
     let _ = sink.wait().await;
     AmqpTransport::new(&broker, &sink_name, Mode::Durable)
