@@ -56,6 +56,15 @@ pub(crate) struct Live {
     pub(crate) generation: u64,
 }
 
+/// What [`Broker::set_up`] makes on a new connection.
+struct SetUp {
+    publish: Channel,
+    control: Channel,
+    consume: Channel,
+    consumer: lapin::Consumer,
+    generation: u64,
+}
+
 pub(crate) struct Broker {
     uri: String,
     node: String,
@@ -225,6 +234,32 @@ impl Broker {
         let conn = lapin::Connection::connect(&self.uri, ConnectionProperties::default())
             .await
             .map_err(unreachable)?;
+        match self.set_up(&conn).await {
+            Ok(SetUp {
+                publish,
+                control,
+                consume,
+                consumer,
+                generation,
+            }) => Ok(Arc::new(Live {
+                conn,
+                publish,
+                control,
+                probe: tokio::sync::Mutex::new(None),
+                _consumer: consumer,
+                _consume: consume,
+                generation,
+            })),
+            Err(err) => {
+                // Closed, or lapin would keep it open.
+                let _ = conn.close(200, "set-up failed".into()).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// The channels, the inbox and its consumer on a new connection.
+    async fn set_up(&self, conn: &lapin::Connection) -> Result<SetUp, TransportError> {
         let durable = self.mode() == Mode::Durable;
         let publish = conn.create_channel().await.map_err(lost)?;
         let control = conn.create_channel().await.map_err(lost)?;
@@ -316,15 +351,13 @@ impl Broker {
             tokio::spawn(async move { crate::presence::watch(me, stop).await });
         });
         tracing::debug!(node = %self.node, generation, "connected to the broker");
-        Ok(Arc::new(Live {
-            conn,
+        Ok(SetUp {
             publish,
             control,
-            probe: tokio::sync::Mutex::new(None),
-            _consumer: consumer,
-            _consume: consume,
+            consume,
+            consumer,
             generation,
-        }))
+        })
     }
 
     /// Drops the connection of `generation` if it is the current one, and

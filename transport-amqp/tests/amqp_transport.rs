@@ -219,3 +219,24 @@ async fn a_dropped_transport_leaves_the_broker() {
             .expect("deleted");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_of_the_same_name_is_refused() {
+    for mode in [Mode::Fast, Mode::Durable] {
+        let name = unique("twin");
+        let first = transport(&name, mode);
+        let _listening = first.listen(&broker()).await.expect("listens");
+        let second = transport(&name, mode);
+        let got = second.listen(&broker()).await;
+        assert!(
+            matches!(&got, Err(TransportError::InUse(why)) if why.contains(&name)),
+            "{mode:?}: {got:?}"
+        );
+        // The first one goes on serving.
+        let a = transport(&unique("caller"), mode);
+        a.connect(&at(&name)).await.expect("the first one answers");
+        for transport in [a, second, first] {
+            transport.delete_inbox().await.expect("deleted");
+        }
+    }
+}
