@@ -134,7 +134,12 @@ pub(crate) struct Settings {
     pub(crate) presence: Duration,
 }
 
-/// Distribution through an AMQP broker.
+/// Distribution through an AMQP broker: one node's connection to it, its
+/// inbox and its sessions. Clones share them.
+///
+/// The settings ([`prefetch`](Self::prefetch), [`send_timeout`](Self::send_timeout)
+/// and the others) are made before the transport is used: each returns a
+/// transport of its own, with no connection yet.
 #[derive(Clone)]
 pub struct AmqpTransport {
     broker: Arc<Broker>,
