@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::broker::Broker;
-use crate::session::{AmqpFrames, AmqpSink, DeliveryAck, Item, ReceiveOnly, SessionKey};
+use crate::session::{AmqpFrames, AmqpSink, DeliveryAck, Idle, Item, ReceiveOnly, SessionKey};
 use crate::Mode;
 
 /// What kind of message a frame travels in (the AMQP `type` property).
@@ -41,8 +41,13 @@ impl Broker {
             // A resumed session has no handshake.
             established: Arc::new(AtomicBool::new(!watched)),
         };
+        let idle = (!watched).then(|| Idle {
+            after: self.settings.resumed_idle,
+            broker: self.me.clone(),
+            key: key.clone(),
+        });
         self.sessions.lock().insert(key, route);
-        AmqpFrames { items }
+        AmqpFrames::new(items, idle)
     }
 
     /// A connection for the session `key`, opened or accepted on the

@@ -132,6 +132,7 @@ pub(crate) struct Settings {
     pub(crate) inbox_expiry: Option<Duration>,
     pub(crate) max_frame: usize,
     pub(crate) presence: Duration,
+    pub(crate) resumed_idle: Duration,
 }
 
 /// Distribution through an AMQP broker: one node's connection to it, its
@@ -171,6 +172,7 @@ impl AmqpTransport {
                 inbox_expiry: None,
                 max_frame: DEFAULT_MAX_FRAME,
                 presence: Duration::from_secs(1),
+                resumed_idle: Duration::from_secs(30),
             },
         )
     }
@@ -262,6 +264,13 @@ impl AmqpTransport {
     /// transport (and of its sessions) closes it too.
     pub async fn shutdown(&self) {
         self.broker.shutdown().await;
+    }
+
+    /// How long a connection carrying frames left from this node's earlier
+    /// life stays open with nothing coming (30 s by default): it then ends,
+    /// and a frame of that earlier session coming later opens another.
+    pub fn resumed_idle(self, after: Duration) -> Self {
+        self.set(|s| s.resumed_idle = after)
     }
 
     /// Shuts the transport down and deletes this node's inbox at the

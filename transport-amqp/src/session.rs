@@ -5,7 +5,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use beamish_core::transport::{Ack, Connection, FrameSink, FrameStream, Incoming, TransportError};
@@ -235,6 +236,29 @@ impl Drop for AmqpSink {
 /// The receiving half of a session.
 pub(crate) struct AmqpFrames {
     pub(crate) items: mpsc::UnboundedReceiver<Item>,
+    /// For a session resumed from an earlier life: it ends once nothing
+    /// has come for a while, so that it is not waited on for good.
+    pub(crate) idle: Option<Idle>,
+    /// Set once an idle resumed session is no longer routed to: it ends
+    /// when what it holds has been taken.
+    detached: bool,
+}
+
+/// When a resumed session ends.
+pub(crate) struct Idle {
+    pub(crate) after: Duration,
+    pub(crate) broker: Weak<Broker>,
+    pub(crate) key: SessionKey,
+}
+
+impl AmqpFrames {
+    pub(crate) fn new(items: mpsc::UnboundedReceiver<Item>, idle: Option<Idle>) -> Self {
+        Self {
+            items,
+            idle,
+            detached: false,
+        }
+    }
 }
 
 impl fmt::Debug for AmqpFrames {
@@ -247,11 +271,27 @@ impl fmt::Debug for AmqpFrames {
 impl FrameStream for AmqpFrames {
     async fn recv(&mut self) -> Result<Option<Incoming>, TransportError> {
         loop {
-            return match self.items.recv().await {
+            let item = match &self.idle {
+                None => self.items.recv().await,
+                Some(idle) => match tokio::time::timeout(idle.after, self.items.recv()).await {
+                    Ok(item) => item,
+                    Err(_) => {
+                        // Frames of the session from now on open another.
+                        if let Some(broker) = idle.broker.upgrade() {
+                            broker.sessions.lock().remove(&idle.key);
+                        }
+                        self.idle = None;
+                        self.detached = true;
+                        continue;
+                    }
+                },
+            };
+            return match item {
                 Some(Item::Frame(_, Some(delivery))) if delivery.poisoned() => continue,
                 Some(Item::Frame(frame, _)) => Ok(Some(frame)),
                 Some(Item::End) => Ok(None),
                 Some(Item::Lost(why)) => Err(TransportError::Closed(why)),
+                None if self.detached => Ok(None),
                 None => Err(TransportError::Closed("the session is gone".into())),
             };
         }

@@ -1,7 +1,8 @@
 //! The AMQP transport on its own, through the broker on 127.0.0.1:5672:
 //! unroutable openings, order within a session in both modes, redelivery
 //! of unacknowledged frames to a node's next life and of frames dropped
-//! unhandled, and the frame limit. Without a broker these tests fail; they
+//! unhandled, the frame limit, one node per name, and a dropped transport
+//! leaving the broker. Without a broker these tests fail; they
 //! never skip.
 
 mod support;
@@ -111,7 +112,8 @@ async fn unacknowledged_frames_reach_the_nodes_next_life() {
     first.shutdown().await;
     drop((listener, theirs, unhandled, first));
 
-    let second = transport(&server, Mode::Durable);
+    let second =
+        transport(&server, Mode::Durable).resumed_idle(std::time::Duration::from_millis(300));
     let mut listener = second.listen(&broker()).await.expect("listens again");
     let mut resumed = tokio::time::timeout(WAIT, listener.accept())
         .await
@@ -127,6 +129,8 @@ async fn unacknowledged_frames_reach_the_nodes_next_life() {
         resumed.sink.send(vec![Bytes::new()]).await.is_err(),
         "a resumed session only delivers"
     );
+    // Nothing more comes: it ends.
+    assert!(next(&mut resumed).await.expect("an end").is_none());
     a.delete_inbox().await.expect("deleted");
     second.delete_inbox().await.expect("deleted");
 }
