@@ -8,13 +8,12 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use beamish_core::transport::{Connection, TransportError};
-use lapin::message::DeliveryResult;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ConnectionProperties, ConsumerDelegate, ExchangeKind};
+use lapin::{Channel, ConnectionProperties, ExchangeKind};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
@@ -127,7 +126,7 @@ impl Broker {
         self.stop.subscribe()
     }
 
-    fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         *self.stop.borrow()
     }
 
@@ -339,7 +338,7 @@ impl Broker {
             .map_err(|err| TransportError::InUse(format!("the inbox {inbox}: {err}")))?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let _ = self.runtime.set(tokio::runtime::Handle::current());
-        consumer.set_delegate(Inbox {
+        consumer.set_delegate(crate::consumer::Inbox {
             broker: self.me.clone(),
             generation,
             ended: AtomicBool::new(false),
@@ -363,7 +362,7 @@ impl Broker {
     /// Drops the connection of `generation` if it is the current one, and
     /// closes it (a consumer cancelled by the broker leaves the connection
     /// up but useless); whether it was the current one.
-    async fn retire(&self, generation: u64) -> bool {
+    pub(crate) async fn retire(&self, generation: u64) -> bool {
         let retired = {
             let mut current = self.current.lock();
             match current.as_ref() {
@@ -393,7 +392,8 @@ impl Broker {
         if let Some(generation) = gone {
             let me = self.me.clone();
             tokio::spawn(async move {
-                inbox_lost(me, generation, "the connection is closed".into()).await;
+                crate::consumer::inbox_lost(me, generation, "the connection is closed".into())
+                    .await;
             });
         }
     }
@@ -457,93 +457,5 @@ impl Drop for Broker {
 async fn close(live: &Live, timeout: Duration) {
     if live.conn.status().connected() {
         let _ = tokio::time::timeout(timeout, live.conn.close(200, "shutdown".into())).await;
-    }
-}
-
-/// The inbox's consumer: each delivery is routed as it comes, on the
-/// broker connection's thread; the end of the consumer (the connection
-/// lost, or the broker cancelling it) starts the reconnection.
-struct Inbox {
-    broker: Weak<Broker>,
-    generation: u64,
-    ended: AtomicBool,
-    runtime: tokio::runtime::Handle,
-}
-
-impl ConsumerDelegate for Inbox {
-    fn on_new_delivery(&self, delivery: DeliveryResult) -> BoxFuture {
-        let why = match delivery {
-            Ok(Some(delivery)) => {
-                let settle = self
-                    .broker
-                    .upgrade()
-                    .and_then(|broker| broker.route(delivery, self.generation));
-                return Box::pin(async move {
-                    if let Some(acker) = settle {
-                        let _ = acker.ack(BasicAckOptions::default()).await;
-                    }
-                });
-            }
-            Ok(None) => "the broker cancelled the inbox's consumer".to_owned(),
-            Err(err) => err.to_string(),
-        };
-        if !self.ended.swap(true, Ordering::SeqCst) {
-            let broker = self.broker.clone();
-            let generation = self.generation;
-            self.runtime
-                .spawn(async move { inbox_lost(broker, generation, why).await });
-        }
-        Box::pin(std::future::ready(()))
-    }
-}
-
-type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-/// The inbox of `generation` is no longer consumed: reconnects with
-/// backoff if the node listens or is durable.
-async fn inbox_lost(broker: Weak<Broker>, generation: u64, why: String) {
-    let Some(me) = broker.upgrade() else {
-        return;
-    };
-    let mut stop = me.stopping();
-    if me.stopped() || !me.retire(generation).await {
-        // Shut down, or a connection this node had already left.
-        return;
-    }
-    tracing::warn!(node = %me.node, "lost the broker: {why}");
-    // Fast sessions go with the connection; durable ones wait for the
-    // broker, and what it had not seen acknowledged comes again.
-    let durable = me.mode() == Mode::Durable;
-    if !durable {
-        me.lose_all(&format!("the broker connection was lost: {why}"));
-        if me.accepted.lock().is_none() {
-            return;
-        }
-    }
-    drop(me);
-    // A listening node gets its inbox back as soon as the broker does.
-    let mut delay = Duration::from_millis(100);
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = stop.wait_for(|stopped| *stopped) => return,
-        }
-        let Some(me) = broker.upgrade() else {
-            return;
-        };
-        match me.ensure().await {
-            Ok(_) => {
-                tracing::info!(node = %me.node, "reconnected to the broker");
-                return;
-            }
-            Err(err) if me.stopped() => {
-                tracing::debug!(node = %me.node, "not reconnecting: {err}");
-                return;
-            }
-            Err(err) => {
-                tracing::debug!(node = %me.node, "the broker is still away: {err}");
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
     }
 }

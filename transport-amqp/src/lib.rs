@@ -87,6 +87,7 @@
 //! ```
 
 mod broker;
+mod consumer;
 mod demux;
 mod presence;
 mod session;
