@@ -1,6 +1,6 @@
-//! One node's link to the broker: its connection and channels, its inbox
-//! and the consumer feeding the demultiplexer, reconnection with backoff
-//! when the broker goes away, and an explicit shutdown.
+//! One node's link to the broker: its connection (with timeouts and AMQP
+//! heartbeats), its channels, its inbox and the inbox's consumer, and an
+//! explicit shutdown.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +28,9 @@ pub(crate) type Ensure<'a> = std::pin::Pin<
 
 /// The exchange that routes frames to node inboxes by node name.
 pub(crate) const EXCHANGE: &str = "beamish.nodes";
+
+/// The AMQP heartbeat asked of the broker, in seconds.
+const BROKER_HEARTBEAT_SECS: u16 = 10;
 
 /// How long a fast inbox left without its consumer (a node that died
 /// between declaring and consuming it) lives on.
@@ -219,6 +222,17 @@ impl Broker {
         }
     }
 
+    /// The broker's URI with the connection's own timeouts: AMQP
+    /// heartbeats every 10 s, so that a broker gone silent is noticed, and
+    /// the TCP connection's timeout.
+    fn connect_uri(&self) -> String {
+        format!(
+            "{}?heartbeat={BROKER_HEARTBEAT_SECS}&connection_timeout={}",
+            self.uri,
+            self.settings.connect_timeout.as_millis()
+        )
+    }
+
     pub(crate) fn redacted(&self) -> String {
         match self.uri.split_once('@') {
             Some((_, rest)) => format!("amqp://…@{rest}"),
@@ -230,7 +244,7 @@ impl Broker {
         let unreachable = |err: lapin::Error| {
             TransportError::Unreachable(format!("the broker at {}: {err}", self.redacted()))
         };
-        let conn = lapin::Connection::connect(&self.uri, ConnectionProperties::default())
+        let conn = lapin::Connection::connect(&self.connect_uri(), ConnectionProperties::default())
             .await
             .map_err(unreachable)?;
         match self.set_up(&conn).await {
@@ -413,11 +427,15 @@ impl Broker {
     /// Deletes the inbox `inbox` through a connection of its own.
     pub(crate) async fn delete_queue(&self, inbox: &str) -> Result<(), TransportError> {
         let deleting = async {
-            let conn = lapin::Connection::connect(&self.uri, ConnectionProperties::default())
-                .await
-                .map_err(|err| {
-                    TransportError::Unreachable(format!("the broker at {}: {err}", self.redacted()))
-                })?;
+            let conn =
+                lapin::Connection::connect(&self.connect_uri(), ConnectionProperties::default())
+                    .await
+                    .map_err(|err| {
+                        TransportError::Unreachable(format!(
+                            "the broker at {}: {err}",
+                            self.redacted()
+                        ))
+                    })?;
             let deleted = async {
                 let channel = conn.create_channel().await?;
                 channel

@@ -155,7 +155,8 @@ impl AmqpTransport {
     ///
     /// Durable mode acknowledges with a prefetch window of 200; sends wait
     /// at most 30 s for the broker's confirmation; connecting to the broker
-    /// gives up after 10 s.
+    /// gives up after 10 s; the broker connection carries AMQP heartbeats
+    /// every 10 s, so that a broker gone silent is noticed.
     ///
     /// # Errors
     ///
