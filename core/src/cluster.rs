@@ -539,7 +539,10 @@ async fn run_handshake(
                 TransportError::Closed("the peer closed during the handshake".into()).into(),
             );
         };
-        match handshake.handle(&frame.payload)? {
+        let step = handshake.handle(&frame.payload);
+        // Handled, whatever the outcome: a durable transport forgets it.
+        let _ = frame.ack().await;
+        match step? {
             Step::Send(bytes) => conn.sink.send(vec![Bytes::from(bytes)]).await?,
             Step::SendAndReady(bytes, peer) => {
                 conn.sink.send(vec![Bytes::from(bytes)]).await?;
