@@ -168,40 +168,21 @@ impl Node {
             let Some(shared) = target.upgrade() else {
                 return Ok(Delivery::Done(false));
             };
-            let target = Handle { shared };
+            let finished = finished.take();
             // An unbounded mailbox takes the message at once: no future.
-            if !target.shared.mailbox.is_bounded() {
-                let queued = match finished.take() {
-                    None => target.shared.mailbox.push_msg(msg).is_ok(),
-                    Some(finished) => {
-                        let acked = Acked { msg, finished };
-                        match target.shared.mailbox.push_acked_now(acked) {
-                            Ok(()) => true,
-                            // A dead letter: finished with.
-                            Err(acked) => {
-                                (acked.finished)();
-                                false
-                            }
-                        }
-                    }
+            if !shared.mailbox.is_bounded() {
+                let queued = match finished {
+                    None => shared.mailbox.push_msg(msg).is_ok(),
+                    Some(finished) => taken(shared.mailbox.push_acked_now(Acked { msg, finished })),
                 };
                 // Not queued: the caller counts the dead letter.
                 return Ok(Delivery::Done(queued));
             }
-            let finished = finished.take();
             Ok(Delivery::Waiting(Box::pin(async move {
                 match finished {
-                    None => target.shared.mailbox.push_waiting(msg).await.is_ok(),
+                    None => shared.mailbox.push_waiting(msg).await.is_ok(),
                     Some(finished) => {
-                        let acked = Acked { msg, finished };
-                        match target.shared.mailbox.push_acked(acked).await {
-                            Ok(()) => true,
-                            // A dead letter: finished with.
-                            Err(acked) => {
-                                (acked.finished)();
-                                false
-                            }
-                        }
+                        taken(shared.mailbox.push_acked(Acked { msg, finished }).await)
                     }
                 }
             })))
@@ -397,6 +378,18 @@ pub(crate) fn encode_send<M: Serialize>(
     let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
     rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
     Ok(Bytes::from(frame))
+}
+
+/// Whether a message from a durable transport was queued; one handed back
+/// is a dead letter, finished with.
+fn taken<M>(pushed: Result<(), Acked<M>>) -> bool {
+    match pushed {
+        Ok(()) => true,
+        Err(acked) => {
+            (acked.finished)();
+            false
+        }
+    }
 }
 
 /// Why a remote message was not delivered to an existing process.
