@@ -22,8 +22,8 @@ use std::sync::Arc;
 use beamish::dist::{Cookie, Endpoint};
 use beamish::tcp::TcpTransport;
 use beamish::{
-    async_trait, Addr, ChildSpec, ClusterConfig, Context, ExitReason, Node, NodeName, Process,
-    ReplyTo, SpawnOpts, Strategy, SupervisorRef, SupervisorSpec,
+    async_trait, Addr, ChildSpec, ClusterConfig, Context, ExitReason, Handle, Node, NodeName,
+    Process, ReplyTo, SpawnOpts, Strategy, SupervisorRef, SupervisorSpec,
 };
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -291,13 +291,7 @@ async fn one_node() -> Result<(), Box<dyn std::error::Error>> {
     let first_analytics = node.whereis("analytics").ok_or("analytics is registered")?;
     let mut analytics_down = node.monitor(first_analytics);
     for address in ADDRESSES {
-        let id = signup
-            .call(
-                |reply| SignupMsg::SignUp(address.to_owned(), reply),
-                TIMEOUT,
-            )
-            .await?;
-        println!("signed up {address} as user {id}");
+        sign_up(&signup, address).await?;
         if !address.contains('@') {
             // Show the crash and the restart before going on: once the
             // crash is seen here, the supervisor has it queued ahead of
@@ -375,13 +369,7 @@ async fn connect(peer: Endpoint, cookie: Cookie) -> Result<(), Box<dyn std::erro
         .start::<Signup>(services.clone(), SpawnOpts::new().name("signup"))
         .await?;
     for address in ADDRESSES {
-        let id = signup
-            .call(
-                |reply| SignupMsg::SignUp(address.to_owned(), reply),
-                TIMEOUT,
-            )
-            .await?;
-        println!("signed up {address} as user {id}");
+        sign_up(&signup, address).await?;
         if !address.contains('@') {
             // The supervisor on the other node restarts analytics; go on
             // once the new process answers.
@@ -404,6 +392,21 @@ async fn connect(peer: Endpoint, cookie: Cookie) -> Result<(), Box<dyn std::erro
     totals(&services).await?;
     table(&node);
     stop(node).await;
+    Ok(())
+}
+
+/// Signs `address` up through the signup service and says so.
+async fn sign_up(
+    signup: &Handle<SignupMsg>,
+    address: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let id = signup
+        .call(
+            |reply| SignupMsg::SignUp(address.to_owned(), reply),
+            TIMEOUT,
+        )
+        .await?;
+    println!("signed up {address} as user {id}");
     Ok(())
 }
 
