@@ -5,6 +5,7 @@
 use crate::cluster::Cluster;
 use crate::mailbox::Finished;
 use crate::remote::{monitored_for, Envelope, ReplyOutcome};
+use crate::reply::CallWatch;
 use crate::transport::{Ack, Connection, Incoming};
 use crate::wire;
 use crate::{Node, NodeName};
@@ -104,24 +105,44 @@ impl Cluster {
                     return Ok(());
                 };
                 // The callee is watched for the caller before the request
-                // reaches it, so an exit while handling it is reported.
+                // reaches it, so an exit while handling it is reported;
+                // the request's reply token takes the watch down as it
+                // answers.
                 let target = node
                     .inner
                     .resolve(&to)
                     .filter(|proc| monitored_for(&**proc, watcher, mref));
                 let msg_type = msg_type.as_bytes();
-                let outcome = if target.is_none() {
-                    node.dispatch_to(None, &to, msg_type, payload, finished)
-                        .await;
-                    Some(ReplyOutcome::NoProc)
-                } else {
-                    node.dispatch_to(target, &to, msg_type, payload, finished)
-                        .await
-                        .map(ReplyOutcome::Rejected)
+                let outcome = match target {
+                    None => {
+                        node.dispatch_to(None, &to, msg_type, payload, finished, None)
+                            .await;
+                        Some(ReplyOutcome::NoProc)
+                    }
+                    Some(target) => {
+                        let callee = target.core().pid;
+                        let call = CallWatch {
+                            caller,
+                            id,
+                            callee,
+                            mref,
+                        };
+                        let refused = node
+                            .dispatch_to(Some(target), &to, msg_type, payload, finished, Some(call))
+                            .await;
+                        refused.map(|why| {
+                            node.inner.unwatch_call(callee, mref);
+                            ReplyOutcome::Rejected(why)
+                        })
+                    }
                 };
                 if let Some(outcome) = outcome {
-                    node.inner
-                        .send_control(caller, Envelope::Reply { id, outcome });
+                    let reply = Envelope::Reply {
+                        id,
+                        outcome,
+                        unwatched: true,
+                    };
+                    node.inner.send_control(caller, reply);
                 }
                 Ok(())
             }

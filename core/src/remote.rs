@@ -19,6 +19,7 @@ use crate::cell::{AnyProcess, Watcher};
 use crate::mailbox::{Acked, Finished};
 use crate::node::NodeInner;
 use crate::outbox::Outgoing;
+use crate::reply::CallWatch;
 use crate::signals::deliver_exit;
 use crate::{Creation, ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Signal};
 
@@ -73,8 +74,14 @@ pub(crate) enum Envelope<'a> {
         reason: ExitReason,
         link: bool,
     },
-    /// The answer to the remote call numbered `id`.
-    Reply { id: u64, outcome: ReplyOutcome },
+    /// The answer to the remote call numbered `id`; `unwatched` if the
+    /// callee's node took the call's monitor down with it (the caller
+    /// then sends no `CallEnded`).
+    Reply {
+        id: u64,
+        outcome: ReplyOutcome,
+        unwatched: bool,
+    },
 }
 
 /// How a remote call was answered.
@@ -126,8 +133,13 @@ pub(crate) enum Delivery {
 /// Decodes a payload into the process's message type and delivers it;
 /// once decoded, the message takes what is to be called when it is
 /// finished with (a durable transport's acknowledgement).
-pub(crate) type Decoder =
-    Arc<dyn Fn(&[u8], &mut Option<Finished>) -> Result<Delivery, String> + Send + Sync>;
+/// For a call's request, the call is given, so that its reply token can
+/// take the call's monitor down as it answers.
+pub(crate) type Decoder = Arc<
+    dyn Fn(&[u8], &mut Option<Finished>, Option<CallWatch>) -> Result<Delivery, String>
+        + Send
+        + Sync,
+>;
 
 /// Why a message could not be sent to another node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,9 +173,9 @@ impl Node {
         // state, which must not keep itself or the node alive.
         let target = Arc::downgrade(&handle.shared);
         let node = Arc::downgrade(&self.inner);
-        let decoder: Decoder = Arc::new(move |payload: &[u8], finished: &mut Option<Finished>| {
+        let decoder: Decoder = Arc::new(move |payload: &[u8], finished: &mut Option<Finished>, call| {
             let node = node.upgrade().ok_or("the node is gone")?;
-            let msg: M = crate::reply::decoding(&node, || rmp_serde::from_slice(payload))
+            let msg: M = crate::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
                 .map_err(|err| err.to_string())?;
             let Some(shared) = target.upgrade() else {
                 return Ok(Delivery::Done(false));
@@ -292,11 +304,12 @@ impl Node {
         finished: Option<Finished>,
     ) -> Option<String> {
         let target = self.inner.resolve(&to);
-        self.dispatch_to(target, &to, msg_type, payload, finished)
+        self.dispatch_to(target, &to, msg_type, payload, finished, None)
             .await
     }
 
-    /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch).
+    /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch);
+    /// `call` if the message is a call's request.
     pub(crate) async fn dispatch_to(
         &self,
         target: Option<Arc<dyn AnyProcess>>,
@@ -304,6 +317,7 @@ impl Node {
         msg_type: &[u8],
         payload: &[u8],
         mut finished: Option<Finished>,
+        call: Option<CallWatch>,
     ) -> Option<String> {
         let refused = match target {
             None => {
@@ -314,7 +328,7 @@ impl Node {
                 );
                 None
             }
-            Some(target) => match deliver(&*target, msg_type, payload, &mut finished).await {
+            Some(target) => match deliver(&*target, msg_type, payload, &mut finished, call).await {
                 Ok(()) => None,
                 Err(Undelivered::Ended) => {
                     self.dead_letter();
@@ -405,6 +419,7 @@ async fn deliver(
     msg_type: &[u8],
     payload: &[u8],
     finished: &mut Option<Finished>,
+    call: Option<CallWatch>,
 ) -> Result<(), Undelivered> {
     let pid = target.core().pid;
     let expected = target.message_type();
@@ -419,7 +434,7 @@ async fn deliver(
     let Some(decoder) = target.core().exported.get() else {
         return Err(Undelivered::Refused(format!("{pid} is not exported")));
     };
-    let delivery = decoder(payload, finished)
+    let delivery = decoder(payload, finished, call)
         .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
     let delivered = match delivery {
         Delivery::Done(queued) => queued,
@@ -459,6 +474,14 @@ fn unmonitor(proc: &dyn AnyProcess, mref: MonitorRef, watcher: Option<Pid>) {
 }
 
 impl NodeInner {
+    /// A call to `callee` was answered: the monitor its node held for the
+    /// caller goes.
+    pub(crate) fn unwatch_call(&self, callee: Pid, mref: MonitorRef) {
+        if let Some(proc) = self.lookup(callee) {
+            unmonitor(&*proc, mref, None);
+        }
+    }
+
     /// The local process `to` names, if it is running.
     pub(crate) fn resolve(&self, to: &Dest) -> Option<Arc<dyn AnyProcess>> {
         match to {
@@ -579,9 +602,13 @@ impl NodeInner {
                     deliver_exit(&*proc, from, reason, link);
                 }
             }
-            Envelope::Reply { id, outcome } => {
+            Envelope::Reply {
+                id,
+                outcome,
+                unwatched,
+            } => {
                 if let Some(cluster) = self.cluster.get() {
-                    cluster.call_answered(id, outcome);
+                    cluster.call_answered(id, outcome, unwatched);
                 }
             }
         }

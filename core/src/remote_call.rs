@@ -31,29 +31,35 @@ struct Pending {
 }
 
 enum Answer {
-    Reply(ReplyOutcome),
+    /// `unwatched`: the callee's node took the call's monitor down.
+    Reply {
+        outcome: ReplyOutcome,
+        unwatched: bool,
+    },
     Down(ExitReason),
 }
 
 impl Cluster {
     /// A reply arrived.
-    pub(crate) fn call_answered(&self, id: u64, outcome: ReplyOutcome) {
-        if let Some(pending) = self.calls.waiting.lock().remove(&id) {
-            let _ = pending.tx.send(Answer::Reply(outcome));
+    pub(crate) fn call_answered(&self, id: u64, outcome: ReplyOutcome, unwatched: bool) {
+        // Taken out before the caller is woken, so it finds the list free.
+        let pending = self.calls.waiting.lock().remove(&id);
+        if let Some(pending) = pending {
+            let _ = pending.tx.send(Answer::Reply { outcome, unwatched });
         }
     }
 
     /// The callee of a call ended.
     pub(crate) fn call_down(&self, mref: MonitorRef, reason: ExitReason) {
-        let mut waiting = self.calls.waiting.lock();
-        let Some(id) = waiting
-            .iter()
-            .find(|(_, p)| p.mref == mref)
-            .map(|(id, _)| *id)
-        else {
-            return;
+        let pending = {
+            let mut waiting = self.calls.waiting.lock();
+            let id = waiting
+                .iter()
+                .find(|(_, p)| p.mref == mref)
+                .map(|(id, _)| *id);
+            id.and_then(|id| waiting.remove(&id))
         };
-        if let Some(pending) = waiting.remove(&id) {
+        if let Some(pending) = pending {
             let _ = pending.tx.send(Answer::Down(reason));
         }
     }
@@ -161,55 +167,103 @@ impl Node {
             .waiting
             .lock()
             .insert(id, Pending { node, mref, tx });
+        // From here on, however the call ends (even by its future being
+        // dropped), it stops waiting and the callee's node hears of it.
+        let mut waiting = Waiting {
+            node: self,
+            cluster,
+            id,
+            callee: node,
+            to,
+            mref,
+            listed: true,
+            watched: false,
+        };
         let header = CallHeader {
             id,
             watcher: self.pid(),
             mref,
         };
         let msg = request(ReplyTo::route(self.name(), id));
-        let sent = encode_send(to.clone(), &msg, Some(header))
-            .map_err(|err| CallError::BadReply(err.to_string()))
-            .and_then(|frame| {
-                cluster
-                    .send(node, Outgoing::new(frame))
-                    .map_err(|err| match err {
-                        RemoteSendError::NoConnection(_) => CallError::NoConnection,
-                        other => CallError::BadReply(other.to_string()),
-                    })
-            });
-        let outcome = match sent {
-            Ok(()) => answered(rx, timeout).await,
-            Err(err) => Err(err),
-        };
-        // However it ended: stop waiting and stop watching.
-        cluster.calls.waiting.lock().remove(&id);
-        if !matches!(outcome, Err(CallError::NoConnection)) {
-            self.inner
-                .send_control(node, Envelope::CallEnded { to, mref });
-        }
+        let frame = encode_send(waiting.to.clone(), &msg, Some(header))
+            .map_err(|err| CallError::BadReply(err.to_string()))?;
+        cluster
+            .send(node, Outgoing::new(frame))
+            .map_err(|err| match err {
+                RemoteSendError::NoConnection(_) => CallError::NoConnection,
+                other => CallError::BadReply(other.to_string()),
+            })?;
+        // The request is on its way: the callee's node may watch for it.
+        waiting.watched = true;
+        let (outcome, ended_there) = answered(rx, timeout).await;
+        waiting.watched = !ended_there;
+        // An answer was taken off the list by whoever gave it; only a
+        // timeout leaves the call there.
+        waiting.listed = matches!(outcome, Err(CallError::Timeout));
         outcome
     }
 }
 
-/// Waits for the answer to a call.
+/// A remote call under way, until it ends: then it stops waiting and,
+/// unless the callee's node knows already (it answered and took the
+/// call's monitor down, the monitor fired, or the connection is gone),
+/// tells that node the call is over so the monitor goes.
+struct Waiting<'a> {
+    node: &'a Node,
+    cluster: &'a Cluster,
+    id: u64,
+    callee: NodeName,
+    to: Dest,
+    mref: MonitorRef,
+    /// Whether the call may still be on the list of calls waiting.
+    listed: bool,
+    /// Whether the callee's node may still hold the call's monitor.
+    watched: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.listed {
+            self.cluster.calls.waiting.lock().remove(&self.id);
+        }
+        if self.watched {
+            let to = std::mem::replace(&mut self.to, Dest::Name(String::new()));
+            let ended = Envelope::CallEnded { to, mref: self.mref };
+            self.node.inner.send_control(self.callee, ended);
+        }
+    }
+}
+
+/// Waits for the answer to a call; with it, whether the callee's node
+/// knows the call is over.
 async fn answered<R: DeserializeOwned>(
     rx: oneshot::Receiver<Answer>,
     timeout: Duration,
-) -> Result<R, CallError> {
+) -> (Result<R, CallError>, bool) {
     let answer = match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(answer)) => answer,
-        Ok(Err(_)) => return Err(CallError::NoConnection),
-        Err(_) => return Err(CallError::Timeout),
+        // Dropped unanswered: the connection was lost.
+        Ok(Err(_)) => return (Err(CallError::NoConnection), true),
+        Err(_) => return (Err(CallError::Timeout), false),
     };
-    match answer {
-        Answer::Reply(ReplyOutcome::Value(bytes)) => {
+    let (outcome, ended_there) = match answer {
+        Answer::Reply { outcome, unwatched } => (outcome, unwatched),
+        Answer::Down(reason) => {
+            let err = match reason {
+                ExitReason::NoProc => CallError::NoProc,
+                ExitReason::NoConnection => CallError::NoConnection,
+                reason => CallError::Exited(reason),
+            };
+            return (Err(err), true);
+        }
+    };
+    let result = match outcome {
+        ReplyOutcome::Value(bytes) => {
             rmp_serde::from_slice(&bytes).map_err(|err| CallError::BadReply(err.to_string()))
         }
-        Answer::Reply(ReplyOutcome::NoReply) => Err(CallError::NoReply),
-        Answer::Reply(ReplyOutcome::Rejected(why)) => Err(CallError::Rejected(why)),
-        Answer::Reply(ReplyOutcome::NoProc) => Err(CallError::NoProc),
-        Answer::Down(ExitReason::NoProc) => Err(CallError::NoProc),
-        Answer::Down(ExitReason::NoConnection) => Err(CallError::NoConnection),
-        Answer::Down(reason) => Err(CallError::Exited(reason)),
-    }
+        ReplyOutcome::NoReply => Err(CallError::NoReply),
+        ReplyOutcome::Rejected(why) => Err(CallError::Rejected(why)),
+        ReplyOutcome::NoProc => Err(CallError::NoProc),
+    };
+    (result, ended_there)
 }

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::node::NodeInner;
 use crate::remote::{Envelope, ReplyOutcome};
-use crate::NodeName;
+use crate::{MonitorRef, NodeName, Pid};
 
 /// The token a process answers a call with.
 ///
@@ -37,8 +37,22 @@ enum Inner<R> {
         node: Weak<NodeInner>,
         caller: NodeName,
         id: u64,
+        /// The call's monitor on the callee, for the token of the request
+        /// it came in: taken down as the answer goes, so the caller need
+        /// not send word that the call is over.
+        watch: Option<CallWatch>,
         encode: fn(&R) -> Result<Vec<u8>, String>,
     },
+}
+
+/// A call's request as its callee's node sees it: who called, and the
+/// monitor the node holds on the callee for the caller until it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallWatch {
+    pub(crate) caller: NodeName,
+    pub(crate) id: u64,
+    pub(crate) callee: Pid,
+    pub(crate) mref: MonitorRef,
 }
 
 /// What travels back to a local caller.
@@ -71,12 +85,13 @@ impl<R> ReplyTo<R> {
                 node,
                 caller,
                 id,
+                watch,
                 encode,
             }) => match encode(&value) {
-                Ok(bytes) => answer(&node, caller, id, ReplyOutcome::Value(bytes)),
+                Ok(bytes) => answer(&node, caller, id, watch, ReplyOutcome::Value(bytes)),
                 Err(err) => {
                     tracing::warn!(%caller, "a reply could not be encoded: {err}");
-                    answer(&node, caller, id, ReplyOutcome::NoReply)
+                    answer(&node, caller, id, watch, ReplyOutcome::NoReply)
                 }
             },
             Some(Inner::Route { .. }) | None => false,
@@ -93,9 +108,30 @@ impl<R> ReplyTo<R> {
     }
 }
 
-fn answer(node: &Weak<NodeInner>, caller: NodeName, id: u64, outcome: ReplyOutcome) -> bool {
-    node.upgrade()
-        .is_some_and(|node| node.send_control(caller, Envelope::Reply { id, outcome }))
+/// Sends a call's answer back, first taking down the call's monitor on
+/// the callee if this token holds it (and saying so).
+fn answer(
+    node: &Weak<NodeInner>,
+    caller: NodeName,
+    id: u64,
+    watch: Option<CallWatch>,
+    outcome: ReplyOutcome,
+) -> bool {
+    let Some(node) = node.upgrade() else {
+        return false;
+    };
+    if let Some(watch) = watch {
+        node.unwatch_call(watch.callee, watch.mref);
+    }
+    let unwatched = watch.is_some();
+    node.send_control(
+        caller,
+        Envelope::Reply {
+            id,
+            outcome,
+            unwatched,
+        },
+    )
 }
 
 impl<R> Drop for ReplyTo<R> {
@@ -107,12 +143,16 @@ impl<R> Drop for ReplyTo<R> {
                 }
             }
             Some(Inner::Remote {
-                node, caller, id, ..
+                node,
+                caller,
+                id,
+                watch,
+                ..
             }) => {
                 // A panicking process's exit reason follows through the
                 // call's monitor; otherwise the caller learns at once.
                 if !std::thread::panicking() {
-                    answer(&node, caller, id, ReplyOutcome::NoReply);
+                    answer(&node, caller, id, watch, ReplyOutcome::NoReply);
                 }
             }
             Some(Inner::Route { .. }) | None => {}
@@ -147,21 +187,37 @@ impl<R> Serialize for ReplyTo<R> {
     }
 }
 
+/// What a message is decoded for: the node whose reply tokens it makes,
+/// and, for a call's request, the call, whose own token takes its watch.
+struct Decoding {
+    node: Weak<NodeInner>,
+    call: Option<CallWatch>,
+}
+
 thread_local! {
     /// The node decoding a message, so that a reply token in it can route
     /// its reply back.
-    static DECODING: RefCell<Option<Weak<NodeInner>>> = const { RefCell::new(None) };
+    static DECODING: RefCell<Option<Decoding>> = const { RefCell::new(None) };
 }
 
-/// Runs `decode` with `node` as the node whose reply tokens it makes.
-pub(crate) fn decoding<T>(node: &Arc<NodeInner>, decode: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Weak<NodeInner>>);
+/// Runs `decode` with `node` as the node whose reply tokens it makes; the
+/// token of `call`, if the message is its request, holds the call's watch.
+pub(crate) fn decoding<T>(
+    node: &Arc<NodeInner>,
+    call: Option<CallWatch>,
+    decode: impl FnOnce() -> T,
+) -> T {
+    struct Restore(Option<Decoding>);
     impl Drop for Restore {
         fn drop(&mut self) {
             DECODING.with(|slot| *slot.borrow_mut() = self.0.take());
         }
     }
-    let previous = DECODING.with(|slot| slot.borrow_mut().replace(Arc::downgrade(node)));
+    let now = Decoding {
+        node: Arc::downgrade(node),
+        call,
+    };
+    let previous = DECODING.with(|slot| slot.borrow_mut().replace(now));
     let _restore = Restore(previous);
     decode()
 }
@@ -169,14 +225,24 @@ pub(crate) fn decoding<T>(node: &Arc<NodeInner>, decode: impl FnOnce() -> T) -> 
 impl<'de, R: Serialize> Deserialize<'de> for ReplyTo<R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (caller, id) = <(NodeName, u64)>::deserialize(deserializer)?;
-        let node = DECODING
-            .with(|slot| slot.borrow().clone())
+        let (node, watch) = DECODING
+            .with(|slot| {
+                let mut slot = slot.borrow_mut();
+                let decoding = slot.as_mut()?;
+                // Only the call's own token: any other in the request
+                // (forwarded from elsewhere) answers a different call.
+                let watch = decoding
+                    .call
+                    .take_if(|call| call.caller == caller && call.id == id);
+                Some((decoding.node.clone(), watch))
+            })
             .ok_or_else(|| D::Error::custom("a reply token can only be decoded by a node"))?;
         Ok(Self {
             inner: Some(Inner::Remote {
                 node,
                 caller,
                 id,
+                watch,
                 encode: |value| rmp_serde::to_vec(value).map_err(|err| err.to_string()),
             }),
         })

@@ -183,6 +183,7 @@ mod tests {
         let reply = Envelope::Reply {
             id: 1,
             outcome: ReplyOutcome::NoReply,
+            unwatched: true,
         };
         let frame = rmp_serde::to_vec(&reply).expect("encodes");
         assert!(!is_message(&frame));

@@ -238,22 +238,53 @@ async fn calls_by_name_reach_the_process_registered_now() {
     let _ = s.b.take_unobserved_failures();
 }
 
+/// Who watches the store now (its node holds a call's monitor for the
+/// calling node while the call lasts).
+fn watchers(s: &Setup) -> Vec<beamish_core::Pid> {
+    s.b.process_info(s.store.pid())
+        .expect("alive")
+        .monitored_by
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_finished_call_leaves_no_monitor_behind() {
+async fn an_answered_call_leaves_no_monitor_behind() {
     let s = setup().await;
-    for _ in 0..3 {
-        s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL)
-            .await
-            .expect("answered");
-        s.a.call_remote_named(s.b.name(), "store", StoreMsg::Get, CALL)
-            .await
-            .expect("answered");
-    }
-    // Frames travel in order: once a last call is answered, the store's
-    // node has removed the monitors of every call before it.
+    // The callee's node takes the call's monitor down as the answer goes:
+    // none is left the moment the caller has it, with no further frame.
     s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL)
         .await
         .expect("answered");
-    let info = s.b.process_info(s.store.pid()).expect("alive");
-    assert!(info.monitored_by.len() <= 1, "{:?}", info.monitored_by);
+    assert_eq!(watchers(&s), vec![]);
+    s.a.call_remote_named(s.b.name(), "store", StoreMsg::Get, CALL)
+        .await
+        .expect("answered");
+    assert_eq!(watchers(&s), vec![]);
+    let ignored = s.a.call_remote(s.store.pid(), StoreMsg::Ignore, CALL).await;
+    assert_eq!(ignored, Err(CallError::NoReply));
+    assert_eq!(watchers(&s), vec![]);
+    let refused = s.a.call_remote(s.store.pid(), Other::Ask, CALL).await;
+    assert!(matches!(refused, Err(CallError::Rejected(_))), "{refused:?}");
+    assert_eq!(watchers(&s), vec![]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_call_leaves_no_monitor_behind() {
+    let s = setup().await;
+    let timed_out =
+        s.a.call_remote(s.store.pid(), StoreMsg::Hold, Duration::from_millis(200))
+            .await;
+    assert_eq!(timed_out, Err(CallError::Timeout));
+    // A call whose future is dropped midway ends as well.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        s.a.call_remote(s.store.pid(), StoreMsg::Hold, CALL),
+    )
+    .await;
+    assert!(abandoned.is_err(), "still waiting when dropped");
+    // Frames travel in order: once a later call is answered, the store's
+    // node has heard that both calls before it are over.
+    s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL)
+        .await
+        .expect("answered");
+    assert_eq!(watchers(&s), vec![]);
 }
