@@ -22,9 +22,9 @@ use crate::dist::{
     Peer, Step,
 };
 use crate::node::NodeInner;
-use crate::outbox::Outgoing;
+use crate::outbox::{Outbox, Outgoing};
 use crate::remote::RemoteSendError;
-use crate::transport::{Connection, Transport, TransportError};
+use crate::transport::{Connection, FrameStream, Transport, TransportError};
 use crate::{Node, NodeName, Pid, Signal};
 
 /// How a node takes part in a cluster.
@@ -153,9 +153,16 @@ pub(crate) struct Cluster {
 struct PeerLink {
     id: u64,
     /// Frames for the peer, written in order, in batches.
-    outbox: mpsc::UnboundedSender<Outgoing>,
+    outbox: Arc<Outbox>,
     /// Dropping it ends the connection's task.
     _stop: mpsc::Sender<()>,
+}
+
+impl Drop for PeerLink {
+    /// What is queued is still written; then the connection closes.
+    fn drop(&mut self) {
+        self.outbox.close();
+    }
 }
 
 impl fmt::Debug for Cluster {
@@ -346,8 +353,17 @@ impl Cluster {
     fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (stop, stopped) = mpsc::channel(1);
-        let (outbox, outgoing) = mpsc::unbounded_channel();
-        let ticks = outbox.clone();
+        let Connection {
+            sink,
+            stream,
+            peer: via,
+            ..
+        } = conn;
+        let heartbeat = Arc::new(Mutex::new(Heartbeat::new(
+            self.config.heartbeat,
+            Instant::now(),
+        )));
+        let outbox = Outbox::new(sink, Arc::clone(&heartbeat));
         {
             let mut peers = self.peers.lock();
             let first = !peers.contains_key(&peer.name);
@@ -356,7 +372,7 @@ impl Cluster {
                     peer.name,
                     PeerLink {
                         id,
-                        outbox,
+                        outbox: Arc::clone(&outbox),
                         _stop: stop,
                     },
                 );
@@ -373,12 +389,17 @@ impl Cluster {
         }
         tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
         self.notify(&node.inner, NodeEvent::Up(peer.name));
+        node.inner.runtime.spawn(Arc::clone(&outbox).write());
         let cluster = Arc::clone(self);
         let node = node.clone();
         node.inner.runtime.clone().spawn(async move {
-            let why = cluster
-                .serve(&node, peer.name, conn, outgoing, stopped, ticks)
-                .await;
+            let link = Link {
+                from: peer.name,
+                via,
+                outbox,
+                heartbeat,
+            };
+            let why = cluster.serve(&node, link, stream, stopped).await;
             cluster.down(peer.name, id, why.clone());
             // Links and monitors across the lost connection fire after the
             // peer is gone from `nodes()`, before `Down` is reported.
@@ -388,7 +409,8 @@ impl Cluster {
         peer.name
     }
 
-    /// Queues a frame for a connected node.
+    /// Queues a frame for a connected node (or, for a prompt one, may
+    /// write it at once).
     pub(crate) fn send(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
         if frame.frame.len() > self.config.max_frame {
             return Err(RemoteSendError::TooLarge {
@@ -397,14 +419,21 @@ impl Cluster {
             });
         }
         let peers = self.peers.lock();
-        match peers.get(&node) {
-            Some(link) => link
-                .outbox
-                .send(frame)
-                .map_err(|_| RemoteSendError::NoConnection(node)),
+        let Some(link) = peers.get(&node) else {
             // Connect on first use, if the node is known; the peers lock is
             // held so the connection cannot come up in between.
-            None => self.dial(node, frame),
+            return self.dial(node, frame);
+        };
+        let closed = |_| RemoteSendError::NoConnection(node);
+        if frame.prompt {
+            // It may be written here and now: not under the peers lock.
+            // The order is kept all the same: what waited for the
+            // connection was queued before the link could be seen.
+            let outbox = Arc::clone(&link.outbox);
+            drop(peers);
+            outbox.push(frame).map_err(closed)
+        } else {
+            link.outbox.push(frame).map_err(closed)
         }
     }
 
@@ -473,25 +502,16 @@ impl Cluster {
     async fn serve(
         &self,
         node: &Node,
-        from: NodeName,
-        conn: Connection,
-        outgoing: mpsc::UnboundedReceiver<Outgoing>,
+        link: Link,
+        mut stream: Box<dyn FrameStream>,
         mut stopped: mpsc::Receiver<()>,
-        ticks: mpsc::UnboundedSender<Outgoing>,
     ) -> String {
-        let Connection {
-            sink,
-            mut stream,
-            peer,
-            ..
-        } = conn;
-        let heartbeat = Arc::new(Mutex::new(Heartbeat::new(
-            self.config.heartbeat,
-            Instant::now(),
-        )));
-        node.inner
-            .runtime
-            .spawn(crate::outbox::write(sink, outgoing, Arc::clone(&heartbeat)));
+        let Link {
+            from,
+            via: peer,
+            outbox,
+            heartbeat,
+        } = link;
         // Silence is checked once a tick, and what was heard is noted then
         // too: no clock read or timer per frame.
         let mut clock = tokio::time::interval(self.config.heartbeat.tick);
@@ -501,14 +521,17 @@ impl Cluster {
             tokio::select! {
                 _ = stopped.recv() => return "disconnected".to_owned(),
                 now = clock.tick() => {
-                    let mut beat = heartbeat.lock();
-                    if std::mem::take(&mut heard) {
-                        beat.heard(now);
-                    }
-                    match beat.poll(now) {
+                    let beat = {
+                        let mut beat = heartbeat.lock();
+                        if std::mem::take(&mut heard) {
+                            beat.heard(now);
+                        }
+                        beat.poll(now)
+                    };
+                    match beat {
                         Beat::PeerDown => return "no heartbeat from the peer".to_owned(),
                         // An empty frame is a tick; it goes out with the rest.
-                        Beat::SendTick => drop(ticks.send(Outgoing::node_level(Bytes::new()))),
+                        Beat::SendTick => drop(outbox.push(Outgoing::node_level(Bytes::new()))),
                         Beat::Wait => {}
                     }
                 }
@@ -526,6 +549,15 @@ impl Cluster {
             }
         }
     }
+}
+
+/// An authenticated connection's way out and what its task needs to know.
+struct Link {
+    from: NodeName,
+    /// The peer's address, for logs.
+    via: String,
+    outbox: Arc<Outbox>,
+    heartbeat: Arc<Mutex<Heartbeat>>,
 }
 
 /// Exchanges handshake messages until the handshake ends.

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
-use crate::outbox::Outgoing;
+use crate::outbox::{Outbox, Outgoing};
 use crate::{Node, NodeName, RemoteSendError};
 
 /// Where a connection to a known peer stands while it is not up.
@@ -83,10 +82,11 @@ impl Cluster {
     }
 
     /// Sends what waited for `node` through its new connection.
-    pub(crate) fn flush_dialing(&self, node: NodeName, outbox: &mpsc::UnboundedSender<Outgoing>) {
-        if let Some(Dial::Connecting { queue, .. }) = self.dialing.lock().remove(&node) {
+    pub(crate) fn flush_dialing(&self, node: NodeName, outbox: &Outbox) {
+        let waited = self.dialing.lock().remove(&node);
+        if let Some(Dial::Connecting { queue, .. }) = waited {
             for frame in queue {
-                let _ = outbox.send(frame);
+                let _ = outbox.push(frame);
             }
         }
     }

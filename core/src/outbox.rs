@@ -1,16 +1,20 @@
 //! What goes out to a peer: frames tagged with their lane (and, for a
-//! confirmed send, whom to tell once the transport has them), and the
-//! writer task that hands them to the connection in batches.
+//! confirmed send, whom to tell once the transport has them), queued for
+//! the writer task that hands them to the connection in batches; or, for
+//! a frame somebody waits on, handed to the connection by its sender when
+//! nothing else is queued or being written.
 
+use std::collections::VecDeque;
+use std::mem;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use crate::dist::Heartbeat;
-use crate::transport::FrameSink;
+use crate::transport::{FrameSink, SentNow};
 
 /// The most frames handed to a connection in one batch.
 const BATCH: usize = 256;
@@ -24,6 +28,9 @@ pub(crate) struct Outgoing {
     pub(crate) frame: Bytes,
     /// Told whether the transport took the frame (a confirmed send).
     pub(crate) taken: Option<oneshot::Sender<bool>>,
+    /// Somebody waits on it (a call's request or reply): its sender may
+    /// write it itself rather than wake the writer task.
+    pub(crate) prompt: bool,
 }
 
 impl Outgoing {
@@ -34,6 +41,15 @@ impl Outgoing {
             lane: current_lane(),
             frame,
             taken: None,
+            prompt: false,
+        }
+    }
+
+    /// A frame a caller waits on: a call's request or its reply.
+    pub(crate) fn prompt(frame: Bytes) -> Self {
+        Self {
+            prompt: true,
+            ..Self::new(frame)
         }
     }
 
@@ -43,6 +59,7 @@ impl Outgoing {
             lane: 0,
             frame,
             taken: None,
+            prompt: false,
         }
     }
 }
@@ -59,38 +76,177 @@ fn current_lane() -> u32 {
     })
 }
 
-/// Writes queued frames to a connection, batching whatever queued up while
-/// the previous write was in progress; closes it once the queue is gone
-/// (the peer was dropped) or a write fails. A multiplexing sink gets each
-/// lane's frames apart, in their order.
-pub(crate) async fn write(
-    mut sink: Box<dyn FrameSink>,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+/// The way out to one peer: a queue, and the connection's sending half,
+/// which the writer task takes while it writes. Frames leave in the order
+/// they were pushed: one is written by its sender only when the queue is
+/// empty and the writer is not writing.
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    /// Wakes the writer task when frames are queued or the way is closed.
+    queued: Notify,
     heartbeat: Arc<Mutex<Heartbeat>>,
-) {
-    let lanes = sink.has_lanes();
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Some(first) = outgoing.recv().await {
-        batch.push(first);
-        while batch.len() < BATCH {
-            match outgoing.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
-            }
-        }
-        let ok = if lanes {
-            send_by_lane(&mut *sink, &mut batch).await
-        } else {
-            send_all(&mut *sink, &mut batch).await
-        };
-        if !ok {
-            // The reader sees the loss too and reports it; confirmed
-            // senders still waiting learn of it as their tokens drop.
-            return;
-        }
-        heartbeat.lock().sent(Instant::now());
+}
+
+struct State {
+    queue: VecDeque<Outgoing>,
+    /// The connection's sending half, unless the writer task is using it
+    /// (or it failed).
+    sink: Option<Box<dyn FrameSink>>,
+    /// Cleared when the peer is dropped or a write fails.
+    open: bool,
+}
+
+impl Outbox {
+    /// The way out through `sink`; sending counts for `heartbeat`. Its
+    /// writer task is [`write`](Self::write).
+    pub(crate) fn new(sink: Box<dyn FrameSink>, heartbeat: Arc<Mutex<Heartbeat>>) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                sink: Some(sink),
+                open: true,
+            }),
+            queued: Notify::new(),
+            heartbeat,
+        })
     }
-    sink.close().await;
+
+    /// Queues a frame, or writes a prompt one at once if the way is clear
+    /// and the transport takes it without waiting. Hands the frame back
+    /// if the way is closed.
+    pub(crate) fn push(&self, item: Outgoing) -> Result<(), Outgoing> {
+        let mut state = self.state.lock();
+        if !state.open {
+            return Err(item);
+        }
+        let item = if item.prompt && state.queue.is_empty() {
+            match state.sink.as_mut() {
+                Some(sink) => match self.send_now(sink.as_mut(), item) {
+                    Now::Done => return Ok(()),
+                    Now::Failed => {
+                        // As for a failed batch: the reader reports the loss.
+                        state.open = false;
+                        state.sink = None;
+                        drop(state);
+                        self.queued.notify_one();
+                        return Ok(());
+                    }
+                    // The rest of the frame goes out with the next write:
+                    // a tick wakes the writer for it.
+                    Now::Unfinished => Outgoing::node_level(Bytes::new()),
+                    Now::Refused(item) => item,
+                },
+                None => item,
+            }
+        } else {
+            item
+        };
+        state.queue.push_back(item);
+        let first = state.queue.len() == 1;
+        drop(state);
+        if first {
+            self.queued.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Offers a frame to the transport for writing at once.
+    fn send_now(&self, sink: &mut dyn FrameSink, item: Outgoing) -> Now {
+        let sent = sink.send_now(item.lane, &item.frame);
+        let (now, taken) = match sent {
+            Ok(SentNow::Taken) => (Now::Done, true),
+            Ok(SentNow::Unfinished) => (Now::Unfinished, true),
+            Ok(SentNow::Refused) => return Now::Refused(item),
+            Err(err) => {
+                tracing::debug!("a direct write failed: {err}");
+                (Now::Failed, false)
+            }
+        };
+        if let Some(confirm) = item.taken {
+            let _ = confirm.send(taken);
+        }
+        if taken {
+            self.heartbeat.lock().sent(Instant::now());
+        }
+        now
+    }
+
+    /// Closes the way out: what is queued is still written, then the
+    /// connection is closed.
+    pub(crate) fn close(&self) {
+        self.state.lock().open = false;
+        self.queued.notify_one();
+    }
+
+    /// The writer task: writes queued frames to the connection, batching
+    /// whatever queued up while the previous write was in progress; closes
+    /// it once the way is closed and the queue written, and stops at the
+    /// first failed write. A multiplexing sink gets each lane's frames
+    /// apart, in their order.
+    pub(crate) async fn write(self: Arc<Self>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let next = {
+                let mut state = self.state.lock();
+                match state.sink.take() {
+                    Some(sink) if !state.queue.is_empty() => {
+                        let take = state.queue.len().min(BATCH);
+                        batch.extend(state.queue.drain(..take));
+                        Next::Write(sink)
+                    }
+                    Some(sink) if !state.open => Next::Close(sink),
+                    Some(sink) => {
+                        state.sink = Some(sink);
+                        Next::Wait
+                    }
+                    // A direct write failed.
+                    None => return,
+                }
+            };
+            let mut sink = match next {
+                Next::Write(sink) => sink,
+                Next::Close(mut sink) => {
+                    sink.close().await;
+                    return;
+                }
+                Next::Wait => {
+                    self.queued.notified().await;
+                    continue;
+                }
+            };
+            let ok = if sink.has_lanes() {
+                send_by_lane(&mut *sink, &mut batch).await
+            } else {
+                send_all(&mut *sink, &mut batch).await
+            };
+            if !ok {
+                // The reader sees the loss too and reports it; confirmed
+                // senders still waiting learn of it as their tokens drop.
+                let mut state = self.state.lock();
+                state.open = false;
+                drop(mem::take(&mut state.queue));
+                return;
+            }
+            self.heartbeat.lock().sent(Instant::now());
+            self.state.lock().sink = Some(sink);
+        }
+    }
+}
+
+/// What the writer task does next.
+enum Next {
+    Write(Box<dyn FrameSink>),
+    Close(Box<dyn FrameSink>),
+    Wait,
+}
+
+/// What became of a frame offered for writing at once.
+enum Now {
+    Done,
+    /// Taken, but the transport finishes it with its next write.
+    Unfinished,
+    Failed,
+    Refused(Outgoing),
 }
 
 /// Sends the batch in one go and tells confirmed senders.
@@ -139,41 +295,78 @@ fn tell(waiting: Vec<oneshot::Sender<bool>>, ok: bool) {
 #[cfg(test)]
 mod tests {
     use async_trait::async_trait;
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::dist::HeartbeatConfig;
     use crate::transport::TransportError;
 
-    /// Records what it is given; fails every send once `fail` is set.
+    /// What the recorder was asked to do.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Did {
+        Send(Vec<Bytes>),
+        Lane(u32, Vec<Bytes>),
+        Now(u32, Bytes),
+        Close,
+    }
+
+    /// Records what it is given; fails every send once `fail` is set, and
+    /// answers `send_now` with `now` (or an error if `fail`).
     #[derive(Debug)]
     struct Recorder {
         lanes: bool,
         fail: bool,
-        sent: mpsc::UnboundedSender<(Option<u32>, Vec<Bytes>)>,
+        now: SentNow,
+        did: mpsc::UnboundedSender<Did>,
     }
 
     #[async_trait]
     impl FrameSink for Recorder {
         async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError> {
-            self.record(None, frames)
+            self.record(Did::Send(frames))
         }
         async fn send_lane(&mut self, lane: u32, frames: Vec<Bytes>) -> Result<(), TransportError> {
-            self.record(Some(lane), frames)
+            self.record(Did::Lane(lane, frames))
+        }
+        fn send_now(&mut self, lane: u32, frame: &Bytes) -> Result<SentNow, TransportError> {
+            if self.now != SentNow::Refused {
+                self.record(Did::Now(lane, frame.clone()))?;
+            }
+            Ok(self.now)
         }
         fn has_lanes(&self) -> bool {
             self.lanes
         }
-        async fn close(&mut self) {}
+        async fn close(&mut self) {
+            let _ = self.did.send(Did::Close);
+        }
     }
 
     impl Recorder {
-        fn record(&self, lane: Option<u32>, frames: Vec<Bytes>) -> Result<(), TransportError> {
+        fn record(&self, did: Did) -> Result<(), TransportError> {
             if self.fail {
                 return Err(TransportError::Closed("test".into()));
             }
-            let _ = self.sent.send((lane, frames));
+            let _ = self.did.send(did);
             Ok(())
         }
+    }
+
+    /// An outbox over a recorder, and what the recorder did.
+    fn outbox(
+        lanes: bool,
+        fail: bool,
+        now: SentNow,
+    ) -> (Arc<Outbox>, mpsc::UnboundedReceiver<Did>) {
+        let (did, done) = mpsc::unbounded_channel();
+        let sink = Box::new(Recorder {
+            lanes,
+            fail,
+            now,
+            did,
+        });
+        let heartbeat = Heartbeat::new(HeartbeatConfig::default(), Instant::now());
+        (Outbox::new(sink, Arc::new(Mutex::new(heartbeat))), done)
     }
 
     fn item(lane: u32, text: &'static str) -> Outgoing {
@@ -181,27 +374,32 @@ mod tests {
             lane,
             frame: Bytes::from_static(text.as_bytes()),
             taken: None,
+            prompt: false,
         }
     }
 
-    /// Queues `items` and runs the writer until they are written.
-    async fn run(lanes: bool, fail: bool, items: Vec<Outgoing>) -> Vec<(Option<u32>, Vec<Bytes>)> {
-        let (sent_tx, mut sent) = mpsc::unbounded_channel();
-        let sink = Box::new(Recorder {
-            lanes,
-            fail,
-            sent: sent_tx,
-        });
-        let (tx, rx) = mpsc::unbounded_channel();
-        for item in items {
-            tx.send(item).expect("queued");
+    fn prompt(lane: u32, text: &'static str) -> Outgoing {
+        Outgoing {
+            prompt: true,
+            ..item(lane, text)
         }
-        drop(tx);
-        let heartbeat = Heartbeat::new(HeartbeatConfig::default(), Instant::now());
-        write(sink, rx, Arc::new(Mutex::new(heartbeat))).await;
+    }
+
+    /// Pushes `items`, closes the way, and runs the writer to its end.
+    async fn run(lanes: bool, fail: bool, items: Vec<Outgoing>) -> Vec<Did> {
+        let (out, done) = outbox(lanes, fail, SentNow::Refused);
+        for item in items {
+            out.push(item).expect("open");
+        }
+        out.close();
+        Arc::clone(&out).write().await;
+        drain(done)
+    }
+
+    fn drain(mut done: mpsc::UnboundedReceiver<Did>) -> Vec<Did> {
         let mut out = Vec::new();
-        while let Ok(batch) = sent.try_recv() {
-            out.push(batch);
+        while let Ok(did) = done.try_recv() {
+            out.push(did);
         }
         out
     }
@@ -216,20 +414,21 @@ mod tests {
     #[tokio::test]
     async fn a_plain_sink_gets_the_batch_in_one_send() {
         let items = vec![item(1, "a"), item(2, "b"), item(1, "c")];
-        let sent = run(false, false, items).await;
-        assert_eq!(sent, vec![(None, bytes(&["a", "b", "c"]))]);
+        let did = run(false, false, items).await;
+        assert_eq!(did, vec![Did::Send(bytes(&["a", "b", "c"])), Did::Close]);
     }
 
     #[tokio::test]
     async fn a_multiplexing_sink_gets_each_lane_in_order() {
         let items = vec![item(1, "a"), item(2, "b"), item(1, "c"), item(0, "d")];
-        let sent = run(true, false, items).await;
+        let did = run(true, false, items).await;
         assert_eq!(
-            sent,
+            did,
             vec![
-                (Some(1), bytes(&["a", "c"])),
-                (Some(2), bytes(&["b"])),
-                (Some(0), bytes(&["d"])),
+                Did::Lane(1, bytes(&["a", "c"])),
+                Did::Lane(2, bytes(&["b"])),
+                Did::Lane(0, bytes(&["d"])),
+                Did::Close,
             ]
         );
     }
@@ -245,9 +444,76 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_prompt_frame_on_a_clear_way_is_written_by_its_sender() {
+        let (out, done) = outbox(false, false, SentNow::Taken);
+        // No writer runs: the sender itself hands the frame over.
+        out.push(prompt(4, "ask")).expect("open");
+        assert_eq!(drain(done), vec![Did::Now(4, Bytes::from_static(b"ask"))]);
+    }
+
+    #[tokio::test]
+    async fn a_prompt_frame_waits_behind_what_is_queued() {
+        let (out, done) = outbox(false, false, SentNow::Taken);
+        out.push(item(1, "a")).expect("open");
+        out.push(prompt(1, "b")).expect("open");
+        out.close();
+        Arc::clone(&out).write().await;
+        assert_eq!(drain(done), vec![Did::Send(bytes(&["a", "b"])), Did::Close]);
+    }
+
+    #[tokio::test]
+    async fn a_prompt_frame_the_transport_refuses_is_queued() {
+        let (out, done) = outbox(false, false, SentNow::Refused);
+        out.push(prompt(1, "a")).expect("open");
+        out.close();
+        Arc::clone(&out).write().await;
+        assert_eq!(drain(done), vec![Did::Send(bytes(&["a"])), Did::Close]);
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_direct_write_is_finished_by_the_writer() {
+        let (out, done) = outbox(false, false, SentNow::Unfinished);
+        out.push(prompt(1, "a")).expect("open");
+        out.close();
+        Arc::clone(&out).write().await;
+        // A tick makes the writer give the transport its next write.
+        assert_eq!(
+            drain(done),
+            vec![
+                Did::Now(1, Bytes::from_static(b"a")),
+                Did::Send(vec![Bytes::new()]),
+                Did::Close
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_direct_write_closes_the_way() {
+        let (out, done) = outbox(false, true, SentNow::Taken);
+        out.push(prompt(1, "a")).expect("open until it fails");
+        assert!(out.push(item(1, "b")).is_err(), "closed after the failure");
+        Arc::clone(&out).write().await;
+        assert_eq!(drain(done), vec![], "nothing written, and no orderly close");
+    }
+
+    #[tokio::test]
+    async fn the_writer_wakes_for_frames_queued_while_it_waits() {
+        let (out, mut done) = outbox(false, false, SentNow::Refused);
+        let writer = tokio::spawn(Arc::clone(&out).write());
+        out.push(item(1, "a")).expect("open");
+        assert_eq!(done.recv().await, Some(Did::Send(bytes(&["a"]))));
+        out.push(item(1, "b")).expect("open");
+        assert_eq!(done.recv().await, Some(Did::Send(bytes(&["b"]))));
+        out.close();
+        writer.await.expect("the writer ends");
+        assert_eq!(done.recv().await, Some(Did::Close));
+    }
+
     #[test]
     fn lanes_outside_a_process_are_zero() {
         assert_eq!(Outgoing::new(Bytes::new()).lane, 0);
         assert_eq!(Outgoing::node_level(Bytes::new()).lane, 0);
+        assert!(Outgoing::prompt(Bytes::new()).prompt);
     }
 }

@@ -173,32 +173,36 @@ impl Node {
         // state, which must not keep itself or the node alive.
         let target = Arc::downgrade(&handle.shared);
         let node = Arc::downgrade(&self.inner);
-        let decoder: Decoder = Arc::new(move |payload: &[u8], finished: &mut Option<Finished>, call| {
-            let node = node.upgrade().ok_or("the node is gone")?;
-            let msg: M = crate::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
-                .map_err(|err| err.to_string())?;
-            let Some(shared) = target.upgrade() else {
-                return Ok(Delivery::Done(false));
-            };
-            let finished = finished.take();
-            // An unbounded mailbox takes the message at once: no future.
-            if !shared.mailbox.is_bounded() {
-                let queued = match finished {
-                    None => shared.mailbox.push_msg(msg).is_ok(),
-                    Some(finished) => taken(shared.mailbox.push_acked_now(Acked { msg, finished })),
+        let decoder: Decoder = Arc::new(
+            move |payload: &[u8], finished: &mut Option<Finished>, call| {
+                let node = node.upgrade().ok_or("the node is gone")?;
+                let msg: M = crate::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
+                    .map_err(|err| err.to_string())?;
+                let Some(shared) = target.upgrade() else {
+                    return Ok(Delivery::Done(false));
                 };
-                // Not queued: the caller counts the dead letter.
-                return Ok(Delivery::Done(queued));
-            }
-            Ok(Delivery::Waiting(Box::pin(async move {
-                match finished {
-                    None => shared.mailbox.push_waiting(msg).await.is_ok(),
-                    Some(finished) => {
-                        taken(shared.mailbox.push_acked(Acked { msg, finished }).await)
-                    }
+                let finished = finished.take();
+                // An unbounded mailbox takes the message at once: no future.
+                if !shared.mailbox.is_bounded() {
+                    let queued = match finished {
+                        None => shared.mailbox.push_msg(msg).is_ok(),
+                        Some(finished) => {
+                            taken(shared.mailbox.push_acked_now(Acked { msg, finished }))
+                        }
+                    };
+                    // Not queued: the caller counts the dead letter.
+                    return Ok(Delivery::Done(queued));
                 }
-            })))
-        });
+                Ok(Delivery::Waiting(Box::pin(async move {
+                    match finished {
+                        None => shared.mailbox.push_waiting(msg).await.is_ok(),
+                        Some(finished) => {
+                            taken(shared.mailbox.push_acked(Acked { msg, finished }).await)
+                        }
+                    }
+                })))
+            },
+        );
         let _ = handle.shared.core.exported.set(decoder);
     }
 
@@ -502,9 +506,14 @@ impl NodeInner {
         let Ok(frame) = rmp_serde::to_vec(&envelope) else {
             return false;
         };
-        cluster
-            .send(node, Outgoing::new(Bytes::from(frame)))
-            .is_ok()
+        let frame = Bytes::from(frame);
+        // A caller waits on a reply.
+        let frame = if matches!(envelope, Envelope::Reply { .. }) {
+            Outgoing::prompt(frame)
+        } else {
+            Outgoing::new(frame)
+        };
+        cluster.send(node, frame).is_ok()
     }
 
     /// Applies a signal that came from another node.

@@ -188,7 +188,7 @@ impl Node {
         let frame = encode_send(waiting.to.clone(), &msg, Some(header))
             .map_err(|err| CallError::BadReply(err.to_string()))?;
         cluster
-            .send(node, Outgoing::new(frame))
+            .send(node, Outgoing::prompt(frame))
             .map_err(|err| match err {
                 RemoteSendError::NoConnection(_) => CallError::NoConnection,
                 other => CallError::BadReply(other.to_string()),
@@ -228,7 +228,10 @@ impl Drop for Waiting<'_> {
         }
         if self.watched {
             let to = std::mem::replace(&mut self.to, Dest::Name(String::new()));
-            let ended = Envelope::CallEnded { to, mref: self.mref };
+            let ended = Envelope::CallEnded {
+                to,
+                mref: self.mref,
+            };
             self.node.inner.send_control(self.callee, ended);
         }
     }

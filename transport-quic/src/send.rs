@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use beamish_core::dist::FrameCodec;
-use beamish_core::transport::{FrameSink, TransportError};
+use beamish_core::transport::{FrameSink, SentNow, TransportError};
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
@@ -38,6 +38,9 @@ pub(crate) struct QuicSink {
     codec: FrameCodec,
     lanes: Vec<Option<Lane>>,
     scratch: BytesMut,
+    /// Where a lane's backlog task runs: a frame may be sent from a
+    /// thread outside the runtime.
+    runtime: tokio::runtime::Handle,
 }
 
 /// One lane's stream and what waits for it.
@@ -58,12 +61,15 @@ struct Stream {
 }
 
 impl QuicSink {
+    /// The sending half of `conn`, with `lanes` streams opened as they
+    /// are first used. Called inside the runtime that drives `conn`.
     pub(crate) fn new(conn: quinn::Connection, codec: FrameCodec, lanes: usize) -> Self {
         Self {
             conn,
             codec,
             lanes: (0..lanes.max(1)).map(|_| None).collect(),
             scratch: BytesMut::new(),
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -97,6 +103,49 @@ impl QuicSink {
         self.conn
             .close_reason()
             .map(|why| TransportError::Closed(why.to_string()))
+    }
+
+    /// The stream a lane's frames take.
+    fn lane_index(&self, lane: u32) -> usize {
+        usize::try_from(lane).unwrap_or(0) % self.lanes.len()
+    }
+
+    /// Writes the chunks into the open stream at `at` as far as it has
+    /// room, and leaves the rest to the lane's backlog task: a full lane
+    /// delays no other. Nothing is written directly while a backlog waits.
+    fn write_lane(&mut self, at: usize, mut chunks: Vec<Bytes>) -> Result<(), TransportError> {
+        let lane = self.lanes[at]
+            .as_mut()
+            .ok_or_else(|| TransportError::Closed("the lane has no stream".into()))?;
+        let mut stream = lane.shared.lock();
+        if let Some(why) = &stream.failed {
+            return Err(TransportError::Closed(why.clone()));
+        }
+        let mut written = 0;
+        if stream.backlog.is_empty() {
+            // Straight into the stream, as far as it has room.
+            let mut cx = Context::from_waker(Waker::noop());
+            while written < chunks.len() {
+                let polled = pin!(stream.stream.write_chunks(&mut chunks[written..])).poll(&mut cx);
+                match polled {
+                    Poll::Ready(Ok(wrote)) => written += wrote.chunks,
+                    Poll::Ready(Err(err)) => return Err(TransportError::Closed(err.to_string())),
+                    Poll::Pending => break,
+                }
+            }
+        }
+        if written < chunks.len() {
+            let rest = chunks.drain(written..).filter(|chunk| !chunk.is_empty());
+            stream.backlog.extend(rest);
+            if !stream.draining {
+                stream.draining = true;
+                let shared = Arc::clone(&lane.shared);
+                lane.drain = Some(self.runtime.spawn(async move {
+                    poll_fn(|cx| shared.lock().poll_backlog(cx)).await;
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// The lane's stream, opened on first use.
@@ -177,38 +226,30 @@ impl FrameSink for QuicSink {
                 frame.len()
             )));
         }
-        let mut chunks = self.encode(&frames)?;
-        let at = usize::try_from(lane).unwrap_or(0) % self.lanes.len();
-        let lane = self.lane(at).await?;
-        let mut stream = lane.shared.lock();
-        if let Some(why) = &stream.failed {
-            return Err(TransportError::Closed(why.clone()));
+        let chunks = self.encode(&frames)?;
+        let at = self.lane_index(lane);
+        self.lane(at).await?;
+        self.write_lane(at, chunks)
+    }
+
+    /// Writes into the lane's stream as `send_lane` does if the stream is
+    /// open and has no backlog (it is not held up by flow control).
+    fn send_now(&mut self, lane: u32, frame: &Bytes) -> Result<SentNow, TransportError> {
+        if let Some(err) = self.closed() {
+            return Err(err);
         }
-        let mut written = 0;
-        if stream.backlog.is_empty() {
-            // Straight into the stream, as far as it has room.
-            let mut cx = Context::from_waker(Waker::noop());
-            while written < chunks.len() {
-                let polled = pin!(stream.stream.write_chunks(&mut chunks[written..])).poll(&mut cx);
-                match polled {
-                    Poll::Ready(Ok(wrote)) => written += wrote.chunks,
-                    Poll::Ready(Err(err)) => return Err(TransportError::Closed(err.to_string())),
-                    Poll::Pending => break,
-                }
-            }
+        let at = self.lane_index(lane);
+        let clear = self.lanes[at].as_ref().is_some_and(|lane| {
+            let stream = lane.shared.lock();
+            stream.backlog.is_empty() && stream.failed.is_none()
+        });
+        if !clear || frame.len() > self.codec.max() {
+            // The usual way opens the stream, waits, or says what is wrong.
+            return Ok(SentNow::Refused);
         }
-        if written < chunks.len() {
-            let rest = chunks.drain(written..).filter(|chunk| !chunk.is_empty());
-            stream.backlog.extend(rest);
-            if !stream.draining {
-                stream.draining = true;
-                let shared = Arc::clone(&lane.shared);
-                lane.drain = Some(tokio::spawn(async move {
-                    poll_fn(|cx| shared.lock().poll_backlog(cx)).await;
-                }));
-            }
-        }
-        Ok(())
+        let chunks = self.encode(std::slice::from_ref(frame))?;
+        self.write_lane(at, chunks)?;
+        Ok(SentNow::Taken)
     }
 
     fn has_lanes(&self) -> bool {

@@ -51,14 +51,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use beamish_core::dist::{Endpoint, FrameCodec};
-use beamish_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, Transport, TransportError,
-};
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use beamish_core::transport::{Connection, FrameStream, Listener, Transport, TransportError};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 mod accept;
+mod sink;
+
+use sink::TcpSink;
 
 pub use beamish_tls::{TlsConfig, TlsError};
 
@@ -100,11 +101,7 @@ impl TcpTransport {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         Connection::new(
-            Box::new(TcpSink {
-                write,
-                codec: self.codec,
-                buffer: BytesMut::new(),
-            }),
+            Box::new(TcpSink::new(write, self.codec)),
             Box::new(TcpFrames {
                 read,
                 codec: self.codec,
@@ -237,38 +234,6 @@ impl Listener for TcpFramesListener {
                 .await
                 .ok_or_else(|| TransportError::Closed("the listener stopped".into())),
         }
-    }
-}
-
-struct TcpSink<W> {
-    write: W,
-    codec: FrameCodec,
-    buffer: BytesMut,
-}
-
-impl<W> fmt::Debug for TcpSink<W> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpSink").finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl<W: AsyncWrite + Unpin + Send> FrameSink for TcpSink<W> {
-    async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError> {
-        self.buffer.clear();
-        for frame in &frames {
-            self.codec
-                .encode(frame, &mut self.buffer)
-                .map_err(|err| TransportError::Io(err.to_string()))?;
-        }
-        self.write
-            .write_all(&self.buffer)
-            .await
-            .map_err(|err| TransportError::Closed(err.to_string()))
-    }
-
-    async fn close(&mut self) {
-        let _ = self.write.shutdown().await;
     }
 }
 

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{
-    check_scheme, Connection, FrameSink, FrameStream, Incoming, Listener, Transport, TransportError,
+    check_scheme, Connection, FrameSink, FrameStream, Incoming, Listener, SentNow, Transport,
+    TransportError,
 };
 use crate::dist::Endpoint;
 
@@ -313,9 +314,9 @@ impl fmt::Debug for LocalSink {
     }
 }
 
-#[async_trait]
-impl FrameSink for LocalSink {
-    async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError> {
+impl LocalSink {
+    /// Hands frames to the peer's stream; nothing here ever waits.
+    fn push(&mut self, frames: impl IntoIterator<Item = Bytes>) -> Result<(), TransportError> {
         let lost = || TransportError::Closed("the connection was lost".into());
         if self.mode.borrow().dropped {
             self.tx = None;
@@ -327,6 +328,18 @@ impl FrameSink for LocalSink {
             tx.send(Item::Frame(frame, now)).map_err(|_| lost())?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl FrameSink for LocalSink {
+    async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError> {
+        self.push(frames)
+    }
+
+    fn send_now(&mut self, _lane: u32, frame: &Bytes) -> Result<SentNow, TransportError> {
+        self.push([frame.clone()])?;
+        Ok(SentNow::Taken)
     }
 
     async fn close(&mut self) {

@@ -121,8 +121,44 @@ pub trait FrameSink: Send + fmt::Debug {
         false
     }
 
+    /// Sends one frame of `lane` at once, if the transport can take it
+    /// without waiting, as [`send_lane`](Self::send_lane) would send it. It
+    /// must not block: a socket write that would block, a full stream, or
+    /// a broker to wait for means [`SentNow::Refused`], with nothing sent.
+    ///
+    /// The node offers it the frames a caller waits on (a call's request
+    /// and its reply), and only when nothing else is queued for or being
+    /// written to the connection, so that such a frame does not wait for
+    /// the node's writer task to be scheduled. Refused frames take that
+    /// usual way. The default refuses every frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); the node then treats the connection as
+    /// lost.
+    fn send_now(&mut self, lane: u32, frame: &Bytes) -> Result<SentNow, TransportError> {
+        let _ = (lane, frame);
+        Ok(SentNow::Refused)
+    }
+
     /// Closes the connection; the peer's stream ends.
     async fn close(&mut self);
+}
+
+/// What [`FrameSink::send_now`] did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SentNow {
+    /// Taken: written, or buffered where the transport sends it on by
+    /// itself.
+    Taken,
+    /// Taken in part: the rest goes out with the next
+    /// [`send`](FrameSink::send) or [`send_lane`](FrameSink::send_lane),
+    /// which the node makes soon (an empty frame, a heartbeat tick, if
+    /// nothing else is queued).
+    Unfinished,
+    /// Not taken; nothing of it was sent.
+    Refused,
 }
 
 /// The receiving half of a connection.
