@@ -241,9 +241,7 @@ async fn calls_by_name_reach_the_process_registered_now() {
 /// Who watches the store now (its node holds a call's monitor for the
 /// calling node while the call lasts).
 fn watchers(s: &Setup) -> Vec<beamish_core::Pid> {
-    s.b.process_info(s.store.pid())
-        .expect("alive")
-        .monitored_by
+    s.b.process_info(s.store.pid()).expect("alive").monitored_by
 }
 
 #[tokio::test(start_paused = true)]
@@ -263,7 +261,10 @@ async fn an_answered_call_leaves_no_monitor_behind() {
     assert_eq!(ignored, Err(CallError::NoReply));
     assert_eq!(watchers(&s), vec![]);
     let refused = s.a.call_remote(s.store.pid(), Other::Ask, CALL).await;
-    assert!(matches!(refused, Err(CallError::Rejected(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CallError::Rejected(_))),
+        "{refused:?}"
+    );
     assert_eq!(watchers(&s), vec![]);
 }
 
