@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use beamish_core::dist::Endpoint;
-use beamish_core::transport::{Connection, Transport, TransportError};
+use beamish_core::transport::{Connection, SentNow, Transport, TransportError};
 use beamish_tls::testing::TestCa;
 use beamish_transport_quic::QuicTransport;
 use bytes::Bytes;
@@ -296,4 +296,34 @@ async fn a_lane_held_up_by_flow_control_keeps_its_order() {
         assert_eq!(got.len(), want.len());
         assert_eq!(got[..2], want[..2]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_written_at_once_keep_their_lane_order() {
+    let quic = QuicTransport::dev().expect("dev");
+    let (mut a, mut b) = pair(&quic, &quic).await.expect("connected");
+    let frame = |text: &'static str| Bytes::from_static(text.as_bytes());
+    // A lane's stream opens on its first send, which may wait: until then
+    // the frame takes the usual way.
+    assert_eq!(a.sink.send_now(2, &frame("early")), Ok(SentNow::Refused));
+    a.sink
+        .send_lane(2, vec![frame("first")])
+        .await
+        .expect("sent");
+    assert_eq!(a.sink.send_now(2, &frame("second")), Ok(SentNow::Taken));
+    a.sink
+        .send_lane(2, vec![frame("third")])
+        .await
+        .expect("sent");
+    assert_eq!(a.sink.send_now(2, &frame("fourth")), Ok(SentNow::Taken));
+    for want in ["first", "second", "third", "fourth"] {
+        assert_eq!(next(&mut b).await, Ok(Some(frame(want))));
+    }
+    // Behind a backlog (the peer's stream window is full) nothing is
+    // written at once: it would overtake what waits.
+    a.sink
+        .send_lane(2, vec![Bytes::from(vec![7; 3 << 20])])
+        .await
+        .expect("sent");
+    assert_eq!(a.sink.send_now(2, &frame("behind")), Ok(SentNow::Refused));
 }

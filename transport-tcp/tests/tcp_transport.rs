@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use beamish_core::dist::{Cookie, Endpoint};
-use beamish_core::transport::{Connection, Listener, Transport, TransportError};
+use beamish_core::transport::{Connection, Listener, SentNow, Transport, TransportError};
 use beamish_core::{
     async_trait, ClusterConfig, Context, ExitReason, Node, NodeName, Process, SpawnOpts,
 };
@@ -166,4 +166,55 @@ async fn two_nodes_talk_over_tcp() {
         b.nodes(),
         vec![NodeName::new("a@localhost").expect("valid")]
     );
+}
+
+/// A 300 000-byte frame numbered `n`: larger than what a socket takes
+/// at the end, so the last write is cut short.
+fn numbered(n: u32) -> Bytes {
+    let mut frame = vec![0; 300_000];
+    frame[..4].copy_from_slice(&n.to_be_bytes());
+    Bytes::from(frame)
+}
+
+#[tokio::test]
+async fn frames_written_at_once_keep_their_order_when_the_socket_fills() {
+    let (_listener, mut client, mut server) = pair(TcpTransport::new()).await;
+    // Nobody reads: write at once until the socket takes no more.
+    let mut taken = 0_u32;
+    let unfinished = loop {
+        assert!(taken < 100_000, "the socket never filled");
+        match client.sink.send_now(0, &numbered(taken)) {
+            Ok(SentNow::Taken) => taken += 1,
+            Ok(SentNow::Unfinished) => {
+                taken += 1;
+                break true;
+            }
+            Ok(SentNow::Refused) => break false,
+            other => panic!("{other:?}"),
+        }
+    };
+    // A frame this large hardly ever fits the room left exactly.
+    assert!(unfinished, "the last write was cut short");
+    // Part of a frame waits: nothing may be written at once before it.
+    assert_eq!(
+        client.sink.send_now(0, &numbered(taken)),
+        Ok(SentNow::Refused)
+    );
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        for _ in 0..=taken {
+            let frame = recv(&mut server).await.expect("open").expect("a frame");
+            assert_eq!(frame.len(), 300_000);
+            got.push(u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]));
+        }
+        got
+    });
+    // The next send finishes what was left, then writes its own.
+    client
+        .sink
+        .send(vec![numbered(taken)])
+        .await
+        .expect("sends");
+    let got = reader.await.expect("read");
+    assert_eq!(got, (0..=taken).collect::<Vec<_>>());
 }
