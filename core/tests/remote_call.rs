@@ -23,6 +23,8 @@ struct Store {
 enum StoreMsg {
     Get(ReplyTo<String>),
     Put(String, ReplyTo<()>),
+    /// Append to the value, unanswered (a cast).
+    Append(String),
     /// Keep the token and never answer.
     Hold(ReplyTo<String>),
     /// Drop the token.
@@ -56,6 +58,7 @@ impl Process for Store {
                 self.value = value;
                 reply.reply(());
             }
+            StoreMsg::Append(more) => self.value.push_str(&more),
             StoreMsg::Hold(reply) => self.held = Some(reply),
             StoreMsg::Ignore(reply) => drop(reply),
             StoreMsg::Crash(reply) => {
@@ -288,4 +291,29 @@ async fn an_unanswered_call_leaves_no_monitor_behind() {
         .await
         .expect("answered");
     assert_eq!(watchers(&s), vec![]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn casts_and_calls_arrive_in_the_order_sent() {
+    let s = setup().await;
+    let to = s.store.pid();
+    // A call's request may be written by its caller at once, but never
+    // ahead of casts still queued before it.
+    for round in 0..20 {
+        s.a.send_remote(to, &StoreMsg::Append(format!("{round}a,")))
+            .expect("sent");
+        let value =
+            s.a.call_remote(to, StoreMsg::Get, CALL)
+                .await
+                .expect("answered");
+        assert!(value.ends_with(&format!("{round}a,")), "{value}");
+        s.a.send_remote(to, &StoreMsg::Append(format!("{round}b,")))
+            .expect("sent");
+    }
+    let value =
+        s.a.call_remote(to, StoreMsg::Get, CALL)
+            .await
+            .expect("answered");
+    let want: String = (0..20).map(|round| format!("{round}a,{round}b,")).collect();
+    assert_eq!(value, format!("empty{want}"));
 }
