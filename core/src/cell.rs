@@ -92,7 +92,7 @@ pub(crate) struct ProcCore {
     pub(crate) exit: OnceLock<ExitReason>,
     pub(crate) counters: Arc<Counters>,
     /// Set once the process is exported to other nodes.
-    pub(crate) exported: OnceLock<crate::remote::Decoder>,
+    pub(crate) exported: OnceLock<crate::export::Decoder>,
 }
 
 impl ProcCore {

@@ -76,6 +76,7 @@ mod context;
 mod dial;
 pub mod dist;
 mod error;
+mod export;
 mod handle;
 mod inbound;
 mod info;

@@ -1,0 +1,197 @@
+//! Receiving from other nodes: exporting a process, which gives it a
+//! decoder for its message type, and delivering a message that arrived to
+//! the process's mailbox, or counting it as a dead letter.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::cell::AnyProcess;
+use crate::mailbox::{Acked, Finished};
+use crate::remote::Dest;
+use crate::reply::CallWatch;
+use crate::{Handle, Node};
+
+/// How a decoded message went into its mailbox: at once (`true` if it
+/// was queued), or by a future that waits for room in a bounded mailbox.
+pub(crate) enum Delivery {
+    Done(bool),
+    Waiting(Pin<Box<dyn Future<Output = bool> + Send>>),
+}
+
+/// Decodes a payload into the process's message type and delivers it;
+/// once decoded, the message takes what is to be called when it is
+/// finished with (a durable transport's acknowledgement).
+/// For a call's request, the call is given, so that its reply token can
+/// take the call's monitor down as it answers.
+pub(crate) type Decoder = Arc<
+    dyn Fn(&[u8], &mut Option<Finished>, Option<CallWatch>) -> Result<Delivery, String>
+        + Send
+        + Sync,
+>;
+
+impl Node {
+    /// Lets other nodes send to this process: its messages are decoded
+    /// with rmp-serde on arrival. A message sent meanwhile to a process
+    /// that is not exported is dropped and counted as a dead letter.
+    pub fn export<M>(&self, handle: &Handle<M>)
+    where
+        M: DeserializeOwned + Send + 'static,
+    {
+        // Weak references: the decoder lives in the process's own shared
+        // state, which must not keep itself or the node alive.
+        let target = Arc::downgrade(&handle.shared);
+        let node = Arc::downgrade(&self.inner);
+        let decoder: Decoder = Arc::new(
+            move |payload: &[u8], finished: &mut Option<Finished>, call| {
+                let node = node.upgrade().ok_or("the node is gone")?;
+                let msg: M = crate::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
+                    .map_err(|err| err.to_string())?;
+                let Some(shared) = target.upgrade() else {
+                    return Ok(Delivery::Done(false));
+                };
+                let finished = finished.take();
+                // An unbounded mailbox takes the message at once: no future.
+                if !shared.mailbox.is_bounded() {
+                    let queued = match finished {
+                        None => shared.mailbox.push_msg(msg).is_ok(),
+                        Some(finished) => {
+                            taken(shared.mailbox.push_acked_now(Acked { msg, finished }))
+                        }
+                    };
+                    // Not queued: the caller counts the dead letter.
+                    return Ok(Delivery::Done(queued));
+                }
+                Ok(Delivery::Waiting(Box::pin(async move {
+                    match finished {
+                        None => shared.mailbox.push_waiting(msg).await.is_ok(),
+                        Some(finished) => {
+                            taken(shared.mailbox.push_acked(Acked { msg, finished }).await)
+                        }
+                    }
+                })))
+            },
+        );
+        let _ = handle.shared.core.exported.set(decoder);
+    }
+
+    /// Delivers a message that came from another node; `finished` is
+    /// called once it is handled or known to be a dead letter. Returns why
+    /// an existing process refused it (the wrong type, not exported,
+    /// undecodable), for a call to answer at once.
+    pub(crate) async fn dispatch(
+        &self,
+        to: Dest,
+        msg_type: &[u8],
+        payload: &[u8],
+        finished: Option<Finished>,
+    ) -> Option<String> {
+        let target = self.inner.resolve(&to);
+        self.dispatch_to(target, &to, msg_type, payload, finished, None)
+            .await
+    }
+
+    /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch);
+    /// `call` if the message is a call's request.
+    pub(crate) async fn dispatch_to(
+        &self,
+        target: Option<Arc<dyn AnyProcess>>,
+        to: &Dest,
+        msg_type: &[u8],
+        payload: &[u8],
+        mut finished: Option<Finished>,
+        call: Option<CallWatch>,
+    ) -> Option<String> {
+        let refused = match target {
+            None => {
+                self.dead_letter();
+                tracing::debug!(
+                    ?to,
+                    "a remote message for a process that does not exist was dropped"
+                );
+                None
+            }
+            Some(target) => match deliver(&*target, msg_type, payload, &mut finished, call).await {
+                Ok(()) => None,
+                Err(Undelivered::Ended) => {
+                    self.dead_letter();
+                    tracing::debug!(?to, "a remote message came after its process ended");
+                    None
+                }
+                Err(Undelivered::Refused(why)) => {
+                    self.dead_letter();
+                    tracing::warn!(?to, "a remote message was rejected: {why}");
+                    Some(why)
+                }
+            },
+        };
+        // Not taken by a delivery: a dead letter, finished with.
+        if let Some(finished) = finished {
+            finished();
+        }
+        refused
+    }
+
+    fn dead_letter(&self) {
+        self.inner
+            .counters
+            .dead_letters
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether a message from a durable transport was queued; one handed back
+/// is a dead letter, finished with.
+fn taken<M>(pushed: Result<(), Acked<M>>) -> bool {
+    match pushed {
+        Ok(()) => true,
+        Err(acked) => {
+            (acked.finished)();
+            false
+        }
+    }
+}
+
+/// Why a remote message was not delivered to an existing process.
+enum Undelivered {
+    /// The process ended meanwhile (its monitors say so).
+    Ended,
+    /// The process's node refused the message: why.
+    Refused(String),
+}
+
+async fn deliver(
+    target: &dyn AnyProcess,
+    msg_type: &[u8],
+    payload: &[u8],
+    finished: &mut Option<Finished>,
+    call: Option<CallWatch>,
+) -> Result<(), Undelivered> {
+    let pid = target.core().pid;
+    let expected = target.message_type();
+    // Compared as bytes: the sender's type name is not worth validating
+    // as UTF-8 unless it is shown.
+    if expected.as_bytes() != msg_type {
+        let msg_type = String::from_utf8_lossy(msg_type);
+        return Err(Undelivered::Refused(format!(
+            "{pid} takes {expected}, not {msg_type}"
+        )));
+    }
+    let Some(decoder) = target.core().exported.get() else {
+        return Err(Undelivered::Refused(format!("{pid} is not exported")));
+    };
+    let delivery = decoder(payload, finished, call)
+        .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
+    let delivered = match delivery {
+        Delivery::Done(queued) => queued,
+        Delivery::Waiting(future) => future.await,
+    };
+    if delivered {
+        Ok(())
+    } else {
+        Err(Undelivered::Ended)
+    }
+}
