@@ -1,9 +1,11 @@
-//! Distribution benches, two nodes in one process, over TCP on loopback
-//! and over the in-process transport, each group beside a raw tokio TCP
-//! baseline: streaming 64-byte casts (messages/s) beside a raw stream of
-//! 64-byte length-prefixed frames with batched writes; 64 KiB casts (MB/s)
-//! beside raw 64 KiB frames; a remote call round trip with a 64-byte
-//! payload beside a raw TCP echo.
+//! Distribution benches, two nodes in one process, over TCP and QUIC on
+//! loopback, the in-process transport and AMQP, each group beside raw
+//! baselines (tokio TCP, quinn, lapin): streaming 64-byte casts
+//! (messages/s) beside raw streams of 64-byte length-prefixed frames with
+//! batched writes; 64 KiB casts (MB/s) beside raw 64 KiB frames; a remote
+//! call round trip with a 64-byte payload beside raw echoes, made from the
+//! thread blocking on the runtime and (`remote_call_64b_in_task`) from a
+//! task on it; small casts behind large ones in other lanes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -294,8 +296,16 @@ fn remote_call(c: &mut Criterion) {
     group.finish();
 }
 
-/// Call round trips over each named transport.
+/// Call round trips over each named transport, made from the thread that
+/// blocks on the runtime.
 fn calls(group: &mut BenchmarkGroup<'_, WallTime>, over: &[&str]) {
+    calls_from(group, over, false);
+}
+
+/// Call round trips over each named transport; made by a task on the
+/// runtime if `in_task` (as a process or a request handler makes them),
+/// else from the thread that blocks on it.
+fn calls_from(group: &mut BenchmarkGroup<'_, WallTime>, over: &[&str], in_task: bool) {
     let rt = runtime(Flavor::MultiThread);
     let net = LocalNetwork::new();
     let payload = "x".repeat(64);
@@ -306,24 +316,54 @@ fn calls(group: &mut BenchmarkGroup<'_, WallTime>, over: &[&str]) {
         ));
         group.bench_function(BenchmarkId::new("beamish", name), |bench| {
             bench.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let back = a
-                            .call_remote(
-                                echo,
-                                |r| EchoMsg::Echo(payload.clone(), r),
-                                Duration::from_secs(5),
-                            )
-                            .await
-                            .expect("answers");
-                        debug_assert_eq!(back.len(), 64);
-                    }
-                    start.elapsed()
-                })
+                let rounds = round_trips(a.clone(), echo, payload.clone(), iters);
+                if in_task {
+                    rt.block_on(async { tokio::spawn(rounds).await.expect("the caller ran") })
+                } else {
+                    rt.block_on(rounds)
+                }
             })
         });
     }
+}
+
+/// `iters` calls to the echo, timed.
+async fn round_trips(a: Node, echo: Pid, payload: String, iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        let back = a
+            .call_remote(
+                echo,
+                |r| EchoMsg::Echo(payload.clone(), r),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("answers");
+        debug_assert_eq!(back.len(), 64);
+    }
+    start.elapsed()
+}
+
+/// The same round trips made by a task on the runtime, beside raw TCP
+/// and raw quinn echoes run the same way.
+fn remote_call_in_task(c: &mut Criterion) {
+    let mut group = c.benchmark_group("remote_call_64b_in_task");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
+    calls_from(&mut group, &["tcp", "local", "quic"], true);
+    let rt = runtime(Flavor::MultiThread);
+    group.bench_function(BenchmarkId::new("raw_tcp_echo", "tcp"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async { tokio::spawn(raw::tcp_echo(iters)).await.expect("ran") })
+        })
+    });
+    group.bench_function(BenchmarkId::new("raw_quinn_echo", "quic"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async { tokio::spawn(raw::quic_echo(iters)).await.expect("ran") })
+        })
+    });
+    group.finish();
 }
 
 /// Sends `count` casts of `size` bytes to `to` from its own process, so
@@ -480,6 +520,7 @@ mod group {
         streaming_casts,
         large_casts,
         remote_call,
+        remote_call_in_task,
         mixed_casts,
         amqp_casts
     );
