@@ -41,16 +41,22 @@
 //!
 //! A call's request and its reply are written straight into their lane's
 //! stream by the process sending them ([`FrameSink::send_now`]) when the
-//! connection has nothing else queued. A call made from the thread
-//! blocking on the runtime takes 1.03–1.40× a raw quinn request/response
-//! on one stream (`remote_call_64b`: 66–84 µs against 58–64 µs). Made from
-//! a task on a 2-worker runtime (`remote_call_64b_in_task`) it takes 49 µs
-//! against 9.9 µs: quinn's endpoint and connection drivers are tasks, and
-//! with the node's reader and the callee each side has one wake-up more
-//! than tokio's LIFO slot runs in a row, so the second worker is woken and
-//! shares the work, and the two contend for the connection. Where call
-//! latency between two nodes matters most, TCP keeps within 1.6× of a raw
-//! echo in both cases.
+//! connection has nothing else queued, and all of an endpoint's quinn
+//! drivers (the endpoint's own, which reads the socket, and one per
+//! connection) are polled by one task, so a datagram reaches its
+//! connection without waking another task. That second part matters on a
+//! multi-threaded runtime: tokio runs at most three woken tasks in a row
+//! on one worker, and with a task per driver, the node's reader and the
+//! process made each side of a call one longer, so every call woke the
+//! other worker and the two contended for the connection. Measured on a
+//! 2-core machine (`remote_call_64b_in_task`, calls made from a task on a
+//! 2-worker runtime): 13.5 µs against 9.9 µs for a raw quinn
+//! request/response on one stream, where a task per driver took 49 µs;
+//! made from the thread blocking on the runtime (`remote_call_64b`),
+//! 71–76 µs against 58–61 µs (1.24–1.30×). The price is that one task
+//! handles the packets of all of a node's peers: a node with many busy
+//! peers can have a task per driver again with
+//! [`QuicTransport::driver_tasks`].
 //!
 //! [`FrameSink::send_now`]: beamish_core::transport::FrameSink::send_now
 //!
@@ -74,6 +80,7 @@
 //! # }
 //! ```
 
+mod drive;
 mod recv;
 mod send;
 
@@ -135,13 +142,21 @@ struct Inner {
     server: quinn::ServerConfig,
     client: quinn::ClientConfig,
     tls: TlsConfig,
-    heartbeat: HeartbeatConfig,
-    codec: FrameCodec,
-    lanes: usize,
+    settings: Settings,
     /// The endpoint outgoing connections use when the node does not listen.
     client_endpoint: Mutex<Option<quinn::Endpoint>>,
     /// The listening endpoint, which outgoing connections share.
     listening: Mutex<Option<quinn::Endpoint>>,
+}
+
+/// What the builder methods set.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    heartbeat: HeartbeatConfig,
+    codec: FrameCodec,
+    lanes: usize,
+    /// quinn's drivers as a task each rather than one task per endpoint.
+    driver_tasks: bool,
 }
 
 impl QuicTransport {
@@ -154,9 +169,12 @@ impl QuicTransport {
     pub fn new(tls: TlsConfig) -> Result<Self, QuicError> {
         Self::build(
             tls,
-            HeartbeatConfig::default(),
-            FrameCodec::default(),
-            DEFAULT_LANES,
+            Settings {
+                heartbeat: HeartbeatConfig::default(),
+                codec: FrameCodec::default(),
+                lanes: DEFAULT_LANES,
+                driver_tasks: false,
+            },
         )
     }
 
@@ -183,8 +201,7 @@ impl QuicTransport {
     ///
     /// As [`new`](Self::new).
     pub fn heartbeat(self, heartbeat: HeartbeatConfig) -> Result<Self, QuicError> {
-        let inner = &self.inner;
-        Self::build(inner.tls.clone(), heartbeat, inner.codec, inner.lanes)
+        self.with(|settings| settings.heartbeat = heartbeat)
     }
 
     /// Refuses frames over `max` bytes.
@@ -193,13 +210,7 @@ impl QuicTransport {
     ///
     /// As [`new`](Self::new).
     pub fn max_frame(self, max: usize) -> Result<Self, QuicError> {
-        let inner = &self.inner;
-        Self::build(
-            inner.tls.clone(),
-            inner.heartbeat,
-            FrameCodec::new(max),
-            inner.lanes,
-        )
+        self.with(|settings| settings.codec = FrameCodec::new(max))
     }
 
     /// Uses `lanes` streams per connection (from 1 to [`MAX_LANES`]; 1
@@ -209,28 +220,46 @@ impl QuicTransport {
     ///
     /// As [`new`](Self::new).
     pub fn lanes(self, lanes: usize) -> Result<Self, QuicError> {
-        let inner = &self.inner;
-        Self::build(
-            inner.tls.clone(),
-            inner.heartbeat,
-            inner.codec,
-            lanes.clamp(1, MAX_LANES),
-        )
+        self.with(|settings| settings.lanes = lanes.clamp(1, MAX_LANES))
     }
 
-    fn build(
-        tls: TlsConfig,
-        heartbeat: HeartbeatConfig,
-        codec: FrameCodec,
-        lanes: usize,
-    ) -> Result<Self, QuicError> {
+    /// Runs each of quinn's drivers (the endpoint's, and one per
+    /// connection) as a task of its own, as quinn does by default, instead
+    /// of all of an endpoint's drivers in one task. Packets of different
+    /// peers are then handled on several workers at once, which a node
+    /// with many busy peers may want; a call takes longer (see "Call
+    /// latency" in the crate docs).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn driver_tasks(self) -> Result<Self, QuicError> {
+        self.with(|settings| settings.driver_tasks = true)
+    }
+
+    fn with(self, change: impl FnOnce(&mut Settings)) -> Result<Self, QuicError> {
+        let mut settings = self.inner.settings;
+        change(&mut settings);
+        Self::build(self.inner.tls.clone(), settings)
+    }
+
+    /// The runtime an endpoint's drivers run on.
+    fn drivers(&self) -> Arc<dyn quinn::Runtime> {
+        if self.inner.settings.driver_tasks {
+            Arc::new(quinn::TokioRuntime)
+        } else {
+            drive::Drivers::start()
+        }
+    }
+
+    fn build(tls: TlsConfig, settings: Settings) -> Result<Self, QuicError> {
         let crypto = |err: &dyn fmt::Display| QuicError::Crypto(err.to_string());
         let tls = tls.alpn([ALPN]);
         let server_crypto =
             QuicServerConfig::try_from(tls.server_config()).map_err(|err| crypto(&err))?;
         let client_crypto =
             QuicClientConfig::try_from(tls.client_config()).map_err(|err| crypto(&err))?;
-        let transport = Arc::new(transport_config(heartbeat)?);
+        let transport = Arc::new(transport_config(settings.heartbeat)?);
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_crypto));
         server.transport_config(Arc::clone(&transport));
         let mut client = quinn::ClientConfig::new(Arc::new(client_crypto));
@@ -240,9 +269,7 @@ impl QuicTransport {
                 server,
                 client,
                 tls,
-                heartbeat,
-                codec,
-                lanes,
+                settings,
                 client_endpoint: Mutex::new(None),
                 listening: Mutex::new(None),
             }),
@@ -274,7 +301,14 @@ impl QuicTransport {
         } else {
             Ipv4Addr::UNSPECIFIED.into()
         };
-        let mut endpoint = quinn::Endpoint::client(SocketAddr::new(any, 0)).map_err(io)?;
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0)).map_err(io)?;
+        let mut endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            None,
+            socket,
+            self.drivers(),
+        )
+        .map_err(io)?;
         endpoint.set_default_client_config(self.inner.client.clone());
         *client = Some(endpoint.clone());
         Ok(endpoint)
@@ -346,18 +380,29 @@ impl Transport for QuicTransport {
     async fn listen(&self, endpoint: &Endpoint) -> Result<Box<dyn Listener>, TransportError> {
         let (host, port) = address(endpoint)?;
         let at = resolve(&host, port, endpoint).await?;
-        let mut quinn_endpoint =
-            quinn::Endpoint::server(self.inner.server.clone(), at).map_err(|err| {
-                if err.kind() == std::io::ErrorKind::AddrInUse {
-                    TransportError::InUse(endpoint.to_string())
-                } else {
-                    io(err)
-                }
-            })?;
+        let in_use = |err: std::io::Error| {
+            if err.kind() == std::io::ErrorKind::AddrInUse {
+                TransportError::InUse(endpoint.to_string())
+            } else {
+                io(err)
+            }
+        };
+        let socket = std::net::UdpSocket::bind(at).map_err(in_use)?;
+        let mut quinn_endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(self.inner.server.clone()),
+            socket,
+            self.drivers(),
+        )
+        .map_err(io)?;
         quinn_endpoint.set_default_client_config(self.inner.client.clone());
         let bound = quinn_endpoint.local_addr().map_err(io)?;
         *self.inner.listening.lock() = Some(quinn_endpoint.clone());
-        let (accepted, task) = accept(quinn_endpoint.clone(), self.inner.codec, self.inner.lanes);
+        let (accepted, task) = accept(
+            quinn_endpoint.clone(),
+            self.inner.settings.codec,
+            self.inner.settings.lanes,
+        );
         Ok(Box::new(QuicListener {
             endpoint: Endpoint::Quic {
                 host: bound.ip().to_string(),
@@ -385,7 +430,11 @@ impl Transport for QuicTransport {
             quinn::ConnectionError::TimedOut => TransportError::Unreachable(endpoint.to_string()),
             other => TransportError::Io(format!("QUIC handshake with {endpoint}: {other}")),
         })?;
-        Ok(connection(conn, self.inner.codec, self.inner.lanes))
+        Ok(connection(
+            conn,
+            self.inner.settings.codec,
+            self.inner.settings.lanes,
+        ))
     }
 }
 
@@ -457,7 +506,7 @@ impl fmt::Debug for QuicTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QuicTransport")
             .field("tls", &self.inner.tls)
-            .field("lanes", &self.inner.lanes)
+            .field("lanes", &self.inner.settings.lanes)
             .finish_non_exhaustive()
     }
 }

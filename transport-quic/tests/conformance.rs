@@ -1,5 +1,6 @@
 //! The transport conformance suite over QUIC on loopback, in TLS
-//! development mode and with certificates verified against a CA.
+//! development mode: with 8 lanes and with one, and with quinn's drivers
+//! in one task per endpoint and as a task each.
 
 use std::sync::Arc;
 
@@ -42,4 +43,23 @@ impl Harness for OneLane {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_on_one_stream_conforms() {
     conformance::run_all(&OneLane).await;
+}
+
+/// quinn's drivers as a task each.
+struct DriverTasks;
+
+impl Harness for DriverTasks {
+    fn transport(&self, _name: &str) -> Arc<dyn Transport> {
+        let quic = QuicTransport::dev().expect("a development certificate");
+        Arc::new(quic.driver_tasks().expect("driver tasks"))
+    }
+
+    fn endpoint(&self, _name: &str) -> Endpoint {
+        "quic://127.0.0.1:0".parse().expect("valid")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_with_a_task_per_driver_conforms() {
+    conformance::run_all(&DriverTasks).await;
 }
