@@ -385,9 +385,10 @@ mod tests {
         }
     }
 
-    /// Pushes `items`, closes the way, and runs the writer to its end.
-    async fn run(lanes: bool, fail: bool, items: Vec<Outgoing>) -> Vec<Did> {
-        let (out, done) = outbox(lanes, fail, SentNow::Refused);
+    /// Pushes `items` to a recorder answering `send_now` with `now`,
+    /// closes the way, and runs the writer to its end.
+    async fn run(lanes: bool, fail: bool, now: SentNow, items: Vec<Outgoing>) -> Vec<Did> {
+        let (out, done) = outbox(lanes, fail, now);
         for item in items {
             out.push(item).expect("open");
         }
@@ -414,14 +415,14 @@ mod tests {
     #[tokio::test]
     async fn a_plain_sink_gets_the_batch_in_one_send() {
         let items = vec![item(1, "a"), item(2, "b"), item(1, "c")];
-        let did = run(false, false, items).await;
+        let did = run(false, false, SentNow::Refused, items).await;
         assert_eq!(did, vec![Did::Send(bytes(&["a", "b", "c"])), Did::Close]);
     }
 
     #[tokio::test]
     async fn a_multiplexing_sink_gets_each_lane_in_order() {
         let items = vec![item(1, "a"), item(2, "b"), item(1, "c"), item(0, "d")];
-        let did = run(true, false, items).await;
+        let did = run(true, false, SentNow::Refused, items).await;
         assert_eq!(
             did,
             vec![
@@ -439,7 +440,7 @@ mod tests {
             let (taken, answer) = oneshot::channel();
             let mut confirmed = item(3, "x");
             confirmed.taken = Some(taken);
-            run(true, fail, vec![confirmed]).await;
+            run(true, fail, SentNow::Refused, vec![confirmed]).await;
             assert_eq!(answer.await, Ok(!fail));
         }
     }
@@ -454,32 +455,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_prompt_frame_waits_behind_what_is_queued() {
-        let (out, done) = outbox(false, false, SentNow::Taken);
-        out.push(item(1, "a")).expect("open");
-        out.push(prompt(1, "b")).expect("open");
-        out.close();
-        Arc::clone(&out).write().await;
-        assert_eq!(drain(done), vec![Did::Send(bytes(&["a", "b"])), Did::Close]);
+        let items = vec![item(1, "a"), prompt(1, "b")];
+        let did = run(false, false, SentNow::Taken, items).await;
+        assert_eq!(did, vec![Did::Send(bytes(&["a", "b"])), Did::Close]);
     }
 
     #[tokio::test]
     async fn a_prompt_frame_the_transport_refuses_is_queued() {
-        let (out, done) = outbox(false, false, SentNow::Refused);
-        out.push(prompt(1, "a")).expect("open");
-        out.close();
-        Arc::clone(&out).write().await;
-        assert_eq!(drain(done), vec![Did::Send(bytes(&["a"])), Did::Close]);
+        let did = run(false, false, SentNow::Refused, vec![prompt(1, "a")]).await;
+        assert_eq!(did, vec![Did::Send(bytes(&["a"])), Did::Close]);
     }
 
     #[tokio::test]
     async fn an_unfinished_direct_write_is_finished_by_the_writer() {
-        let (out, done) = outbox(false, false, SentNow::Unfinished);
-        out.push(prompt(1, "a")).expect("open");
-        out.close();
-        Arc::clone(&out).write().await;
+        let did = run(false, false, SentNow::Unfinished, vec![prompt(1, "a")]).await;
         // A tick makes the writer give the transport its next write.
         assert_eq!(
-            drain(done),
+            did,
             vec![
                 Did::Now(1, Bytes::from_static(b"a")),
                 Did::Send(vec![Bytes::new()]),
