@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::cell::AnyProcess;
-use crate::mailbox::{Acked, Finished};
+use crate::mailbox::{Acked, Finished, Settled};
 use crate::remote::Dest;
 use crate::reply::CallWatch;
 use crate::{Handle, Node};
@@ -130,7 +130,7 @@ impl Node {
         };
         // Not taken by a delivery: a dead letter, finished with.
         if let Some(finished) = finished {
-            finished();
+            finished(Settled::Handled);
         }
         refused
     }
@@ -149,7 +149,7 @@ fn taken<M>(pushed: Result<(), Acked<M>>) -> bool {
     match pushed {
         Ok(()) => true,
         Err(acked) => {
-            (acked.finished)();
+            (acked.finished)(Settled::Handled);
             false
         }
     }

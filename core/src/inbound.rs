@@ -3,7 +3,7 @@
 //! handled; and frames left from an earlier session, delivered by name.
 
 use crate::cluster::Cluster;
-use crate::mailbox::Finished;
+use crate::mailbox::{Finished, Settled};
 use crate::remote::{monitored_for, Envelope, ReplyOutcome};
 use crate::reply::CallWatch;
 use crate::transport::{Ack, Connection, Incoming};
@@ -62,7 +62,7 @@ impl Cluster {
     ) -> Result<(), String> {
         let done = |finished: Option<Finished>| {
             if let Some(finished) = finished {
-                finished();
+                finished(Settled::Handled);
             }
         };
         if payload.is_empty() {
@@ -165,10 +165,14 @@ impl Cluster {
 /// off the process's own task.
 fn acknowledge(node: &Node, ack: Box<dyn Ack>) -> Finished {
     let runtime = node.inner.runtime.clone();
-    Box::new(move || {
+    Box::new(move |settled| {
         runtime.spawn(async move {
-            if let Err(err) = ack.ack().await {
-                tracing::debug!("an acknowledgement could not be sent: {err}");
+            let told = match settled {
+                Settled::Handled => ack.ack().await,
+                Settled::Failed => ack.failed().await,
+            };
+            if let Err(err) = told {
+                tracing::debug!("the transport could not be told a frame was settled: {err}");
             }
         });
     })
@@ -193,6 +197,8 @@ mod tests {
     #[derive(Debug, PartialEq, Eq)]
     enum Fate {
         Acked(u64),
+        /// Told its handler failed.
+        Failed(u64),
         DroppedUnacked(u64),
     }
 
@@ -209,6 +215,23 @@ mod tests {
             self.acked = true;
             let _ = self.fates.send(Fate::Acked(self.id));
             Ok(())
+        }
+
+        async fn failed(mut self: Box<Self>) -> Result<(), TransportError> {
+            self.acked = true;
+            let _ = self.fates.send(Fate::Failed(self.id));
+            Ok(())
+        }
+    }
+
+    /// Acknowledges as `Tracked` does, and leaves failures to the default.
+    #[derive(Debug)]
+    struct Plain(Tracked);
+
+    #[async_trait]
+    impl Ack for Plain {
+        async fn ack(self: Box<Self>) -> Result<(), TransportError> {
+            Box::new(self.0).ack().await
         }
     }
 
@@ -363,7 +386,8 @@ mod tests {
             .await
             .expect("delivered");
         assert!(matches!(watch.await, ExitReason::Panic(_)));
-        assert_eq!(f.fates.recv().await, Some(Fate::DroppedUnacked(13)));
+        // The transport hears the handler failed, and decides.
+        assert_eq!(f.fates.recv().await, Some(Fate::Failed(13)));
         // The process is gone: what comes next is a dead letter.
         let next = f.frame(14, named(), 14);
         f.cluster
@@ -467,5 +491,26 @@ mod tests {
         assert!(matches!(garbage, Err(why) if why.contains("undecodable")));
         let oversized = cluster.received(&node, peer, frame(vec![0; 65])).await;
         assert!(matches!(oversized, Err(why) if why.contains("exceeds")));
+    }
+
+    #[tokio::test]
+    async fn by_default_a_failed_frame_is_left_unacknowledged() {
+        let mut f = Fixture::new().await;
+        let watch = f.node.monitor(f.pid);
+        let poison = Incoming::with_ack(
+            encode(named(), 13_u64),
+            Box::new(Plain(Tracked {
+                id: 13,
+                fates: f.fate_tx.clone(),
+                acked: false,
+            })),
+        );
+        f.cluster
+            .received(&f.node, f.peer, poison)
+            .await
+            .expect("delivered");
+        assert!(matches!(watch.await, ExitReason::Panic(_)));
+        // Unacknowledged: the transport delivers it again.
+        assert_eq!(f.fates.recv().await, Some(Fate::DroppedUnacked(13)));
     }
 }

@@ -44,10 +44,20 @@ pub(crate) enum Envelope<M> {
 }
 
 /// Called once a message from a durable transport is finished with: its
-/// handler returned, or it became a dead letter. A message whose handler
-/// panicked, or that was in the mailbox of a node that crashed, is never
-/// finished with, so the transport delivers it again.
-pub(crate) type Finished = Box<dyn FnOnce() + Send>;
+/// handler returned, or it became a dead letter ([`Settled::Handled`]), or
+/// its handler panicked or was killed ([`Settled::Failed`]). A message in
+/// the mailbox of a node that crashed is never finished with, so the
+/// transport delivers it again.
+pub(crate) type Finished = Box<dyn FnOnce(Settled) + Send>;
+
+/// How a message from a durable transport was finished with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// Handled, or a dead letter: the transport may forget it.
+    Handled,
+    /// Its handler failed: the transport decides whether it comes again.
+    Failed,
+}
 
 /// A message and what to call once it is finished with.
 pub(crate) struct Acked<M> {

@@ -15,7 +15,7 @@ use tracing::Span;
 
 use crate::cell::{AnyProcess, ProcCore, Shared, Watcher};
 use crate::info::Status;
-use crate::mailbox::{Acked, Envelope, MailboxSize, Receiver, Recv};
+use crate::mailbox::{Acked, Envelope, MailboxSize, Receiver, Recv, Settled};
 use crate::reason::panic_reason;
 use crate::signals::Departure;
 use crate::{
@@ -368,9 +368,13 @@ async fn serve<P: Process>(
         let outcome = guard(&shared, callback).await;
         handled += 1;
         core.handled.store(handled, Ordering::Relaxed);
-        // The handler returned: a durable transport may forget the message.
-        if let (Outcome::Value(_), Some(finished)) = (&outcome, finished) {
-            finished();
+        // The handler returned: a durable transport may forget the message;
+        // it failed: the transport decides whether it comes again.
+        if let Some(finished) = finished {
+            finished(match outcome {
+                Outcome::Value(_) => Settled::Handled,
+                Outcome::Panicked(_) | Outcome::Killed(_) => Settled::Failed,
+            });
         }
         match outcome {
             Outcome::Value(Ok(())) => {}
@@ -435,7 +439,7 @@ fn finish<M: Send + 'static>(
     // durable messages left are dead letters, finished with.
     for item in leftover {
         if let Envelope::Acked(acked) = item {
-            (acked.finished)();
+            (acked.finished)(Settled::Handled);
         }
     }
     node.inner.after_exit(core, reason, gone);

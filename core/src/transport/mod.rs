@@ -223,12 +223,26 @@ impl Incoming {
 /// An acknowledgement for one received frame.
 #[async_trait]
 pub trait Ack: Send + fmt::Debug {
-    /// Acknowledges.
+    /// Acknowledges: the frame was handled (or is a dead letter), and is
+    /// not to come again.
     ///
     /// # Errors
     ///
     /// [`TransportError::Closed`] if the acknowledgement could not be sent.
     async fn ack(self: Box<Self>) -> Result<(), TransportError>;
+
+    /// The frame's handler panicked or was killed. The transport decides
+    /// whether it comes again; one that would fail every time (a poison
+    /// message) should not come forever. The default drops the
+    /// acknowledgement unsent, which has the frame delivered again.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Closed`] if the transport could not be told.
+    async fn failed(self: Box<Self>) -> Result<(), TransportError> {
+        drop(self);
+        Ok(())
+    }
 }
 
 /// Both halves of a connection, and who is at the other end as far as
