@@ -17,6 +17,7 @@ use lapin::{Channel, ConnectionProperties, ExchangeKind};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
+use crate::ack::Failures;
 use crate::demux::Route;
 use crate::session::{lost, SessionKey};
 use crate::{Mode, Settings};
@@ -88,6 +89,8 @@ pub(crate) struct Broker {
     /// transport is dropped (perhaps on lapin's own thread).
     runtime: std::sync::OnceLock<tokio::runtime::Handle>,
     pub(crate) me: Weak<Broker>,
+    /// How often the handlers of durable frames failed.
+    pub(crate) failures: Arc<Failures>,
 }
 
 impl Broker {
@@ -106,6 +109,7 @@ impl Broker {
             presence_started: std::sync::Once::new(),
             runtime: std::sync::OnceLock::new(),
             me: me.clone(),
+            failures: Arc::new(Failures::new(settings.delivery_limit)),
         })
     }
 

@@ -10,8 +10,9 @@ use beamish_core::transport::{Connection, Incoming};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::ack::DeliveryAck;
 use crate::broker::Broker;
-use crate::session::{AmqpFrames, AmqpSink, DeliveryAck, Idle, Item, ReceiveOnly, SessionKey};
+use crate::session::{AmqpFrames, AmqpSink, Idle, Item, ReceiveOnly, SessionKey};
 use crate::Mode;
 
 /// What kind of message a frame travels in (the AMQP `type` property).
@@ -180,10 +181,17 @@ impl Broker {
     fn data(&self, key: SessionKey, mut delivery: lapin::message::Delivery) {
         let durable = self.mode() == Mode::Durable;
         let payload = Bytes::from(std::mem::take(&mut delivery.data));
+        // Numbered by its sender, so that failures of its handler count.
+        let seq = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .and_then(|id| id.as_str().parse::<u64>().ok());
+        let counted = seq.map(|seq| ((key.clone(), seq), Arc::clone(&self.failures)));
         let frame = |established: Arc<AtomicBool>| {
             if durable {
                 let acker = delivery.acker.clone();
-                let ack = Box::new(DeliveryAck::new(delivery, established));
+                let ack = Box::new(DeliveryAck::new(delivery, established, counted));
                 Item::Frame(Incoming::with_ack(payload, ack), Some(acker))
             } else {
                 Item::Frame(Incoming::new(payload), None)

@@ -53,9 +53,15 @@
 //! message stays in its inbox and is delivered again when a node with the
 //! same name starts; messages of sessions from the node's earlier life are
 //! delivered to processes by registered name (start and register them
-//! before joining). A message that was not handled (its handler panicked,
-//! or its connection ended before it was) goes back to the inbox and comes
-//! again, through the same session or as a message of an earlier session.
+//! before joining). A message that was not handled (its connection ended
+//! before it was) goes back to the inbox and comes again, through the same
+//! session or as a message of an earlier session. A message whose handler
+//! failed (panicked, or its process was killed meanwhile) comes again too,
+//! but at most [`delivery_limit`](AmqpTransport::delivery_limit) times in
+//! all (5 by default): a poison message, one that fails its handler every
+//! time, is then dropped with an error logged instead of coming round for
+//! ever. The failures are counted by the receiving node, in memory: a node
+//! restarted counts afresh.
 //!
 //! Duplicates are possible: a message handled but not yet acknowledged
 //! when the node died comes again. Order per pair of processes is kept,
@@ -86,6 +92,7 @@
 //! # }
 //! ```
 
+mod ack;
 mod broker;
 mod consumer;
 mod demux;
@@ -134,6 +141,7 @@ pub(crate) struct Settings {
     pub(crate) max_frame: usize,
     pub(crate) presence: Duration,
     pub(crate) resumed_idle: Duration,
+    pub(crate) delivery_limit: u32,
 }
 
 /// Distribution through an AMQP broker: one node's connection to it, its
@@ -175,6 +183,7 @@ impl AmqpTransport {
                 max_frame: DEFAULT_MAX_FRAME,
                 presence: Duration::from_secs(1),
                 resumed_idle: Duration::from_secs(30),
+                delivery_limit: 5,
             },
         )
     }
@@ -242,6 +251,15 @@ impl AmqpTransport {
     /// default, as the node's own limit).
     pub fn max_frame(self, max: usize) -> Self {
         self.set(|s| s.max_frame = max)
+    }
+
+    /// Durable mode: a frame whose handler fails (panics, or its process
+    /// is killed while handling it) comes again, up to `times` deliveries
+    /// in all (5 by default, at least 1); then it is dropped with an error
+    /// logged, so a poison message does not come round for ever. A frame
+    /// the node did not get to handle always comes again.
+    pub fn delivery_limit(self, times: u32) -> Self {
+        self.set(|s| s.delivery_limit = times.max(1))
     }
 
     /// How long connecting to the broker may take before it fails.

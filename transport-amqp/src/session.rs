@@ -4,14 +4,13 @@
 //! over by the demultiplexer.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beamish_core::transport::{Ack, Connection, FrameSink, FrameStream, Incoming, TransportError};
+use beamish_core::transport::{Connection, FrameSink, FrameStream, Incoming, TransportError};
 use bytes::Bytes;
-use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;
 use tokio::sync::mpsc;
 
@@ -115,6 +114,8 @@ pub(crate) struct AmqpSink {
     /// reconnection the session is gone.
     generation: u64,
     closed: bool,
+    /// The number of the last durable frame sent, its message id.
+    seq: u64,
 }
 
 impl AmqpSink {
@@ -125,13 +126,18 @@ impl AmqpSink {
             session: key.1,
             generation,
             closed: false,
+            seq: 0,
         }
     }
 
-    fn properties(&self, kind: &str, persistent: bool) -> BasicProperties {
+    /// A frame's properties; a persistent frame is numbered.
+    fn properties(&mut self, kind: &str, persistent: bool) -> BasicProperties {
         let props = properties(self.broker.node(), self.session, kind);
         if persistent {
-            props.with_delivery_mode(2)
+            self.seq += 1;
+            props
+                .with_delivery_mode(2)
+                .with_message_id(self.seq.to_string().into())
         } else {
             props
         }
@@ -312,77 +318,4 @@ impl FrameSink for ReceiveOnly {
     }
 
     async fn close(&mut self) {}
-}
-
-/// Acknowledges one delivery of a durable inbox.
-///
-/// Dropped without an acknowledgement, it does not hold a place in the
-/// prefetch window for good: a frame of a session whose frames the node has
-/// begun to acknowledge (one it did not handle: a handler that panicked, a
-/// connection dropped with frames still in it) goes back to the inbox to be
-/// delivered again; a frame dropped before the node acknowledged any of its
-/// session was taken by the handshake, and is acknowledged.
-pub(crate) struct DeliveryAck {
-    acker: Option<lapin::Acker>,
-    established: Arc<AtomicBool>,
-}
-
-impl DeliveryAck {
-    pub(crate) fn new(delivery: lapin::message::Delivery, established: Arc<AtomicBool>) -> Self {
-        Self {
-            acker: Some(delivery.acker),
-            established,
-        }
-    }
-}
-
-impl fmt::Debug for DeliveryAck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeliveryAck").finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl Ack for DeliveryAck {
-    async fn ack(mut self: Box<Self>) -> Result<(), TransportError> {
-        let Some(acker) = self.acker.take() else {
-            return Ok(());
-        };
-        self.established.store(true, Ordering::Relaxed);
-        match acker.ack(BasicAckOptions::default()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(TransportError::Closed(
-                "the delivery's channel is gone; it will be delivered again".into(),
-            )),
-            Err(err) => Err(lost(err)),
-        }
-    }
-}
-
-impl Drop for DeliveryAck {
-    fn drop(&mut self) {
-        let Some(acker) = self.acker.take() else {
-            return;
-        };
-        if !acker.usable() {
-            return;
-        }
-        let handled = !self.established.load(Ordering::Relaxed);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let done = if handled {
-                    acker.ack(BasicAckOptions::default()).await
-                } else {
-                    let requeue = BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    };
-                    acker.nack(requeue).await
-                };
-                if let Err(err) = done {
-                    tracing::debug!("a dropped delivery could not be settled: {err}");
-                }
-            });
-        }
-    }
 }

@@ -165,6 +165,52 @@ async fn a_frame_dropped_unhandled_comes_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_whose_handler_always_fails_comes_as_often_as_the_limit_allows() {
+    let b = transport(&unique("failing"), Mode::Durable).delivery_limit(3);
+    let a = transport(&unique("persistent"), Mode::Durable);
+    let mut pair = Pair::new(a, b).await;
+    let frames = ["poison", "fine"].map(|text| Bytes::from_static(text.as_bytes()));
+    pair.ours
+        .sink
+        .send(frames.to_vec())
+        .await
+        .expect("confirmed");
+    let mut poisoned = 0;
+    let mut fine = false;
+    while poisoned < 3 || !fine {
+        let frame = next(&mut pair.theirs)
+            .await
+            .expect("open")
+            .expect("a frame");
+        let (payload, ack) = frame.into_parts();
+        let ack = ack.expect("durable frames are acknowledged");
+        if &payload[..] == b"poison" {
+            poisoned += 1;
+            assert!(poisoned <= 3, "delivered past the limit");
+            // Its handler failed again.
+            ack.failed().await.expect("told");
+        } else {
+            assert_eq!(&payload[..], b"fine");
+            fine = true;
+            ack.ack().await.expect("acknowledged");
+        }
+    }
+    // Given up: what comes next is what was sent next, never the poison.
+    pair.ours
+        .sink
+        .send(vec![Bytes::from_static(b"after")])
+        .await
+        .expect("confirmed");
+    let after = next(&mut pair.theirs)
+        .await
+        .expect("open")
+        .expect("a frame");
+    assert_eq!(&after.payload[..], b"after");
+    after.ack().await.expect("acknowledged");
+    pair.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_over_the_limit_is_refused_both_ways() {
     for mode in [Mode::Fast, Mode::Durable] {
         let b = transport(&unique("small"), mode).max_frame(16);
