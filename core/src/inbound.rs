@@ -513,4 +513,28 @@ mod tests {
         // Unacknowledged: the transport delivers it again.
         assert_eq!(f.fates.recv().await, Some(Fate::DroppedUnacked(13)));
     }
+
+    #[tokio::test]
+    async fn frames_left_in_the_mailbox_of_a_process_that_ended_come_again() {
+        let mut f = Fixture::new().await;
+        let watch = f.node.monitor(f.pid);
+        for id in 1..=2 {
+            let frame = f.frame(id, named(), id);
+            f.cluster
+                .received(&f.node, f.peer, frame)
+                .await
+                .expect("delivered");
+        }
+        assert_eq!(f.seen.recv().await, Some(1), "the first is being handled");
+        f.node.exit(f.pid, ExitReason::Kill);
+        assert_eq!(watch.await, ExitReason::Killed);
+        // Killed in its handler: failed; the second was never handled. The
+        // transport may hear of them in either order.
+        let mut fates = vec![
+            f.fates.recv().await.expect("a fate"),
+            f.fates.recv().await.expect("a fate"),
+        ];
+        fates.sort_by_key(|fate| matches!(fate, Fate::DroppedUnacked(_)));
+        assert_eq!(fates, vec![Fate::Failed(1), Fate::DroppedUnacked(2)]);
+    }
 }

@@ -45,9 +45,9 @@ pub(crate) enum Envelope<M> {
 
 /// Called once a message from a durable transport is finished with: its
 /// handler returned, or it became a dead letter ([`Settled::Handled`]), or
-/// its handler panicked or was killed ([`Settled::Failed`]). A message in
-/// the mailbox of a node that crashed is never finished with, so the
-/// transport delivers it again.
+/// its handler panicked or was killed ([`Settled::Failed`]). A message
+/// left in the mailbox of a process that ended, or of a node that crashed,
+/// is never finished with, so the transport delivers it again.
 pub(crate) type Finished = Box<dyn FnOnce(Settled) + Send>;
 
 /// How a message from a durable transport was finished with.

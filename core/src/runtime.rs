@@ -436,12 +436,10 @@ fn finish<M: Send + 'static>(
             .fetch_add(unhandled as u64, Ordering::Relaxed);
     }
     // Dropping what was left fails the calls still queued, with `reason`;
-    // durable messages left are dead letters, finished with.
-    for item in leftover {
-        if let Envelope::Acked(acked) = item {
-            (acked.finished)(Settled::Handled);
-        }
-    }
+    // durable messages left were never handled, so their transport
+    // delivers them again (to the process registered under the name they
+    // were sent to, if it is restarted; a dead letter otherwise).
+    drop(leftover);
     node.inner.after_exit(core, reason, gone);
 }
 #[cfg(test)]
