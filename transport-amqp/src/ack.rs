@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -91,16 +91,14 @@ impl Failures {
 
 /// Acknowledges one delivery of a durable inbox.
 ///
-/// Dropped without an acknowledgement, it does not hold a place in the
-/// prefetch window for good: a frame of a session whose frames the node has
-/// begun to acknowledge (one it did not get to handle: a connection dropped
-/// with frames still in it) goes back to the inbox to be delivered again; a
-/// frame dropped before the node acknowledged any of its session was taken
-/// by the handshake, and is acknowledged. A frame whose handler failed goes
-/// back too, up to the delivery limit.
+/// Dropped without an acknowledgement (the node did not get to handle the
+/// frame: its connection or its process ended first), it does not hold a
+/// place in the prefetch window for good: the frame goes back to the inbox
+/// to be delivered again. The node's handshake acknowledges each frame it
+/// takes. A frame whose handler failed goes back too, up to the delivery
+/// limit.
 pub(crate) struct DeliveryAck {
     acker: Option<lapin::Acker>,
-    established: Arc<AtomicBool>,
     /// The frame, if its sender numbered it, and the failure counts.
     counted: Option<(FrameId, Arc<Failures>)>,
 }
@@ -108,12 +106,10 @@ pub(crate) struct DeliveryAck {
 impl DeliveryAck {
     pub(crate) fn new(
         delivery: lapin::message::Delivery,
-        established: Arc<AtomicBool>,
         counted: Option<(FrameId, Arc<Failures>)>,
     ) -> Self {
         Self {
             acker: Some(delivery.acker),
-            established,
             counted,
         }
     }
@@ -151,7 +147,6 @@ impl Ack for DeliveryAck {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
-        self.established.store(true, Ordering::Relaxed);
         if let Some((id, failures)) = &self.counted {
             failures.handled(id);
         }
@@ -162,7 +157,6 @@ impl Ack for DeliveryAck {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
-        self.established.store(true, Ordering::Relaxed);
         let Some((id, failures)) = &self.counted else {
             return requeue(acker).await;
         };
@@ -191,15 +185,9 @@ impl Drop for DeliveryAck {
         if !acker.usable() {
             return;
         }
-        let handled = !self.established.load(Ordering::Relaxed);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let done = if handled {
-                    ack(acker).await
-                } else {
-                    requeue(acker).await
-                };
-                if let Err(err) = done {
+                if let Err(err) = requeue(acker).await {
                     tracing::debug!("a dropped delivery could not be settled: {err}");
                 }
             });

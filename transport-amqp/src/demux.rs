@@ -3,7 +3,6 @@
 //! `accept`; frames of a session this node does not know (left from its
 //! earlier life) yield a resumed connection.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use beamish_core::transport::{Connection, Incoming};
@@ -27,21 +26,13 @@ pub(crate) struct Route {
     /// Whether the peer's presence is watched: not for a session resumed
     /// from an earlier life, whose sender may well be gone.
     watched: bool,
-    /// Whether the node has acknowledged a frame of the session yet (see
-    /// [`DeliveryAck`]).
-    established: Arc<AtomicBool>,
 }
 
 impl Broker {
     /// A new session's receiving side.
     pub(crate) fn register(&self, key: SessionKey, watched: bool) -> AmqpFrames {
         let (tx, items) = mpsc::unbounded_channel();
-        let route = Route {
-            tx,
-            watched,
-            // A resumed session has no handshake.
-            established: Arc::new(AtomicBool::new(!watched)),
-        };
+        let route = Route { tx, watched };
         let idle = (!watched).then(|| Idle {
             after: self.settings.resumed_idle,
             broker: self.me.clone(),
@@ -188,22 +179,18 @@ impl Broker {
             .as_ref()
             .and_then(|id| id.as_str().parse::<u64>().ok());
         let counted = seq.map(|seq| ((key.clone(), seq), Arc::clone(&self.failures)));
-        let frame = |established: Arc<AtomicBool>| {
+        let frame = || {
             if durable {
                 let acker = delivery.acker.clone();
-                let ack = Box::new(DeliveryAck::new(delivery, established, counted));
+                let ack = Box::new(DeliveryAck::new(delivery, counted));
                 Item::Frame(Incoming::with_ack(payload, ack), Some(acker))
             } else {
                 Item::Frame(Incoming::new(payload), None)
             }
         };
-        let route = self
-            .sessions
-            .lock()
-            .get(&key)
-            .map(|route| (route.tx.clone(), Arc::clone(&route.established)));
+        let route = self.sessions.lock().get(&key).map(|route| route.tx.clone());
         let frame = match route {
-            Some((tx, established)) => match tx.send(frame(established)) {
+            Some(tx) => match tx.send(frame()) {
                 Ok(()) => return,
                 Err(mpsc::error::SendError(item)) => {
                     // The session's receiver is gone.
@@ -211,7 +198,7 @@ impl Broker {
                     item
                 }
             },
-            None if durable => frame(Arc::new(AtomicBool::new(true))),
+            None if durable => frame(),
             None => {
                 tracing::debug!(peer = %key.0, "dropped a frame of an unknown session");
                 return;

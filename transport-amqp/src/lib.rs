@@ -53,9 +53,11 @@
 //! message stays in its inbox and is delivered again when a node with the
 //! same name starts; messages of sessions from the node's earlier life are
 //! delivered to processes by registered name (start and register them
-//! before joining). A message that was not handled (its connection ended
-//! before it was) goes back to the inbox and comes again, through the same
-//! session or as a message of an earlier session. A message whose handler
+//! before joining). A message that was not handled (its connection, or
+//! the process it was queued for, ended before it was) goes back to the
+//! inbox and comes again, through the same session or as a message of an
+//! earlier session: to a process restarted under the name it was sent to,
+//! or a dead letter if there is none. A message whose handler
 //! failed (panicked, or its process was killed meanwhile) comes again too,
 //! but at most [`delivery_limit`](AmqpTransport::delivery_limit) times in
 //! all (5 by default): a poison message, one that fails its handler every
