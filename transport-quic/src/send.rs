@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beamish_core::dist::FrameCodec;
 use beamish_core::transport::{FrameSink, SentNow, TransportError};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
@@ -86,10 +86,9 @@ impl QuicSink {
                     .map_err(|err| TransportError::Io(err.to_string()))?;
                 continue;
             }
-            // The codec's header: the length, 4 bytes big-endian.
-            let size = u32::try_from(frame.len())
-                .map_err(|_| TransportError::Io("a frame over 4 GiB".to_owned()))?;
-            self.scratch.put_u32(size);
+            self.codec
+                .encode_header(frame.len(), &mut self.scratch)
+                .map_err(|err| TransportError::Io(err.to_string()))?;
             chunks.push(self.scratch.split().freeze());
             chunks.push(frame.clone());
         }

@@ -68,17 +68,28 @@ impl FrameCodec {
     /// [`FrameError::TooLarge`] if the payload is over the limit; `out` is
     /// left as it was.
     pub fn encode(&self, payload: &[u8], out: &mut BytesMut) -> Result<(), FrameError> {
-        let size = payload.len();
+        out.reserve(HEADER + payload.len());
+        self.encode_header(payload.len(), out)?;
+        out.put_slice(payload);
+        Ok(())
+    }
+
+    /// Appends only the header of a frame of `size` bytes to `out`, for a
+    /// writer that sends the payload from its own memory right after it.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::TooLarge`] if `size` is over the limit; `out` is left
+    /// as it was.
+    pub fn encode_header(&self, size: usize, out: &mut BytesMut) -> Result<(), FrameError> {
         if size > self.max {
             return Err(FrameError::TooLarge {
                 size,
                 max: self.max,
             });
         }
-        out.reserve(HEADER + size);
         // Checked above: size <= max <= u32::MAX.
         out.put_u32(size as u32);
-        out.put_slice(payload);
         Ok(())
     }
 
@@ -113,6 +124,23 @@ impl FrameCodec {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_header_then_its_payload_is_a_frame() {
+        let codec = FrameCodec::new(16);
+        let mut whole = BytesMut::new();
+        codec.encode(b"payload", &mut whole).expect("fits");
+        let mut parts = BytesMut::new();
+        codec.encode_header(7, &mut parts).expect("fits");
+        parts.extend_from_slice(b"payload");
+        assert_eq!(whole, parts);
+        let refused = codec.encode_header(17, &mut parts);
+        assert!(matches!(
+            refused,
+            Err(FrameError::TooLarge { size: 17, max: 16 })
+        ));
+        assert_eq!(parts.len(), 4 + 7, "nothing written for a refused frame");
+    }
 
     #[test]
     fn frames_round_trip_and_wait_for_more() {
