@@ -6,20 +6,26 @@
 //! id, so that the node can count how often the handler of that frame
 //! failed. One that fails as often as the delivery limit allows (a poison
 //! message, say one that makes its handler panic every time) is dropped
-//! with an error logged, rather than coming round for ever while the
-//! frames behind it wait. The count is kept in memory: a node restarted
-//! counts afresh.
+//! rather than coming round for ever while the frames behind it wait: it
+//! goes to the node's dead-letter queue (`beamish.dead.<node>`), with the
+//! number of failures, and an error is logged. The count is kept in
+//! memory: a node restarted counts afresh.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use beamish_core::transport::{Ack, TransportError};
+use bytes::Bytes;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::BasicProperties;
 use parking_lot::Mutex;
 
+use crate::broker::Broker;
+use crate::demux::DATA;
 use crate::session::{lost, SessionKey};
 
 /// The most frames whose failures are counted at once; past it, the
@@ -32,12 +38,22 @@ pub(crate) type FrameId = (SessionKey, u64);
 
 /// How often the handlers of frames failed, for the frames that have not
 /// been settled since.
-#[derive(Debug)]
 pub(crate) struct Failures {
     limit: u32,
     counts: Mutex<HashMap<FrameId, u32>>,
     /// How many frames are counted, read without the lock.
     counted: AtomicUsize,
+    /// Where frames given up on are kept.
+    broker: Weak<Broker>,
+}
+
+impl fmt::Debug for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failures")
+            .field("limit", &self.limit)
+            .field("counted", &self.counted)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What to do with a frame whose handler failed.
@@ -49,13 +65,44 @@ enum Verdict {
 }
 
 impl Failures {
-    /// Frames are delivered at most `limit` times (at least once).
-    pub(crate) fn new(limit: u32) -> Self {
+    /// Frames are delivered at most `limit` times (at least once), then
+    /// kept in `broker`'s dead-letter queue.
+    pub(crate) fn new(limit: u32, broker: Weak<Broker>) -> Self {
         Self {
             limit: limit.max(1),
             counts: Mutex::new(HashMap::new()),
             counted: AtomicUsize::new(0),
+            broker,
         }
+    }
+
+    /// Keeps a frame given up on in the dead-letter queue, with who sent
+    /// it and how often its handler failed.
+    async fn dead_letter(
+        &self,
+        id: &FrameId,
+        frame: &Bytes,
+        times: u32,
+    ) -> Result<(), TransportError> {
+        let broker = self
+            .broker
+            .upgrade()
+            .ok_or_else(|| TransportError::Closed("the transport is gone".into()))?;
+        let ((peer, session), seq) = id;
+        let mut headers = FieldTable::default();
+        headers.insert("x-beamish-failures".into(), AMQPValue::LongUInt(times));
+        headers.insert(
+            "x-beamish-inbox".into(),
+            AMQPValue::LongString(broker.inbox().into()),
+        );
+        let properties = BasicProperties::default()
+            .with_type(DATA.into())
+            .with_reply_to(peer.as_str().into())
+            .with_correlation_id(session.to_string().into())
+            .with_message_id(seq.to_string().into())
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        broker.dead_letter(frame, properties).await
     }
 
     /// The handler of `id` failed once more.
@@ -76,6 +123,22 @@ impl Failures {
         };
         self.counted.store(counts.len(), Ordering::Relaxed);
         verdict
+    }
+
+    /// Whether a failure of `id` now would be its last: only then is the
+    /// frame kept for the dead letters (which costs holding it until it is
+    /// handled).
+    pub(crate) fn last_chance(&self, id: &FrameId) -> bool {
+        if self.limit == 1 {
+            return true;
+        }
+        if self.counted.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.counts
+            .lock()
+            .get(id)
+            .is_some_and(|count| *count + 1 >= self.limit)
     }
 
     /// `id` was handled: its failures are forgotten.
@@ -100,16 +163,21 @@ impl Failures {
 pub(crate) struct DeliveryAck {
     acker: Option<lapin::Acker>,
     /// The frame, if its sender numbered it, and the failure counts.
-    counted: Option<(FrameId, Arc<Failures>)>,
+    counted: Option<Counted>,
+}
+
+/// A numbered frame, and, on its last chance, the frame itself, to be
+/// dead-lettered if given up on.
+pub(crate) struct Counted {
+    pub(crate) id: FrameId,
+    pub(crate) frame: Option<Bytes>,
+    pub(crate) failures: Arc<Failures>,
 }
 
 impl DeliveryAck {
-    pub(crate) fn new(
-        delivery: lapin::message::Delivery,
-        counted: Option<(FrameId, Arc<Failures>)>,
-    ) -> Self {
+    pub(crate) fn new(acker: lapin::Acker, counted: Option<Counted>) -> Self {
         Self {
-            acker: Some(delivery.acker),
+            acker: Some(acker),
             counted,
         }
     }
@@ -147,8 +215,8 @@ impl Ack for DeliveryAck {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
-        if let Some((id, failures)) = &self.counted {
-            failures.handled(id);
+        if let Some(counted) = &self.counted {
+            counted.failures.handled(&counted.id);
         }
         ack(acker).await
     }
@@ -157,21 +225,37 @@ impl Ack for DeliveryAck {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
-        let Some((id, failures)) = &self.counted else {
+        let Some(Counted {
+            id,
+            frame,
+            failures,
+        }) = &self.counted
+        else {
             return requeue(acker).await;
         };
-        match failures.failed(id) {
-            Verdict::Again => requeue(acker).await,
-            Verdict::GiveUp(times) => {
-                let ((peer, session), seq) = id;
+        let Verdict::GiveUp(times) = failures.failed(id) else {
+            return requeue(acker).await;
+        };
+        let ((peer, session), seq) = id;
+        let kept = match frame {
+            Some(frame) => failures.dead_letter(id, frame, times).await,
+            None => Err(TransportError::Io("the frame was not kept".into())),
+        };
+        match kept {
+            Ok(()) => {
                 tracing::error!(
                     %peer,
                     session,
                     seq,
                     times,
-                    "dropped a frame whose handler failed every time it came"
+                    "a frame whose handler failed every time it came went to the dead letters"
                 );
                 ack(acker).await
+            }
+            Err(err) => {
+                // Not kept: it stays in the inbox and is counted afresh.
+                tracing::warn!(%peer, session, seq, "a frame given up on could not be kept: {err}");
+                requeue(acker).await
             }
         }
     }
@@ -205,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_frame_is_given_up_at_the_limit() {
-        let failures = Failures::new(3);
+        let failures = Failures::new(3, Weak::new());
         assert_eq!(failures.failed(&id(1)), Verdict::Again);
         assert_eq!(failures.failed(&id(2)), Verdict::Again);
         assert_eq!(failures.failed(&id(1)), Verdict::Again);
@@ -215,8 +299,20 @@ mod tests {
     }
 
     #[test]
+    fn only_a_frame_on_its_last_chance_is_kept() {
+        let failures = Failures::new(3, Weak::new());
+        assert!(!failures.last_chance(&id(1)));
+        failures.failed(&id(1));
+        assert!(!failures.last_chance(&id(1)));
+        failures.failed(&id(1));
+        assert!(failures.last_chance(&id(1)));
+        assert!(!failures.last_chance(&id(2)));
+        assert!(Failures::new(1, Weak::new()).last_chance(&id(1)));
+    }
+
+    #[test]
     fn a_handled_frame_is_forgotten() {
-        let failures = Failures::new(2);
+        let failures = Failures::new(2, Weak::new());
         assert_eq!(failures.failed(&id(1)), Verdict::Again);
         failures.handled(&id(1));
         assert_eq!(failures.failed(&id(1)), Verdict::Again);
@@ -224,13 +320,13 @@ mod tests {
 
     #[test]
     fn a_limit_of_one_gives_up_at_the_first_failure() {
-        let failures = Failures::new(0);
+        let failures = Failures::new(0, Weak::new());
         assert_eq!(failures.failed(&id(1)), Verdict::GiveUp(1));
     }
 
     #[test]
     fn the_counts_are_bounded() {
-        let failures = Failures::new(5);
+        let failures = Failures::new(5, Weak::new());
         for seq in 0..COUNTED as u64 + 10 {
             failures.failed(&id(seq));
         }

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use beamish_core::transport::{Connection, TransportError};
 use lapin::options::{
-    BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, ConnectionProperties, ExchangeKind};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
@@ -40,6 +40,12 @@ const FAST_INBOX_EXPIRY: Duration = Duration::from_secs(60);
 /// The inbox queue of the node `node`.
 pub(crate) fn inbox_of(node: &str) -> String {
     format!("beamish.inbox.{node}")
+}
+
+/// Where the durable frames for `node` that no handler could take are
+/// kept: `beamish.dead.<node>`.
+pub(crate) fn dead_letters_of(node: &str) -> String {
+    format!("beamish.dead.{node}")
 }
 
 /// A live broker connection and its channels.
@@ -109,7 +115,7 @@ impl Broker {
             presence_started: std::sync::Once::new(),
             runtime: std::sync::OnceLock::new(),
             me: me.clone(),
-            failures: Arc::new(Failures::new(settings.delivery_limit)),
+            failures: Arc::new(Failures::new(settings.delivery_limit, me.clone())),
         })
     }
 
@@ -127,6 +133,45 @@ impl Broker {
 
     pub(crate) fn inbox(&self) -> String {
         inbox_of(&self.node)
+    }
+
+    pub(crate) fn dead_letters(&self) -> String {
+        dead_letters_of(&self.node)
+    }
+
+    /// Keeps `frame`, given up on, in the node's dead-letter queue; returns
+    /// once the broker confirmed it.
+    pub(crate) async fn dead_letter(
+        &self,
+        frame: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), TransportError> {
+        let live = self.live_wait().await?;
+        let confirm = live
+            .publish
+            .basic_publish(
+                "".into(),
+                self.dead_letters().as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                frame,
+                properties,
+            )
+            .await
+            .map_err(lost)?;
+        let confirmation = tokio::time::timeout(self.settings.send_timeout, confirm)
+            .await
+            .map_err(|_| TransportError::Io("the broker did not confirm in time".into()))?
+            .map_err(lost)?;
+        if confirmation.is_ack() && confirmation.take_message().is_none() {
+            Ok(())
+        } else {
+            Err(TransportError::Io(
+                "the broker did not keep the dead letter".into(),
+            ))
+        }
     }
 
     pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
@@ -330,6 +375,23 @@ impl Broker {
             .queue_declare(inbox.as_str().into(), options, arguments)
             .await
             .map_err(|err| TransportError::InUse(format!("the inbox {inbox}: {err}")))?;
+        if durable {
+            // Frames no handler could take are kept here, not lost.
+            let dead = self.dead_letters();
+            let kept = QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            };
+            let mut arguments = FieldTable::default();
+            if let Some(expiry) = self.settings.inbox_expiry {
+                let millis = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+                arguments.insert("x-expires".into(), AMQPValue::LongLongInt(millis));
+            }
+            consume
+                .queue_declare(dead.as_str().into(), kept, arguments)
+                .await
+                .map_err(|err| TransportError::Io(format!("the queue {dead}: {err}")))?;
+        }
         consume
             .queue_bind(
                 inbox.as_str().into(),

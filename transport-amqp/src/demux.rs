@@ -9,7 +9,7 @@ use beamish_core::transport::{Connection, Incoming};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::ack::DeliveryAck;
+use crate::ack::{Counted, DeliveryAck};
 use crate::broker::Broker;
 use crate::session::{AmqpFrames, AmqpSink, Idle, Item, ReceiveOnly, SessionKey};
 use crate::Mode;
@@ -178,11 +178,19 @@ impl Broker {
             .message_id()
             .as_ref()
             .and_then(|id| id.as_str().parse::<u64>().ok());
-        let counted = seq.map(|seq| ((key.clone(), seq), Arc::clone(&self.failures)));
+        let counted = seq.map(|seq| {
+            let id = (key.clone(), seq);
+            let last = self.failures.last_chance(&id);
+            Counted {
+                id,
+                frame: last.then(|| payload.clone()),
+                failures: Arc::clone(&self.failures),
+            }
+        });
         let frame = || {
             if durable {
                 let acker = delivery.acker.clone();
-                let ack = Box::new(DeliveryAck::new(delivery, counted));
+                let ack = Box::new(DeliveryAck::new(delivery.acker, counted));
                 Item::Frame(Incoming::with_ack(payload, ack), Some(acker))
             } else {
                 Item::Frame(Incoming::new(payload), None)

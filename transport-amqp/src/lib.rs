@@ -61,9 +61,10 @@
 //! failed (panicked, or its process was killed meanwhile) comes again too,
 //! but at most [`delivery_limit`](AmqpTransport::delivery_limit) times in
 //! all (5 by default): a poison message, one that fails its handler every
-//! time, is then dropped with an error logged instead of coming round for
-//! ever. The failures are counted by the receiving node, in memory: a node
-//! restarted counts afresh.
+//! time, then goes to the node's dead-letter queue
+//! ([`dead_letters`](AmqpTransport::dead_letters)) with an error logged,
+//! instead of coming round for ever. The failures are counted by the
+//! receiving node, in memory: a node restarted counts afresh.
 //!
 //! Duplicates are possible: a message handled but not yet acknowledged
 //! when the node died comes again. Order per pair of processes is kept,
@@ -257,9 +258,11 @@ impl AmqpTransport {
 
     /// Durable mode: a frame whose handler fails (panics, or its process
     /// is killed while handling it) comes again, up to `times` deliveries
-    /// in all (5 by default, at least 1); then it is dropped with an error
-    /// logged, so a poison message does not come round for ever. A frame
-    /// the node did not get to handle always comes again.
+    /// in all (5 by default, at least 1); then it goes to the node's
+    /// dead-letter queue ([`dead_letters`](Self::dead_letters)) and an
+    /// error is logged, so a poison message neither comes round for ever
+    /// nor is lost. A frame the node did not get to handle always comes
+    /// again.
     pub fn delivery_limit(self, times: u32) -> Self {
         self.set(|s| s.delivery_limit = times.max(1))
     }
@@ -281,6 +284,17 @@ impl AmqpTransport {
         self.broker.inbox()
     }
 
+    /// The name of this node's dead-letter queue (durable mode): the frames
+    /// given up on after the [`delivery_limit`](Self::delivery_limit), as
+    /// they were sent (`type`, `reply_to` the sending node,
+    /// `correlation_id` the session, `message_id` the sender's number),
+    /// with the headers `x-beamish-failures` (how often the handler
+    /// failed) and `x-beamish-inbox`. It is durable and expires with the
+    /// inbox, if [`inbox_expiry`](Self::inbox_expiry) is set.
+    pub fn dead_letters(&self) -> String {
+        self.broker.dead_letters()
+    }
+
     /// Closes the connection to the broker: every session ends, and the
     /// transport does not reconnect. Dropping the last clone of the
     /// transport (and of its sessions) closes it too.
@@ -295,9 +309,10 @@ impl AmqpTransport {
         self.set(|s| s.resumed_idle = after)
     }
 
-    /// Shuts the transport down and deletes this node's inbox at the
-    /// broker, with whatever it still holds: for a node retired for good
-    /// (a durable inbox otherwise stays), and for tests.
+    /// Shuts the transport down and deletes this node's inbox (and, in
+    /// durable mode, its dead-letter queue) at the broker, with whatever
+    /// they still hold: for a node retired for good (a durable inbox
+    /// otherwise stays), and for tests.
     ///
     /// # Errors
     ///
@@ -306,6 +321,11 @@ impl AmqpTransport {
     /// delete the queue.
     pub async fn delete_inbox(&self) -> Result<(), TransportError> {
         self.broker.shutdown().await;
+        if self.broker.mode() == Mode::Durable {
+            self.broker
+                .delete_queue(&self.broker.dead_letters())
+                .await?;
+        }
         self.broker.delete_queue(&self.broker.inbox()).await
     }
 }

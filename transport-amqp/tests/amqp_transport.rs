@@ -1,7 +1,7 @@
 //! The AMQP transport on its own, through the broker on 127.0.0.1:5672:
 //! unroutable openings, order within a session in both modes, redelivery
 //! of unacknowledged frames to a node's next life and of frames dropped
-//! unhandled, the frame limit, one node per name, and a dropped transport
+//! unhandled, the delivery limit and dead letters, the frame limit, one node per name, and a dropped transport
 //! leaving the broker. Without a broker these tests fail; they
 //! never skip.
 
@@ -10,6 +10,8 @@ mod support;
 use beamish_core::transport::{Transport, TransportError};
 use beamish_transport_amqp::Mode;
 use bytes::Bytes;
+use lapin::options::BasicGetOptions;
+use lapin::types::AMQPValue;
 use support::{at, broker, next, transport, unique, Pair, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +209,36 @@ async fn a_frame_whose_handler_always_fails_comes_as_often_as_the_limit_allows()
         .expect("a frame");
     assert_eq!(&after.payload[..], b"after");
     after.ack().await.expect("acknowledged");
+    // The poison is kept, not lost: in b's dead-letter queue, saying how
+    // often it failed.
+    let kept = dead_letter(&pair.b.dead_letters()).await;
+    assert_eq!(&kept.data[..], b"poison");
+    let headers = kept.properties.headers().clone().expect("headers");
+    let failures = headers
+        .inner()
+        .get("x-beamish-failures")
+        .expect("the failures");
+    assert_eq!(*failures, AMQPValue::LongUInt(3));
     pair.remove().await;
+}
+
+/// The next message in the queue `queue`, taken with a connection of its
+/// own; fails the test if there is none.
+async fn dead_letter(queue: &str) -> lapin::message::BasicGetMessage {
+    let conn = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("connects");
+    let channel = conn.create_channel().await.expect("a channel");
+    let message = channel
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("asked")
+        .expect("a dead letter");
+    let _ = conn.close(200, "done".into()).await;
+    message
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
