@@ -79,7 +79,9 @@ impl Node {
     }
 
     /// Delivers a message that came from another node; `finished` is
-    /// called once it is handled or known to be a dead letter. Returns why
+    /// called once it is handled, or at once if it is a dead letter: as
+    /// failed, so that a durable transport delivers it again (its process
+    /// may be restarting, or not exported yet) up to its limit. Returns why
     /// an existing process refused it (the wrong type, not exported,
     /// undecodable), for a call to answer at once.
     pub(crate) async fn dispatch(
@@ -90,19 +92,28 @@ impl Node {
         finished: Option<Finished>,
     ) -> Option<String> {
         let target = self.inner.resolve(&to);
-        self.dispatch_to(target, &to, msg_type, payload, finished, None)
-            .await
+        let undelivered = Settled::Failed;
+        self.dispatch_to(
+            target,
+            &to,
+            (msg_type, payload),
+            finished,
+            undelivered,
+            None,
+        )
+        .await
     }
 
-    /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch);
-    /// `call` if the message is a call's request.
+    /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch),
+    /// settling a dead letter as `undelivered`; `call` if the message is a
+    /// call's request.
     pub(crate) async fn dispatch_to(
         &self,
         target: Option<Arc<dyn AnyProcess>>,
         to: &Dest,
-        msg_type: &[u8],
-        payload: &[u8],
+        (msg_type, payload): (&[u8], &[u8]),
         mut finished: Option<Finished>,
+        undelivered: Settled,
         call: Option<CallWatch>,
     ) -> Option<String> {
         let refused = match target {
@@ -128,9 +139,9 @@ impl Node {
                 }
             },
         };
-        // Not taken by a delivery: a dead letter, finished with.
+        // Not taken by a delivery: a dead letter.
         if let Some(finished) = finished {
-            finished(Settled::Handled);
+            finished(undelivered);
         }
         refused
     }
@@ -144,12 +155,13 @@ impl Node {
 }
 
 /// Whether a message from a durable transport was queued; one handed back
-/// is a dead letter, finished with.
+/// (its process ended meanwhile) comes again, as one it did not get to
+/// handle.
 fn taken<M>(pushed: Result<(), Acked<M>>) -> bool {
     match pushed {
         Ok(()) => true,
         Err(acked) => {
-            (acked.finished)(Settled::Handled);
+            (acked.finished)(Settled::Failed);
             false
         }
     }

@@ -115,7 +115,9 @@ impl Cluster {
                 let msg_type = msg_type.as_bytes();
                 let outcome = match target {
                     None => {
-                        node.dispatch_to(None, &to, msg_type, payload, finished, None)
+                        // The caller has its answer: nothing comes again.
+                        let answered = Settled::Handled;
+                        node.dispatch_to(None, &to, (msg_type, payload), finished, answered, None)
                             .await;
                         Some(ReplyOutcome::NoProc)
                     }
@@ -127,8 +129,16 @@ impl Cluster {
                             callee,
                             mref,
                         };
+                        let answered = Settled::Handled;
                         let refused = node
-                            .dispatch_to(Some(target), &to, msg_type, payload, finished, Some(call))
+                            .dispatch_to(
+                                Some(target),
+                                &to,
+                                (msg_type, payload),
+                                finished,
+                                answered,
+                                Some(call),
+                            )
                             .await;
                         refused.map(|why| {
                             node.inner.unwatch_call(callee, mref);
@@ -351,15 +361,17 @@ mod tests {
         assert_eq!(f.fates.recv().await, Some(Fate::Acked(2)));
     }
 
+    /// A durable frame no process takes comes again (its process may be
+    /// restarting, or not exported yet), up to the transport's limit.
     #[tokio::test]
-    async fn dead_letters_and_wrong_types_are_acknowledged() {
+    async fn dead_letters_and_wrong_types_are_failures() {
         let mut f = Fixture::new().await;
         let nobody = f.frame(1, Dest::Name("nobody".into()), 1);
         f.cluster
             .received(&f.node, f.peer, nobody)
             .await
             .expect("kept");
-        assert_eq!(f.fates.recv().await, Some(Fate::Acked(1)));
+        assert_eq!(f.fates.recv().await, Some(Fate::Failed(1)));
         let wrong = Incoming::with_ack(
             encode(named(), "text"),
             Box::new(Tracked {
@@ -372,7 +384,7 @@ mod tests {
             .received(&f.node, f.peer, wrong)
             .await
             .expect("kept");
-        assert_eq!(f.fates.recv().await, Some(Fate::Acked(2)));
+        assert_eq!(f.fates.recv().await, Some(Fate::Failed(2)));
         assert_eq!(f.node.stats().dead_letters, 2);
     }
 
@@ -388,13 +400,15 @@ mod tests {
         assert!(matches!(watch.await, ExitReason::Panic(_)));
         // The transport hears the handler failed, and decides.
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(13)));
-        // The process is gone: what comes next is a dead letter.
+        // The process is gone: what comes next is a dead letter, for the
+        // transport to deliver again until the process is back or its
+        // limit is reached.
         let next = f.frame(14, named(), 14);
         f.cluster
             .received(&f.node, f.peer, next)
             .await
             .expect("kept");
-        assert_eq!(f.fates.recv().await, Some(Fate::Acked(14)));
+        assert_eq!(f.fates.recv().await, Some(Fate::Failed(14)));
     }
 
     /// Frames from a vector, then the end of the stream.
@@ -453,9 +467,11 @@ mod tests {
             fates.push(f.fates.recv().await.expect("a fate"));
         }
         fates.sort_by_key(|fate| format!("{fate:?}"));
+        // The stale pid is a dead letter: failed, so the transport's
+        // limit decides what becomes of it.
         assert_eq!(
             fates,
-            vec![Fate::Acked(1), Fate::Acked(2), Fate::Acked(3)],
+            vec![Fate::Acked(1), Fate::Acked(3), Fate::Failed(2)],
             "every frame is finished with"
         );
         assert!(f.seen.try_recv().is_err(), "the stale pid got nothing");

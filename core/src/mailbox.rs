@@ -44,18 +44,20 @@ pub(crate) enum Envelope<M> {
 }
 
 /// Called once a message from a durable transport is finished with: its
-/// handler returned, or it became a dead letter ([`Settled::Handled`]), or
-/// its handler panicked or was killed ([`Settled::Failed`]). A message
-/// left in the mailbox of a process that ended, or of a node that crashed,
-/// is never finished with, so the transport delivers it again.
+/// handler returned, or its call was answered ([`Settled::Handled`]); or
+/// its handler panicked or was killed, or no process took it, a dead
+/// letter ([`Settled::Failed`]). A message left in the mailbox of a process
+/// that ended, or of a node that crashed, is never finished with, so the
+/// transport delivers it again.
 pub(crate) type Finished = Box<dyn FnOnce(Settled) + Send>;
 
 /// How a message from a durable transport was finished with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Settled {
-    /// Handled, or a dead letter: the transport may forget it.
+    /// Handled (or, for a call, answered): the transport may forget it.
     Handled,
-    /// Its handler failed: the transport decides whether it comes again.
+    /// Its handler failed, or no process took it: the transport decides
+    /// whether it comes again.
     Failed,
 }
 

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use beamish_core::transport::{Ack, TransportError};
@@ -59,9 +60,20 @@ impl fmt::Debug for Failures {
 /// What to do with a frame whose handler failed.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    Again,
-    /// It failed this many times: drop it.
+    /// It failed this many times: let it come again.
+    Again(u32),
+    /// It failed this many times: give up on it.
     GiveUp(u32),
+}
+
+/// The first pause before a failed frame goes back to the inbox; it
+/// doubles with each failure (50, 100, 200 ms, ...), so that a process
+/// being restarted is back before its message comes again.
+const PAUSE: Duration = Duration::from_millis(50);
+
+/// The pause before a frame that failed `times` times goes back.
+fn pause(times: u32) -> Duration {
+    PAUSE.saturating_mul(1 << times.saturating_sub(1).min(10))
 }
 
 impl Failures {
@@ -114,12 +126,12 @@ impl Failures {
         }
         let count = counts.entry(id.clone()).or_insert(0);
         *count += 1;
-        let verdict = if *count >= self.limit {
-            let times = *count;
+        let times = *count;
+        let verdict = if times >= self.limit {
             counts.remove(id);
             Verdict::GiveUp(times)
         } else {
-            Verdict::Again
+            Verdict::Again(times)
         };
         self.counted.store(counts.len(), Ordering::Relaxed);
         verdict
@@ -233,8 +245,13 @@ impl Ack for DeliveryAck {
         else {
             return requeue(acker).await;
         };
-        let Verdict::GiveUp(times) = failures.failed(id) else {
-            return requeue(acker).await;
+        let times = match failures.failed(id) {
+            Verdict::Again(times) => {
+                // Held meanwhile: the frames behind it go on.
+                tokio::time::sleep(pause(times)).await;
+                return requeue(acker).await;
+            }
+            Verdict::GiveUp(times) => times,
         };
         let ((peer, session), seq) = id;
         let kept = match frame {
@@ -290,12 +307,20 @@ mod tests {
     #[test]
     fn a_frame_is_given_up_at_the_limit() {
         let failures = Failures::new(3, Weak::new());
-        assert_eq!(failures.failed(&id(1)), Verdict::Again);
-        assert_eq!(failures.failed(&id(2)), Verdict::Again);
-        assert_eq!(failures.failed(&id(1)), Verdict::Again);
+        assert_eq!(failures.failed(&id(1)), Verdict::Again(1));
+        assert_eq!(failures.failed(&id(2)), Verdict::Again(1));
+        assert_eq!(failures.failed(&id(1)), Verdict::Again(2));
         assert_eq!(failures.failed(&id(1)), Verdict::GiveUp(3));
         // Given up: no longer counted.
-        assert_eq!(failures.failed(&id(1)), Verdict::Again);
+        assert_eq!(failures.failed(&id(1)), Verdict::Again(1));
+    }
+
+    #[test]
+    fn the_pause_doubles_and_stays_bounded() {
+        assert_eq!(pause(1), PAUSE);
+        assert_eq!(pause(2), PAUSE * 2);
+        assert_eq!(pause(3), PAUSE * 4);
+        assert_eq!(pause(u32::MAX), PAUSE * 1024);
     }
 
     #[test]
@@ -313,9 +338,9 @@ mod tests {
     #[test]
     fn a_handled_frame_is_forgotten() {
         let failures = Failures::new(2, Weak::new());
-        assert_eq!(failures.failed(&id(1)), Verdict::Again);
+        assert_eq!(failures.failed(&id(1)), Verdict::Again(1));
         failures.handled(&id(1));
-        assert_eq!(failures.failed(&id(1)), Verdict::Again);
+        assert_eq!(failures.failed(&id(1)), Verdict::Again(1));
     }
 
     #[test]

@@ -56,14 +56,17 @@
 //! before joining). A message that was not handled (its connection, or
 //! the process it was queued for, ended before it was) goes back to the
 //! inbox and comes again, through the same session or as a message of an
-//! earlier session: to a process restarted under the name it was sent to,
-//! or a dead letter if there is none. A message whose handler
-//! failed (panicked, or its process was killed meanwhile) comes again too,
-//! but at most [`delivery_limit`](AmqpTransport::delivery_limit) times in
-//! all (5 by default): a poison message, one that fails its handler every
-//! time, then goes to the node's dead-letter queue
-//! ([`dead_letters`](AmqpTransport::dead_letters)) with an error logged,
-//! instead of coming round for ever. The failures are counted by the
+//! earlier session, to a process restarted under the name it was sent to.
+//! A message whose handler failed (panicked, or its process was killed
+//! meanwhile), or that found no process to take it (none by that name or
+//! pid, the wrong type, not exported yet), comes again too, after a pause
+//! that doubles each time (50 ms, 100 ms, ...; a supervisor restarts the
+//! process meanwhile), but at most
+//! [`delivery_limit`](AmqpTransport::delivery_limit) times in all (5 by
+//! default): a poison message, one that fails its handler every time, or
+//! one for a process that is gone for good, then goes to the node's
+//! dead-letter queue ([`dead_letters`](AmqpTransport::dead_letters)) with
+//! an error logged, instead of coming round for ever or being lost. The failures are counted by the
 //! receiving node, in memory: a node restarted counts afresh.
 //!
 //! Duplicates are possible: a message handled but not yet acknowledged
@@ -257,12 +260,13 @@ impl AmqpTransport {
     }
 
     /// Durable mode: a frame whose handler fails (panics, or its process
-    /// is killed while handling it) comes again, up to `times` deliveries
-    /// in all (5 by default, at least 1); then it goes to the node's
-    /// dead-letter queue ([`dead_letters`](Self::dead_letters)) and an
-    /// error is logged, so a poison message neither comes round for ever
-    /// nor is lost. A frame the node did not get to handle always comes
-    /// again.
+    /// is killed while handling it), or that no process takes, comes
+    /// again after a pause that doubles each time (from 50 ms), up to
+    /// `times` deliveries in all (5 by default, at least 1); then it goes
+    /// to the node's dead-letter queue ([`dead_letters`](Self::dead_letters))
+    /// and an error is logged, so a poison message neither comes round for
+    /// ever nor is lost. A frame the node did not get to handle always
+    /// comes again.
     pub fn delivery_limit(self, times: u32) -> Self {
         self.set(|s| s.delivery_limit = times.max(1))
     }

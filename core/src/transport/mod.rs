@@ -223,18 +223,20 @@ impl Incoming {
 /// An acknowledgement for one received frame.
 #[async_trait]
 pub trait Ack: Send + fmt::Debug {
-    /// Acknowledges: the frame was handled (or is a dead letter), and is
-    /// not to come again.
+    /// Acknowledges: the frame was handled (or, for a call, answered),
+    /// and is not to come again.
     ///
     /// # Errors
     ///
     /// [`TransportError::Closed`] if the acknowledgement could not be sent.
     async fn ack(self: Box<Self>) -> Result<(), TransportError>;
 
-    /// The frame's handler panicked or was killed. The transport decides
-    /// whether it comes again; one that would fail every time (a poison
-    /// message) should not come forever. The default drops the
-    /// acknowledgement unsent, which has the frame delivered again.
+    /// The frame's handler panicked or was killed, or no process took the
+    /// frame (a dead letter: its process may be restarting). The transport
+    /// decides whether it comes again; one that would fail every time (a
+    /// poison message, a process gone for good) should not come forever.
+    /// The default drops the acknowledgement unsent, which has the frame
+    /// delivered again.
     ///
     /// # Errors
     ///
