@@ -322,14 +322,24 @@ mod tests {
         }
 
         fn frame(&self, id: u64, to: Dest, n: u64) -> Incoming {
-            Incoming::with_ack(
-                encode(to, n),
-                Box::new(Tracked {
-                    id,
-                    fates: self.fate_tx.clone(),
-                    acked: false,
-                }),
-            )
+            Incoming::with_ack(encode(to, n), Box::new(self.tracked(id)))
+        }
+
+        /// Hands `frame` to the node as if it came from the peer.
+        async fn deliver(&self, frame: Incoming) {
+            self.cluster
+                .received(&self.node, self.peer, frame)
+                .await
+                .expect("delivered");
+        }
+
+        /// An acknowledgement that reports its fate as `id`.
+        fn tracked(&self, id: u64) -> Tracked {
+            Tracked {
+                id,
+                fates: self.fate_tx.clone(),
+                acked: false,
+            }
         }
     }
 
@@ -346,10 +356,7 @@ mod tests {
         let mut f = Fixture::new().await;
         for id in 1..=2 {
             let frame = f.frame(id, named(), id);
-            f.cluster
-                .received(&f.node, f.peer, frame)
-                .await
-                .expect("delivered");
+            f.deliver(frame).await;
         }
         assert_eq!(f.seen.recv().await, Some(1), "the handler runs");
         assert!(f.fates.try_recv().is_err(), "nothing is acknowledged yet");
@@ -367,23 +374,10 @@ mod tests {
     async fn dead_letters_and_wrong_types_are_failures() {
         let mut f = Fixture::new().await;
         let nobody = f.frame(1, Dest::Name("nobody".into()), 1);
-        f.cluster
-            .received(&f.node, f.peer, nobody)
-            .await
-            .expect("kept");
+        f.deliver(nobody).await;
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(1)));
-        let wrong = Incoming::with_ack(
-            encode(named(), "text"),
-            Box::new(Tracked {
-                id: 2,
-                fates: f.fate_tx.clone(),
-                acked: false,
-            }),
-        );
-        f.cluster
-            .received(&f.node, f.peer, wrong)
-            .await
-            .expect("kept");
+        let wrong = Incoming::with_ack(encode(named(), "text"), Box::new(f.tracked(2)));
+        f.deliver(wrong).await;
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(2)));
         assert_eq!(f.node.stats().dead_letters, 2);
     }
@@ -393,10 +387,7 @@ mod tests {
         let mut f = Fixture::new().await;
         let watch = f.node.monitor(f.pid);
         let poison = f.frame(13, named(), 13);
-        f.cluster
-            .received(&f.node, f.peer, poison)
-            .await
-            .expect("delivered");
+        f.deliver(poison).await;
         assert!(matches!(watch.await, ExitReason::Panic(_)));
         // The transport hears the handler failed, and decides.
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(13)));
@@ -404,10 +395,7 @@ mod tests {
         // transport to deliver again until the process is back or its
         // limit is reached.
         let next = f.frame(14, named(), 14);
-        f.cluster
-            .received(&f.node, f.peer, next)
-            .await
-            .expect("kept");
+        f.deliver(next).await;
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(14)));
     }
 
@@ -447,11 +435,7 @@ mod tests {
         };
         let signal = Incoming::with_ack(
             Bytes::from(rmp_serde::to_vec(&link).expect("encodes")),
-            Box::new(Tracked {
-                id: 3,
-                fates: f.fate_tx.clone(),
-                acked: false,
-            }),
+            Box::new(f.tracked(3)),
         );
         let frames = vec![f.frame(1, named(), 7), f.frame(2, stale_pid, 8), signal];
         let conn = Connection::new(
@@ -513,18 +497,8 @@ mod tests {
     async fn by_default_a_failed_frame_is_left_unacknowledged() {
         let mut f = Fixture::new().await;
         let watch = f.node.monitor(f.pid);
-        let poison = Incoming::with_ack(
-            encode(named(), 13_u64),
-            Box::new(Plain(Tracked {
-                id: 13,
-                fates: f.fate_tx.clone(),
-                acked: false,
-            })),
-        );
-        f.cluster
-            .received(&f.node, f.peer, poison)
-            .await
-            .expect("delivered");
+        let poison = Incoming::with_ack(encode(named(), 13_u64), Box::new(Plain(f.tracked(13))));
+        f.deliver(poison).await;
         assert!(matches!(watch.await, ExitReason::Panic(_)));
         // Unacknowledged: the transport delivers it again.
         assert_eq!(f.fates.recv().await, Some(Fate::DroppedUnacked(13)));
@@ -536,10 +510,7 @@ mod tests {
         let watch = f.node.monitor(f.pid);
         for id in 1..=2 {
             let frame = f.frame(id, named(), id);
-            f.cluster
-                .received(&f.node, f.peer, frame)
-                .await
-                .expect("delivered");
+            f.deliver(frame).await;
         }
         assert_eq!(f.seen.recv().await, Some(1), "the first is being handled");
         f.node.exit(f.pid, ExitReason::Kill);

@@ -48,6 +48,12 @@ pub(crate) fn dead_letters_of(node: &str) -> String {
     format!("beamish.dead.{node}")
 }
 
+/// Has the broker delete a queue left unused for `after` (`x-expires`).
+fn expires(arguments: &mut FieldTable, after: Duration) {
+    let millis = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+    arguments.insert("x-expires".into(), AMQPValue::LongLongInt(millis));
+}
+
 /// A live broker connection and its channels.
 pub(crate) struct Live {
     pub(crate) conn: lapin::Connection,
@@ -368,8 +374,7 @@ impl Broker {
             None => None,
         };
         if let Some(expiry) = expiry {
-            let millis = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
-            arguments.insert("x-expires".into(), AMQPValue::LongLongInt(millis));
+            expires(&mut arguments, expiry);
         }
         consume
             .queue_declare(inbox.as_str().into(), options, arguments)
@@ -384,8 +389,7 @@ impl Broker {
             };
             let mut arguments = FieldTable::default();
             if let Some(expiry) = self.settings.inbox_expiry {
-                let millis = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
-                arguments.insert("x-expires".into(), AMQPValue::LongLongInt(millis));
+                expires(&mut arguments, expiry);
             }
             consume
                 .queue_declare(dead.as_str().into(), kept, arguments)
