@@ -120,55 +120,50 @@ impl Outbox {
             return Err(item);
         }
         let item = if item.prompt && state.queue.is_empty() {
-            match state.sink.as_mut() {
-                Some(sink) => match self.send_now(sink.as_mut(), item) {
-                    Now::Done => return Ok(()),
-                    Now::Failed => {
-                        // As for a failed batch: the reader reports the loss.
-                        state.open = false;
-                        state.sink = None;
-                        drop(state);
-                        self.queued.notify_one();
-                        return Ok(());
-                    }
-                    // The rest of the frame goes out with the next write:
-                    // a tick wakes the writer for it.
-                    Now::Unfinished => Outgoing::node_level(Bytes::new()),
-                    Now::Refused(item) => item,
-                },
-                None => item,
+            match self.write_now(&mut state, item) {
+                Some(rest) => rest,
+                None => return Ok(()),
             }
         } else {
             item
         };
         state.queue.push_back(item);
-        let first = state.queue.len() == 1;
-        drop(state);
-        if first {
+        if state.queue.len() == 1 {
             self.queued.notify_one();
         }
         Ok(())
     }
 
-    /// Offers a frame to the transport for writing at once.
-    fn send_now(&self, sink: &mut dyn FrameSink, item: Outgoing) -> Now {
-        let sent = sink.send_now(item.lane, &item.frame);
-        let (now, taken) = match sent {
-            Ok(SentNow::Taken) => (Now::Done, true),
-            Ok(SentNow::Unfinished) => (Now::Unfinished, true),
-            Ok(SentNow::Refused) => return Now::Refused(item),
-            Err(err) => {
-                tracing::debug!("a direct write failed: {err}");
-                (Now::Failed, false)
-            }
+    /// Offers a prompt frame to the connection if the writer is not using
+    /// it. `None` once the frame is dealt with; else what still goes
+    /// through the queue: the frame itself, or, for a write the transport
+    /// finishes with its next one, a tick that wakes the writer for it.
+    fn write_now(&self, state: &mut State, mut item: Outgoing) -> Option<Outgoing> {
+        let Some(sink) = state.sink.as_mut() else {
+            return Some(item);
         };
-        if let Some(confirm) = item.taken {
-            let _ = confirm.send(taken);
+        let sent = sink.send_now(item.lane, &item.frame);
+        if matches!(sent, Ok(SentNow::Refused)) {
+            return Some(item);
         }
-        if taken {
-            self.heartbeat.lock().sent(Instant::now());
+        if let Some(confirm) = item.taken.take() {
+            let _ = confirm.send(sent.is_ok());
         }
-        now
+        match sent {
+            Ok(sent) => {
+                self.heartbeat.lock().sent(Instant::now());
+                (sent == SentNow::Unfinished).then(|| Outgoing::node_level(Bytes::new()))
+            }
+            Err(err) => {
+                // As for a failed batch: the reader reports the loss, and
+                // the writer stops.
+                tracing::debug!("a direct write failed: {err}");
+                state.open = false;
+                state.sink = None;
+                self.queued.notify_one();
+                None
+            }
+        }
     }
 
     /// Closes the way out: what is queued is still written, then the
@@ -238,15 +233,6 @@ enum Next {
     Write(Box<dyn FrameSink>),
     Close(Box<dyn FrameSink>),
     Wait,
-}
-
-/// What became of a frame offered for writing at once.
-enum Now {
-    Done,
-    /// Taken, but the transport finishes it with its next write.
-    Unfinished,
-    Failed,
-    Refused(Outgoing),
 }
 
 /// Sends the batch in one go and tells confirmed senders.

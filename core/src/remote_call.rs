@@ -227,9 +227,8 @@ impl Drop for Waiting<'_> {
             self.cluster.calls.waiting.lock().remove(&self.id);
         }
         if self.watched {
-            let to = std::mem::replace(&mut self.to, Dest::Name(String::new()));
             let ended = Envelope::CallEnded {
-                to,
+                to: self.to.clone(),
                 mref: self.mref,
             };
             self.node.inner.send_control(self.callee, ended);
