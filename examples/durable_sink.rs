@@ -53,13 +53,7 @@ impl Process for Tally {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    beamish_examples::log_to_stderr();
     let mut args = std::env::args().skip(1);
     let (mut name, mut broker, mut cookie, mut log, mut tick) = (None, None, None, None, 1000);
     let mut pace = 0;

@@ -54,13 +54,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    beamish_examples::log_to_stderr();
     let args = parse(std::env::args().skip(1))?;
     let node = Node::builder().name(args.name).build()?;
     // QUIC's keep-alive and idle timeout follow the node's heartbeat, so

@@ -9,6 +9,19 @@
 //! # let _ = std::marker::PhantomData::<(Echo, EchoMsg)>;
 //! ```
 
+/// Logs to standard error, at the level `RUST_LOG` asks for (`warn` if
+/// unset): the node programs keep standard output for what their callers
+/// read.
+pub fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 pub mod services {
     //! `echo` answers calls; `counter` counts casts.
 
