@@ -409,8 +409,8 @@ impl Cluster {
         peer.name
     }
 
-    /// Queues a frame for a connected node (or, for a prompt one, may
-    /// write it at once).
+    /// Queues a frame for a connected node (a prompt one may be written at
+    /// once).
     pub(crate) fn send(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
         if frame.frame.len() > self.config.max_frame {
             return Err(RemoteSendError::TooLarge {
@@ -424,17 +424,14 @@ impl Cluster {
             // held so the connection cannot come up in between.
             return self.dial(node, frame);
         };
-        let closed = |_| RemoteSendError::NoConnection(node);
-        if frame.prompt {
-            // It may be written here and now: not under the peers lock.
-            // The order is kept all the same: what waited for the
-            // connection was queued before the link could be seen.
-            let outbox = Arc::clone(&link.outbox);
-            drop(peers);
-            outbox.push(frame).map_err(closed)
-        } else {
-            link.outbox.push(frame).map_err(closed)
-        }
+        // Pushed (and a prompt frame perhaps written) outside the peers
+        // lock; the order is kept all the same: what waited for the
+        // connection was queued before the link could be seen.
+        let outbox = Arc::clone(&link.outbox);
+        drop(peers);
+        outbox
+            .push(frame)
+            .map_err(|_| RemoteSendError::NoConnection(node))
     }
 
     fn down(&self, name: NodeName, id: u64, why: String) {
