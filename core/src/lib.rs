@@ -23,6 +23,24 @@
 //!
 //! Local messages are moved, never serialized.
 //!
+//! # How the crate is laid out
+//!
+//! The folders are the layers, each building only on those below it:
+//!
+//! | folder | what it holds |
+//! |---|---|
+//! | the root | the vocabulary every layer shares: [`Pid`], [`NodeName`], [`ExitReason`], [`Signal`], the error types |
+//! | `transport/` | the [`Transport`](transport::Transport) contract (ordered, framed byte connections to an [`Endpoint`](transport::Endpoint)) and the in-process transport |
+//! | `node/` | the [`Node`]: its table of live processes, the registry, shutdown, introspection ([`ProcessInfo`]), and the one seam through which it reaches other nodes |
+//! | `process/` | one process: the [`Process`] trait, [`Context`], [`Handle`], the mailbox, the run loop, links, monitors and exit signals, timers and [`ReplyTo`] |
+//! | `dist/` | other nodes: the [protocol](dist) (frames, handshake, heartbeats), membership and connections, the outbox, wire encoding, remote sends, calls and signals, exports and inbound delivery, and the location-transparent [`Addr`] |
+//!
+//! `process/` and `node/` never name `dist/`: a signal for a process on
+//! another node leaves through the node's seam, which `dist/` implements,
+//! so a reader of the local runtime sees exactly where a message leaves
+//! the node. A test over the sources (`tests/layers.rs`) keeps the folders
+//! free of import cycles.
+//!
 //! # Examples
 //!
 //! ```
@@ -67,56 +85,32 @@
 //! # }
 //! ```
 
-mod addr;
-mod cell;
-mod cluster;
+mod error;
+mod pid;
+mod reason;
+mod signal;
+
+pub mod dist;
+mod node;
+mod process;
+pub mod transport;
+
 #[cfg(feature = "testing")]
 pub mod conformance;
-mod context;
-mod dial;
-pub mod dist;
-mod error;
-mod export;
-mod handle;
-mod inbound;
-mod info;
-mod mailbox;
-mod node;
-mod outbox;
-mod pid;
-mod process;
-mod reason;
-mod remote;
-mod remote_call;
-mod reply;
-mod runtime;
-mod shutdown;
-mod signal;
-mod signals;
-mod timer;
-pub mod transport;
-mod wire;
 
-pub use addr::{Addr, CastError};
 pub use async_trait::async_trait;
 
-pub use cluster::{ClusterConfig, ClusterError, NodeEvent, NodeEvents};
-pub use context::Context;
+pub use dist::addr::{Addr, CastError};
+pub use dist::cluster::{ClusterConfig, ClusterError, NodeEvent, NodeEvents};
+pub use dist::send::RemoteSendError;
 pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,
     StartError, TrySendError,
 };
-pub use handle::Handle;
-pub use info::{Failure, NodeStats, ProcessInfo, Status};
-pub use mailbox::MailboxSize;
-pub use node::{Node, NodeBuilder};
+pub use node::{
+    ExitWatch, Failure, Node, NodeBuilder, NodeStats, ProcessInfo, ShutdownReport, Status,
+};
 pub use pid::{Creation, NodeName, NodeNameError, ParsePidError, Pid, MAX_NODE_NAME_LEN};
-pub use process::Process;
+pub use process::{Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, TimerRef};
 pub use reason::ExitReason;
-pub use remote::RemoteSendError;
-pub use reply::ReplyTo;
-pub use runtime::SpawnOpts;
-pub use shutdown::ShutdownReport;
 pub use signal::{MonitorRef, Signal, TimerId};
-pub use signals::ExitWatch;
-pub use timer::TimerRef;

@@ -1,16 +1,35 @@
-//! The distribution protocol's building blocks, free of sockets and clocks
-//! (in the spirit of quinn-proto): endpoint addresses, length-prefixed
-//! frames with a size limit, the authenticated handshake and heartbeats. Transports
-//! only move the bytes these produce.
+//! Everything about other nodes. The node reaches this folder through
+//! one seam (`node::Distribution`), which the cluster implements; nothing
+//! in `process/` or `node/` names what is here.
+//!
+//! - The protocol's building blocks (`protocol/`), free of sockets and clocks (in
+//!   the spirit of quinn-proto): length-prefixed frames with a size limit,
+//!   the authenticated handshake and heartbeats. Transports only move the
+//!   bytes these produce.
+//! - Membership and connections (`cluster`), connections made on first
+//!   use (`dial`), the per-connection queue of frames (`outbox`).
+//! - What travels: the envelope (`envelope`) and the hand-laid message
+//!   frame (`wire`); sending (`send`), calls (`call`), link, monitor and
+//!   exit signals between nodes (`control`), and, on the receiving side, exports and
+//!   delivery (`export`, `inbound`).
+//! - [`Addr`](crate::Addr), the location-transparent address, which sits
+//!   above both the local runtime and distribution.
 
-mod endpoint;
-mod frame;
-mod handshake;
-mod heartbeat;
+pub(crate) mod addr;
+pub(crate) mod call;
+pub(crate) mod cluster;
+pub(crate) mod control;
+pub(crate) mod dial;
+pub(crate) mod envelope;
+pub(crate) mod export;
+pub(crate) mod inbound;
+pub(crate) mod outbox;
+mod protocol;
+pub(crate) mod send;
+pub(crate) mod wire;
 
-pub use endpoint::{Endpoint, EndpointError};
-pub use frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME};
-pub use handshake::{
-    Cookie, Handshake, HandshakeConfig, HandshakeError, Peer, Refusal, Step, PROTOCOL_VERSION,
+pub use crate::transport::{Endpoint, EndpointError};
+pub use protocol::{
+    Beat, Cookie, FrameCodec, FrameError, Handshake, HandshakeConfig, HandshakeError, Heartbeat,
+    HeartbeatConfig, Peer, Refusal, Step, DEFAULT_MAX_FRAME, PROTOCOL_VERSION,
 };
-pub use heartbeat::{Beat, Heartbeat, HeartbeatConfig};

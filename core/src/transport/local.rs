@@ -13,11 +13,11 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::Endpoint;
 use super::{
     check_scheme, Connection, FrameSink, FrameStream, Incoming, Listener, SentNow, Transport,
     TransportError,
 };
-use crate::dist::Endpoint;
 
 /// A network of in-process nodes. Cheap to clone; clones share the
 /// network.

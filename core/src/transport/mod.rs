@@ -8,6 +8,7 @@
 //! queues (AMQP), where a "connection" is a peer's inbox and a received
 //! frame may carry an acknowledgement to send once it has been handled.
 
+mod endpoint;
 mod local;
 
 use std::fmt;
@@ -15,8 +16,7 @@ use std::fmt;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::dist::Endpoint;
-
+pub use endpoint::{Endpoint, EndpointError};
 pub use local::{LocalNetwork, LocalTransport};
 
 /// Why a transport operation failed.

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::envelope::{encode_send, Dest};
+use super::outbox::Outgoing;
 use crate::node::NodeInner;
-use crate::outbox::Outgoing;
-use crate::remote::{encode_send, Dest};
 use crate::{CallError, Handle, LookupError, Node, NodeName, Pid, RemoteSendError, ReplyTo};
 
 /// A typed address of a process taking messages of type `M`, wherever it

@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
+use crate::node::Finished;
 use crate::{ExitReason, Signal};
 
 /// A batch whose buffer grew beyond this many slots is freed once drained,
@@ -41,24 +42,6 @@ pub(crate) enum Envelope<M> {
     Signal(Box<Signal>),
     /// A message from a durable transport, to acknowledge once handled.
     Acked(Box<Acked<M>>),
-}
-
-/// Called once a message from a durable transport is finished with: its
-/// handler returned, or its call was answered ([`Settled::Handled`]); or
-/// its handler panicked or was killed, or no process took it, a dead
-/// letter ([`Settled::Failed`]). A message left in the mailbox of a process
-/// that ended, or of a node that crashed, is never finished with, so the
-/// transport delivers it again.
-pub(crate) type Finished = Box<dyn FnOnce(Settled) + Send>;
-
-/// How a message from a durable transport was finished with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settled {
-    /// Handled (or, for a call, answered): the transport may forget it.
-    Handled,
-    /// Its handler failed, or no process took it: the transport decides
-    /// whether it comes again.
-    Failed,
 }
 
 /// A message and what to call once it is finished with.

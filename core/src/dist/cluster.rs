@@ -16,15 +16,14 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::dist::DEFAULT_MAX_FRAME;
-use crate::dist::{
-    Beat, Cookie, Endpoint, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig,
-    Peer, Step,
+use super::outbox::{Outbox, Outgoing};
+use super::protocol::{
+    Beat, Cookie, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig, Peer,
+    Step, DEFAULT_MAX_FRAME,
 };
-use crate::node::NodeInner;
-use crate::outbox::{Outbox, Outgoing};
-use crate::remote::RemoteSendError;
-use crate::transport::{Connection, FrameStream, Transport, TransportError};
+use super::send::RemoteSendError;
+use crate::node::{Distribution, NodeInner};
+use crate::transport::{Connection, Endpoint, FrameStream, Transport, TransportError};
 use crate::{Node, NodeName, Pid, Signal};
 
 /// How a node takes part in a cluster.
@@ -143,9 +142,9 @@ pub(crate) struct Cluster {
     /// Processes told once when a given node goes down.
     node_monitors: Mutex<Vec<(NodeName, Pid)>>,
     next_link: AtomicU64,
-    pub(crate) calls: crate::remote_call::PendingCalls,
+    pub(crate) calls: super::call::PendingCalls,
     /// Connections being made on first use, and the backoff after failures.
-    pub(crate) dialing: Mutex<HashMap<NodeName, crate::dial::Dial>>,
+    pub(crate) dialing: Mutex<HashMap<NodeName, super::dial::Dial>>,
     pub(crate) node: std::sync::Weak<NodeInner>,
     pub(crate) me: std::sync::Weak<Cluster>,
 }
@@ -209,8 +208,8 @@ impl Node {
             listeners.push(listener);
         }
         self.inner
-            .cluster
-            .set(Arc::clone(&cluster))
+            .distribution
+            .set(Arc::clone(&cluster) as Arc<dyn Distribution>)
             .map_err(|_| ClusterError::NotJoined("the node has already joined a cluster"))?;
         for mut listener in listeners {
             let node = self.clone();
@@ -253,7 +252,7 @@ impl Node {
 
     /// The nodes connected now, sorted by name.
     pub fn nodes(&self) -> Vec<NodeName> {
-        let Some(cluster) = self.inner.cluster.get() else {
+        let Some(cluster) = self.inner.cluster() else {
             return Vec::new();
         };
         let mut names: Vec<NodeName> = cluster.peers.lock().keys().copied().collect();
@@ -264,8 +263,7 @@ impl Node {
     /// Ends the connection to `name`; returns whether there was one.
     pub fn disconnect(&self, name: NodeName) -> bool {
         self.inner
-            .cluster
-            .get()
+            .cluster()
             .is_some_and(|cluster| cluster.peers.lock().remove(&name).is_some())
     }
 
@@ -282,14 +280,21 @@ impl Node {
 
     pub(crate) fn cluster(&self) -> Result<Arc<Cluster>, ClusterError> {
         self.inner
-            .cluster
-            .get()
-            .cloned()
+            .cluster()
+            .and_then(|cluster| cluster.me.upgrade())
             .ok_or(ClusterError::NotJoined("the node has not joined a cluster"))
     }
 
     fn handshake_config(&self, cluster: &Cluster) -> HandshakeConfig {
         HandshakeConfig::new(self.name(), self.creation(), cluster.config.cookie.clone())
+    }
+}
+
+impl NodeInner {
+    /// This node's cluster, if it has joined one: the distribution behind
+    /// the node's seam.
+    pub(crate) fn cluster(&self) -> Option<&Cluster> {
+        self.distribution()?.as_any().downcast_ref()
     }
 }
 
@@ -470,17 +475,15 @@ impl Cluster {
         }
     }
 
-    /// `pid` hears of `node` going down (at once if it is not connected).
-    pub(crate) fn monitor_node(&self, node: &NodeInner, watched: NodeName, pid: Pid) {
+    /// `pid` hears of `watched` going down; `false` if it is not
+    /// connected (the caller tells `pid` at once).
+    pub(crate) fn watch_node(&self, watched: NodeName, pid: Pid) -> bool {
         let peers = self.peers.lock();
         if peers.contains_key(&watched) {
             self.node_monitors.lock().push((watched, pid));
-            return;
+            return true;
         }
-        drop(peers);
-        if let Some(proc) = node.lookup(pid) {
-            proc.push_signal(Signal::NodeDown(watched));
-        }
+        false
     }
 
     /// `pid` hears of every node coming and going, or stops hearing.

@@ -1,22 +1,11 @@
 //! Links, monitors and exit signals between processes, and what happens
 //! when a process ends. The semantics are Erlang's; see the crate docs.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
-use tokio::sync::oneshot;
-
-use crate::cell::{AnyProcess, ProcCore, Relations, Watcher};
-use crate::info::Failure;
-use crate::node::NodeInner;
-use crate::remote::Envelope;
-use crate::{ExitReason, MonitorRef, Pid, Signal};
-
-/// How many unobserved failures a node keeps for inspection.
-const KEPT_FAILURES: usize = 256;
+use crate::node::{AnyProcess, Failure, NodeInner, ProcCore, Relations, RemoteSignal, Watcher};
+use crate::{ExitReason, MonitorRef, Node, Pid, Signal};
 
 /// Delivers an exit signal to `target`, deciding on arrival what it does:
 ///
@@ -48,6 +37,32 @@ pub(crate) fn deliver_exit(target: &dyn AnyProcess, from: Pid, reason: ExitReaso
     target.kill(reason);
 }
 
+/// `watcher` on another node monitors `proc` under `mref`; `false` if
+/// `proc` has already exited.
+pub(crate) fn monitored_for(proc: &dyn AnyProcess, watcher: Pid, mref: MonitorRef) -> bool {
+    let mut sig = proc.core().sig.lock();
+    if sig.exited {
+        return false;
+    }
+    sig.rel_mut()
+        .monitored_by
+        .push((mref, Watcher::Remote(watcher)));
+    true
+}
+
+/// Removes the remote monitor `mref` (held by `watcher`, if given) on `proc`.
+pub(crate) fn unmonitor(proc: &dyn AnyProcess, mref: MonitorRef, watcher: Option<Pid>) {
+    proc.core()
+        .sig
+        .lock()
+        .rel_mut()
+        .monitored_by
+        .retain(|(r, w)| {
+            !(*r == mref
+                && matches!(w, Watcher::Remote(p) if watcher.is_none_or(|watcher| *p == watcher)))
+        });
+}
+
 /// Everything taken from a process's shared state as it ends.
 pub(crate) struct Departure {
     pub(crate) rel: Relations,
@@ -55,29 +70,12 @@ pub(crate) struct Departure {
 }
 
 impl NodeInner {
-    /// The process behind a pid, if it is alive on this node.
-    pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<dyn AnyProcess>> {
-        if pid.node() != self.name || pid.creation() != self.creation {
-            return None;
+    /// A call to `callee` from another node was answered: the monitor
+    /// held on it for the caller goes.
+    pub(crate) fn unwatch_call(&self, callee: Pid, mref: MonitorRef) {
+        if let Some(proc) = self.lookup(callee) {
+            unmonitor(&*proc, mref, None);
         }
-        self.table
-            .get(&pid.id())
-            .map(|entry| Arc::clone(entry.value()))
-    }
-
-    /// The reason links and monitors fire with for a process that cannot be
-    /// found: `NoConnection` for other nodes (no distribution is running),
-    /// `NoProc` for this one.
-    pub(crate) fn missing_reason(&self, pid: Pid) -> ExitReason {
-        if pid.node() == self.name {
-            ExitReason::NoProc
-        } else {
-            ExitReason::NoConnection
-        }
-    }
-
-    pub(crate) fn new_ref(&self) -> MonitorRef {
-        MonitorRef(self.next_ref.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Links `me` (a live process, the caller) with `other`. A dead or
@@ -88,9 +86,9 @@ impl NodeInner {
             return;
         }
         if other.node() != self.name {
-            if self.send_control(
+            if self.send_signal(
                 other.node(),
-                Envelope::Link {
+                RemoteSignal::Link {
                     from: my_pid,
                     to: other,
                 },
@@ -124,9 +122,9 @@ impl NodeInner {
     pub(crate) fn unlink(&self, me: &ProcCore, other: Pid) {
         me.sig.lock().rel_mut().links.retain(|&pid| pid != other);
         if other.node() != self.name {
-            self.send_control(
+            self.send_signal(
                 other.node(),
-                Envelope::Unlink {
+                RemoteSignal::Unlink {
                     from: me.pid,
                     to: other,
                 },
@@ -157,12 +155,12 @@ impl NodeInner {
             .monitoring
             .push((mref, target));
         if target.node() != self.name {
-            let request = Envelope::Monitor {
+            let request = RemoteSignal::Monitor {
                 watcher: my_pid,
                 target,
                 mref,
             };
-            if !self.send_control(target.node(), request) {
+            if !self.send_signal(target.node(), request) {
                 me.push_signal(Signal::Down {
                     monitor: mref,
                     pid: target,
@@ -205,9 +203,9 @@ impl NodeInner {
             sig.rel_mut().monitoring.swap_remove(at).1
         };
         if target.node() != self.name {
-            self.send_control(
+            self.send_signal(
                 target.node(),
-                Envelope::Demonitor {
+                RemoteSignal::Demonitor {
                     target,
                     mref,
                     watcher: me.pid,
@@ -226,25 +224,13 @@ impl NodeInner {
         true
     }
 
-    /// Watches a process from outside any process.
-    pub(crate) fn watch(&self, target: Pid) -> ExitWatch {
-        match self.lookup(target) {
-            Some(proc) => watch_core(proc.core()),
-            None => {
-                let (tx, rx) = oneshot::channel();
-                let _ = tx.send(self.missing_reason(target));
-                ExitWatch { rx }
-            }
-        }
-    }
-
     /// Sends an exit signal from `from` to `to`; nothing happens if `to` is
     /// not alive.
     pub(crate) fn exit(&self, from: Pid, to: Pid, reason: ExitReason) {
         if to.node() != self.name {
-            self.send_control(
+            self.send_signal(
                 to.node(),
-                Envelope::Exit {
+                RemoteSignal::Exit {
                     from,
                     to,
                     reason,
@@ -273,12 +259,12 @@ impl NodeInner {
         }
         for (mref, target) in &gone.rel.monitoring {
             if target.node() != self.name {
-                let request = Envelope::Demonitor {
+                let request = RemoteSignal::Demonitor {
                     target: *target,
                     mref: *mref,
                     watcher: pid,
                 };
-                self.send_control(target.node(), request);
+                self.send_signal(target.node(), request);
                 continue;
             }
             if let Some(proc) = self.lookup(*target) {
@@ -293,13 +279,13 @@ impl NodeInner {
         let observed = !gone.rel.links.is_empty() || !gone.rel.monitored_by.is_empty();
         for link in gone.rel.links {
             if link.node() != self.name {
-                let exit = Envelope::Exit {
+                let exit = RemoteSignal::Exit {
                     from: pid,
                     to: link,
                     reason: reason.clone(),
                     link: true,
                 };
-                self.send_control(link.node(), exit);
+                self.send_signal(link.node(), exit);
                 continue;
             }
             if let Some(target) = self.lookup(link) {
@@ -321,13 +307,13 @@ impl NodeInner {
                     let _ = tx.send(reason.clone());
                 }
                 Watcher::Remote(watcher) => {
-                    let down = Envelope::Down {
+                    let down = RemoteSignal::Down {
                         mref,
                         watcher,
                         target: pid,
                         reason: reason.clone(),
                     };
-                    self.send_control(watcher.node(), down);
+                    self.send_signal(watcher.node(), down);
                 }
             }
         }
@@ -343,56 +329,13 @@ impl NodeInner {
             }
         }
     }
-
-    fn record_failure(&self, failure: Failure) {
-        self.unobserved.fetch_add(1, Ordering::Relaxed);
-        let mut kept = self.failures.lock();
-        if kept.len() == KEPT_FAILURES {
-            kept.pop_front();
-        }
-        kept.push_back(failure);
-    }
 }
 
-/// Watches a process through its shared state, without the node.
-pub(crate) fn watch_core(core: &ProcCore) -> ExitWatch {
-    let (tx, rx) = oneshot::channel();
-    let mut sig = core.sig.lock();
-    if sig.exited {
-        drop(sig);
-        let _ = tx.send(core.exit.get().cloned().unwrap_or(ExitReason::NoProc));
-    } else {
-        sig.rel_mut()
-            .monitored_by
-            .push((MonitorRef(0), Watcher::External(tx)));
-    }
-    ExitWatch { rx }
-}
-
-/// Resolves to the exit reason of a process watched from outside any
-/// process (see [`Node::monitor`](crate::Node::monitor)): `NoProc` at once
-/// if it was not alive.
-#[derive(Debug)]
-#[must_use = "an ExitWatch does nothing unless awaited"]
-pub struct ExitWatch {
-    rx: oneshot::Receiver<ExitReason>,
-}
-
-impl ExitWatch {
-    /// The reason, if the process has already ended.
-    pub fn try_reason(&mut self) -> Option<ExitReason> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl Future for ExitWatch {
-    type Output = ExitReason;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<ExitReason> {
-        // The sender is only dropped unsent if the process's task was torn
-        // down with its runtime, which ends it as surely as a kill.
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|result| result.unwrap_or(ExitReason::Killed))
+impl Node {
+    /// Sends an exit signal from the node to `pid` (see
+    /// [`Context::exit`](crate::Context::exit) for what it does). Nothing
+    /// happens if `pid` is not alive.
+    pub fn exit(&self, pid: Pid, reason: ExitReason) {
+        self.inner.exit(self.pid(), pid, reason);
     }
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::cell::Shared;
-use crate::reply::{Answer, ReplyTo};
-use crate::runtime::current_pid;
-use crate::signals::watch_core;
-use crate::timer::{self, TimerRef};
-use crate::{CallError, Pid, SendError, TrySendError};
+use super::cell::Shared;
+use super::reply::{Answer, ReplyTo};
+use super::run::current_pid;
+use super::timer::{self, TimerRef};
+use crate::node::watch_core;
+use crate::{CallError, LookupError, NamedSendError, Node, Pid, SendError, TrySendError};
 
 /// A typed handle to a process taking messages of type `M`.
 ///
@@ -238,5 +238,67 @@ impl<M> fmt::Debug for Handle<M> {
         f.debug_tuple("Handle")
             .field(&self.shared.core.pid)
             .finish()
+    }
+}
+
+impl Node {
+    /// A typed handle to a live local process.
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError::NoProc`] if it is not alive, [`LookupError::NotLocal`]
+    /// for another node's pid, [`LookupError::WrongType`] if it takes
+    /// another message type than `M`.
+    pub fn handle<M: Send + 'static>(&self, pid: Pid) -> Result<Handle<M>, LookupError> {
+        if pid.node() != self.inner.name {
+            return Err(LookupError::NotLocal(pid));
+        }
+        let proc = self.inner.lookup(pid).ok_or(LookupError::NoProc(pid))?;
+        let actual = proc.message_type();
+        match proc.into_any().downcast::<Shared<M>>() {
+            Ok(shared) => Ok(Handle { shared }),
+            Err(_) => Err(LookupError::WrongType {
+                pid,
+                expected: std::any::type_name::<M>(),
+                actual,
+            }),
+        }
+    }
+
+    /// A typed handle to the process registered under `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError::NotRegistered`] if no process has the name, or any
+    /// error of [`handle`](Self::handle).
+    pub fn named<M: Send + 'static>(&self, name: &str) -> Result<Handle<M>, LookupError> {
+        let pid = self
+            .whereis(name)
+            .ok_or_else(|| LookupError::NotRegistered(name.into()))?;
+        self.handle(pid)
+    }
+
+    /// Sends to the process registered under `name` now, resolving the name
+    /// afresh on every call, so a restarted process that registered the same
+    /// name receives what is sent after its restart.
+    ///
+    /// # Errors
+    ///
+    /// [`NamedSendError::Lookup`] if the name does not resolve to a process
+    /// taking `M`, [`NamedSendError::NoProc`] if it ended meanwhile; the
+    /// message is handed back.
+    pub async fn cast_named<M: Send + 'static>(
+        &self,
+        name: &str,
+        msg: M,
+    ) -> Result<(), NamedSendError<M>> {
+        let handle = match self.named::<M>(name) {
+            Ok(handle) => handle,
+            Err(err) => return Err(NamedSendError::Lookup(err, msg)),
+        };
+        handle
+            .cast(msg)
+            .await
+            .map_err(|err| NamedSendError::NoProc(err.into_inner()))
     }
 }

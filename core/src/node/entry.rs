@@ -1,6 +1,7 @@
-//! The shared half of a process: what other processes and the node see of
-//! it (its mailbox, links, monitors and counters), apart from its state,
-//! which only its own task touches.
+//! A process as its node holds it, whatever its message type: the untyped
+//! part of its shared state (pid, status, name, links and monitors,
+//! counters) and the [`AnyProcess`] view through which the node, the
+//! registry, introspection and other processes reach it.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -10,8 +11,7 @@ use std::time::SystemTime;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::info::Status;
-use crate::mailbox::{Envelope, Mailbox, MailboxSize};
+use super::{Decoder, Status};
 use crate::{ExitReason, MonitorRef, Pid, Signal};
 
 /// Node-wide counters shared by every process, so that sends can count
@@ -27,7 +27,7 @@ pub(crate) struct Counters {
 pub(crate) enum Watcher {
     /// A process, which receives `Signal::Down`.
     Process(Pid),
-    /// A task outside any process, waiting on a [`crate::ExitWatch`].
+    /// A task outside any process, waiting on an [`ExitWatch`](super::ExitWatch).
     External(oneshot::Sender<ExitReason>),
     /// A process on another node, told through the connection to it.
     Remote(Pid),
@@ -92,10 +92,32 @@ pub(crate) struct ProcCore {
     pub(crate) exit: OnceLock<ExitReason>,
     pub(crate) counters: Arc<Counters>,
     /// Set once the process is exported to other nodes.
-    pub(crate) exported: OnceLock<crate::export::Decoder>,
+    pub(crate) exported: OnceLock<Decoder>,
 }
 
 impl ProcCore {
+    /// The shared state of a process just spawned, not yet started.
+    pub(crate) fn new(
+        pid: Pid,
+        process_type: &'static str,
+        parent: Option<Pid>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            pid,
+            process_type,
+            parent,
+            started: SystemTime::now(),
+            status: AtomicU8::new(Status::Starting as u8),
+            trap_exit: AtomicBool::new(false),
+            handled: AtomicU64::new(0),
+            sig: Mutex::new(SigState::default()),
+            exit: OnceLock::new(),
+            counters,
+            exported: OnceLock::new(),
+        }
+    }
+
     pub(crate) fn status(&self) -> Status {
         Status::from_u8(self.status.load(Ordering::Relaxed))
     }
@@ -122,73 +144,12 @@ pub(crate) trait AnyProcess: Send + Sync + 'static {
     fn push_signal(&self, signal: Signal) -> bool;
     /// Ends the process at once with `reason`; `false` if it already ended.
     fn kill(&self, reason: ExitReason) -> bool;
+    /// Delivers an exit signal from `from`, which decides on arrival what
+    /// it does (see `process/links.rs`); `via_link` if a linked process
+    /// ended, rather than one sent with `exit`.
+    fn exit_signal(&self, from: Pid, reason: ExitReason, via_link: bool);
     fn mailbox_len(&self) -> usize;
     fn is_bounded(&self) -> bool;
     fn message_type(&self) -> &'static str;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-}
-
-/// The shared state of a process whose messages are `M`.
-pub(crate) struct Shared<M> {
-    pub(crate) core: ProcCore,
-    pub(crate) mailbox: Mailbox<M>,
-}
-
-impl<M: Send + 'static> Shared<M> {
-    pub(crate) fn new(
-        pid: Pid,
-        process_type: &'static str,
-        parent: Option<Pid>,
-        size: MailboxSize,
-        counters: Arc<Counters>,
-    ) -> Self {
-        Self {
-            core: ProcCore {
-                pid,
-                process_type,
-                parent,
-                started: SystemTime::now(),
-                status: AtomicU8::new(Status::Starting as u8),
-                trap_exit: AtomicBool::new(false),
-                handled: AtomicU64::new(0),
-                sig: Mutex::new(SigState::default()),
-                exit: OnceLock::new(),
-                counters,
-                exported: OnceLock::new(),
-            },
-            mailbox: Mailbox::new(size),
-        }
-    }
-}
-
-impl<M: Send + 'static> AnyProcess for Shared<M> {
-    fn core(&self) -> &ProcCore {
-        &self.core
-    }
-
-    fn push_signal(&self, signal: Signal) -> bool {
-        self.mailbox
-            .push(Envelope::Signal(Box::new(signal)))
-            .is_ok()
-    }
-
-    fn kill(&self, reason: ExitReason) -> bool {
-        self.mailbox.kill(reason)
-    }
-
-    fn mailbox_len(&self) -> usize {
-        self.mailbox.len()
-    }
-
-    fn is_bounded(&self) -> bool {
-        self.mailbox.is_bounded()
-    }
-
-    fn message_type(&self) -> &'static str {
-        std::any::type_name::<M>()
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
 }

@@ -9,9 +9,8 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::sync::oneshot;
 
-use crate::node::NodeInner;
-use crate::remote::{Envelope, ReplyOutcome};
-use crate::{MonitorRef, NodeName, Pid};
+use crate::node::{Answered, CallWatch, NodeInner, RemoteSignal};
+use crate::NodeName;
 
 /// The token a process answers a call with.
 ///
@@ -43,16 +42,6 @@ enum Inner<R> {
         watch: Option<CallWatch>,
         encode: fn(&R) -> Result<Vec<u8>, String>,
     },
-}
-
-/// A call's request as its callee's node sees it: who called, and the
-/// monitor the node holds on the callee for the caller until it answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CallWatch {
-    pub(crate) caller: NodeName,
-    pub(crate) id: u64,
-    pub(crate) callee: Pid,
-    pub(crate) mref: MonitorRef,
 }
 
 /// What travels back to a local caller.
@@ -88,10 +77,10 @@ impl<R> ReplyTo<R> {
                 watch,
                 encode,
             }) => match encode(&value) {
-                Ok(bytes) => answer(&node, caller, id, watch, ReplyOutcome::Value(bytes)),
+                Ok(bytes) => answer(&node, caller, id, watch, Answered::Value(bytes)),
                 Err(err) => {
                     tracing::warn!(%caller, "a reply could not be encoded: {err}");
-                    answer(&node, caller, id, watch, ReplyOutcome::NoReply)
+                    answer(&node, caller, id, watch, Answered::NoReply)
                 }
             },
             Some(Inner::Route { .. }) | None => false,
@@ -115,7 +104,7 @@ fn answer(
     caller: NodeName,
     id: u64,
     watch: Option<CallWatch>,
-    outcome: ReplyOutcome,
+    answer: Answered,
 ) -> bool {
     let Some(node) = node.upgrade() else {
         return false;
@@ -124,11 +113,11 @@ fn answer(
         node.unwatch_call(watch.callee, watch.mref);
     }
     let unwatched = watch.is_some();
-    node.send_control(
+    node.send_signal(
         caller,
-        Envelope::Reply {
+        RemoteSignal::Reply {
             id,
-            outcome,
+            answer,
             unwatched,
         },
     )
@@ -152,7 +141,7 @@ impl<R> Drop for ReplyTo<R> {
                 // A panicking process's exit reason follows through the
                 // call's monitor; otherwise the caller learns at once.
                 if !std::thread::panicking() {
-                    answer(&node, caller, id, watch, ReplyOutcome::NoReply);
+                    answer(&node, caller, id, watch, Answered::NoReply);
                 }
             }
             Some(Inner::Route { .. }) | None => {}

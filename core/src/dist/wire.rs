@@ -15,7 +15,8 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::remote::{Dest, RemoteSendError};
+use super::envelope::Dest;
+use super::send::RemoteSendError;
 use crate::Creation;
 
 const TO_PID: u8 = 0x00;
@@ -154,7 +155,7 @@ fn text(bytes: &[u8]) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::{Envelope, ReplyOutcome};
+    use crate::dist::envelope::{Envelope, ReplyOutcome};
     use proptest::prelude::*;
 
     #[test]

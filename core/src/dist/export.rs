@@ -2,36 +2,16 @@
 //! decoder for its message type, and delivering a message that arrived to
 //! the process's mailbox, or counting it as a dead letter.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::cell::AnyProcess;
-use crate::mailbox::{Acked, Finished, Settled};
-use crate::remote::Dest;
-use crate::reply::CallWatch;
+use super::envelope::Dest;
+use crate::node::AnyProcess;
+use crate::node::{CallWatch, Decoder, Delivery, Finished, Settled};
+use crate::process::mailbox::Acked;
 use crate::{Handle, Node};
-
-/// How a decoded message went into its mailbox: at once (`true` if it
-/// was queued), or by a future that waits for room in a bounded mailbox.
-pub(crate) enum Delivery {
-    Done(bool),
-    Waiting(Pin<Box<dyn Future<Output = bool> + Send>>),
-}
-
-/// Decodes a payload into the process's message type and delivers it;
-/// once decoded, the message takes what is to be called when it is
-/// finished with (a durable transport's acknowledgement).
-/// For a call's request, the call is given, so that its reply token can
-/// take the call's monitor down as it answers.
-pub(crate) type Decoder = Arc<
-    dyn Fn(&[u8], &mut Option<Finished>, Option<CallWatch>) -> Result<Delivery, String>
-        + Send
-        + Sync,
->;
 
 impl Node {
     /// Lets other nodes send to this process: its messages are decoded
@@ -48,8 +28,9 @@ impl Node {
         let decoder: Decoder = Arc::new(
             move |payload: &[u8], finished: &mut Option<Finished>, call| {
                 let node = node.upgrade().ok_or("the node is gone")?;
-                let msg: M = crate::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
-                    .map_err(|err| err.to_string())?;
+                let msg: M =
+                    crate::process::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
+                        .map_err(|err| err.to_string())?;
                 let Some(shared) = target.upgrade() else {
                     return Ok(Delivery::Done(false));
                 };

@@ -2,12 +2,13 @@
 //! durable transport's acknowledgement carried along until the message is
 //! handled; and frames left from an earlier session, delivered by name.
 
-use crate::cluster::Cluster;
-use crate::mailbox::{Finished, Settled};
-use crate::remote::{monitored_for, Envelope, ReplyOutcome};
-use crate::reply::CallWatch;
+use super::cluster::Cluster;
+use super::envelope::{Envelope, ReplyOutcome};
+use super::wire;
+use crate::node::CallWatch;
+use crate::node::{Finished, Settled};
+use crate::process::links::monitored_for;
 use crate::transport::{Ack, Connection, Incoming};
-use crate::wire;
 use crate::{Node, NodeName};
 
 impl Cluster {
@@ -152,7 +153,7 @@ impl Cluster {
                         outcome,
                         unwatched: true,
                     };
-                    node.inner.send_control(caller, reply);
+                    node.inner.send_control(caller, &reply);
                 }
                 Ok(())
             }
@@ -198,8 +199,8 @@ mod tests {
     use tokio::sync::{mpsc, Semaphore};
 
     use super::*;
+    use crate::dist::envelope::Dest;
     use crate::dist::Cookie;
-    use crate::remote::Dest;
     use crate::transport::{FrameSink, FrameStream, LocalNetwork, Transport, TransportError};
     use crate::{ClusterConfig, Context, ExitReason, Pid, Process, SpawnOpts};
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
-use crate::outbox::{Outbox, Outgoing};
+use super::cluster::Cluster;
+use super::outbox::{Outbox, Outgoing};
 use crate::{Node, NodeName, RemoteSendError};
 
 /// Where a connection to a known peer stands while it is not up.
@@ -58,7 +58,12 @@ impl Cluster {
         Ok(())
     }
 
-    async fn attempt(self: Arc<Self>, me: Node, node: NodeName, endpoint: crate::dist::Endpoint) {
+    async fn attempt(
+        self: Arc<Self>,
+        me: Node,
+        node: NodeName,
+        endpoint: crate::transport::Endpoint,
+    ) {
         let error = match me.connect(&endpoint).await {
             Ok(name) if name == node => return,
             Ok(name) => format!("{endpoint} answered as {name}"),

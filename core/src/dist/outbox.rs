@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::dist::Heartbeat;
+use super::protocol::Heartbeat;
 use crate::transport::{FrameSink, SentNow};
 
 /// The most frames handed to a connection in one batch.
@@ -67,7 +67,7 @@ impl Outgoing {
 /// The lane of the process running on this thread: its id folded into 32
 /// bits and kept off 0, or 0 outside any process.
 fn current_lane() -> u32 {
-    crate::runtime::current_pid().map_or(0, |pid| {
+    crate::process::run::current_pid().map_or(0, |pid| {
         let id = pid.id();
         // Truncation intended: the lane only spreads processes apart.
         #[allow(clippy::cast_possible_truncation)]

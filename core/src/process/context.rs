@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use tracing::Span;
 
-use crate::cell::{AnyProcess, Shared};
-use crate::runtime::{self, Relation, SpawnOpts};
-use crate::timer::{self, TimerRef};
+use super::cell::Shared;
+use super::spawn::{self, Relation, SpawnOpts};
+use super::timer::{self, TimerRef};
+use crate::node::AnyProcess;
 use crate::{
     ExitReason, Handle, MonitorRef, Node, NodeName, Pid, Process, RegisterError, Signal,
     SpawnError, StartError,
@@ -116,11 +117,13 @@ impl<M: Send + 'static> Context<M> {
     /// Delivers [`Signal::NodeDown`] once the connection to `node` is lost
     /// (at once if there is none), like Erlang's `monitor_node`.
     pub fn monitor_node(&mut self, node: NodeName) {
-        match self.node.inner.cluster.get() {
-            Some(cluster) => cluster.monitor_node(&self.node.inner, node, self.pid()),
-            None => {
-                self.shared.push_signal(Signal::NodeDown(node));
-            }
+        let watching = self
+            .node
+            .inner
+            .distribution()
+            .is_some_and(|dist| dist.monitor_node(node, self.pid()));
+        if !watching {
+            self.shared.push_signal(Signal::NodeDown(node));
         }
     }
 
@@ -128,8 +131,8 @@ impl<M: Send + 'static> Context<M> {
     /// that connects or is lost from now on (`false` stops them), like
     /// `net_kernel:monitor_nodes`.
     pub fn monitor_nodes(&mut self, on: bool) {
-        if let Some(cluster) = self.node.inner.cluster.get() {
-            cluster.subscribe(self.pid(), on);
+        if let Some(dist) = self.node.inner.distribution() {
+            dist.monitor_nodes(self.pid(), on);
         }
     }
 
@@ -214,7 +217,7 @@ impl<M: Send + 'static> Context<M> {
         opts: SpawnOpts,
     ) -> Result<Handle<P::Msg>, StartError> {
         let me: &dyn AnyProcess = &*self.shared;
-        runtime::start::<P>(&self.node, args, &opts, Some((me, Relation::Linked)))
+        spawn::start::<P>(&self.node, args, &opts, Some((me, Relation::Linked)))
             .await
             .map(|(handle, _)| handle)
     }
@@ -248,7 +251,7 @@ impl<M: Send + 'static> Context<M> {
         relation: Relation,
     ) -> Result<(Handle<P::Msg>, Option<MonitorRef>), SpawnError> {
         let me: &dyn AnyProcess = &*self.shared;
-        runtime::spawn::<P>(&self.node, args, &opts, Some((me, relation)), None)
+        spawn::spawn::<P>(&self.node, args, &opts, Some((me, relation)), None)
     }
 }
 

@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::cluster::Cluster;
-use crate::outbox::Outgoing;
-use crate::remote::{encode_send, CallHeader, Dest, Envelope, ReplyOutcome};
+use super::cluster::Cluster;
+use super::envelope::{encode_send, CallHeader, Dest, Envelope, ReplyOutcome};
+use super::outbox::Outgoing;
 use crate::{CallError, ExitReason, MonitorRef, Node, NodeName, Pid, RemoteSendError, ReplyTo};
 
 /// The remote calls a node is waiting on.
@@ -158,7 +158,7 @@ impl Node {
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
-        let cluster = self.inner.cluster.get().ok_or(CallError::NoConnection)?;
+        let cluster = self.inner.cluster().ok_or(CallError::NoConnection)?;
         let id = cluster.calls.next.fetch_add(1, Ordering::Relaxed);
         let mref = self.inner.new_ref();
         let (tx, rx) = oneshot::channel();
@@ -231,7 +231,7 @@ impl Drop for Waiting<'_> {
                 to: self.to.clone(),
                 mref: self.mref,
             };
-            self.node.inner.send_control(self.callee, ended);
+            self.node.inner.send_control(self.callee, &ended);
         }
     }
 }

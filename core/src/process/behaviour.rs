@@ -1,4 +1,5 @@
-//! The process trait.
+//! The [`Process`] trait: what a process implements, as a `gen_server`
+//! callback module does.
 
 use async_trait::async_trait;
 

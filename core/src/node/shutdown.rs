@@ -5,9 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cell::AnyProcess;
-use crate::signals::{deliver_exit, watch_core, ExitWatch};
-use crate::{ExitReason, Node};
+use super::{watch_core, AnyProcess, ExitWatch, Node};
+use crate::ExitReason;
 
 /// What a [`Node::shutdown`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,7 +76,9 @@ impl Node {
                         procs[child].watch = None;
                     }
                 }
-                deliver_exit(&*procs[at].proc, node_pid, ExitReason::Shutdown, false);
+                procs[at]
+                    .proc
+                    .exit_signal(node_pid, ExitReason::Shutdown, false);
             }
             for p in procs.iter_mut() {
                 if let Some(watch) = p.watch.as_mut() {

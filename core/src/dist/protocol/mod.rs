@@ -1,0 +1,14 @@
+//! The distribution protocol's building blocks, free of sockets and clocks
+//! (in the spirit of quinn-proto): length-prefixed frames with a size
+//! limit, the authenticated handshake and heartbeats. Transports only
+//! move the bytes these produce.
+
+mod frame;
+mod handshake;
+mod heartbeat;
+
+pub use frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME};
+pub use handshake::{
+    Cookie, Handshake, HandshakeConfig, HandshakeError, Peer, Refusal, Step, PROTOCOL_VERSION,
+};
+pub use heartbeat::{Beat, Heartbeat, HeartbeatConfig};
