@@ -31,6 +31,8 @@ enum StoreMsg {
     Ignore(ReplyTo<String>),
     /// Panic while holding the token.
     Crash(ReplyTo<String>),
+    /// End with an error (a held token is still held).
+    Fail(String),
 }
 
 #[async_trait]
@@ -65,6 +67,7 @@ impl Process for Store {
                 let _keep = reply;
                 panic!("store broke");
             }
+            StoreMsg::Fail(why) => return Err(ExitReason::error(why)),
         }
         Ok(())
     }
@@ -128,6 +131,66 @@ async fn a_callee_that_dies_mid_call_is_exited() {
         Err(CallError::Exited(ExitReason::Panic("store broke".into())))
     );
     let _ = s.b.take_unobserved_failures();
+}
+
+/// Calls `Hold` on the store, then, once the store holds the token, runs
+/// `then`; returns how the held call ended.
+async fn held_then(
+    s: &Setup,
+    then: impl std::future::Future<Output = ()>,
+) -> Result<String, CallError> {
+    let to = s.store.pid();
+    let (held, ()) = tokio::join!(s.a.call_remote(to, StoreMsg::Hold, CALL), async {
+        // Sent after the hold on the same connection: answered once the
+        // store holds the token.
+        let got = s.a.call_remote(to, StoreMsg::Get, CALL).await;
+        assert_eq!(got, Ok("empty".to_owned()));
+        then.await;
+    });
+    held
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callee_killed_while_holding_the_token_is_exited_killed() {
+    let s = setup().await;
+    let got = held_then(&s, async { s.b.exit(s.store.pid(), ExitReason::Kill) }).await;
+    assert_eq!(got, Err(CallError::Exited(ExitReason::Killed)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callee_ending_with_an_error_while_holding_the_token_is_exited_with_it() {
+    let s = setup().await;
+    let got = held_then(&s, async {
+        s.a.send_remote(s.store.pid(), &StoreMsg::Fail("disk full".into()))
+            .expect("sent");
+    })
+    .await;
+    assert_eq!(got, Err(CallError::Exited(ExitReason::error("disk full"))));
+    let _ = s.b.take_unobserved_failures();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_pending_while_the_callee_node_shuts_down_is_exited_shutdown() {
+    let s = setup().await;
+    let got = held_then(&s, async {
+        s.b.shutdown(CALL).await;
+    })
+    .await;
+    assert_eq!(got, Err(CallError::Exited(ExitReason::Shutdown)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_causes_end_a_local_call_the_same_way() {
+    let s = setup().await;
+    let store = &s.store;
+    let (held, ()) = tokio::join!(store.call(StoreMsg::Hold, CALL), async {
+        assert_eq!(
+            store.call(StoreMsg::Get, CALL).await,
+            Ok("empty".to_owned())
+        );
+        s.b.exit(store.pid(), ExitReason::Kill);
+    });
+    assert_eq!(held, Err(CallError::Exited(ExitReason::Killed)));
 }
 
 #[tokio::test(start_paused = true)]

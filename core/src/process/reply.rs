@@ -123,6 +123,17 @@ fn answer(
     )
 }
 
+/// Whether the callee of the call `watch` stands for has begun to end:
+/// its exit reason is settled before its handler and mailbox are dropped.
+fn callee_ending(node: &Weak<NodeInner>, watch: Option<CallWatch>) -> bool {
+    let Some(watch) = watch else {
+        return false;
+    };
+    node.upgrade()
+        .and_then(|node| node.lookup(watch.callee))
+        .is_some_and(|callee| callee.core().exit.get().is_some())
+}
+
 impl<R> Drop for ReplyTo<R> {
     fn drop(&mut self) {
         match self.inner.take() {
@@ -138,9 +149,12 @@ impl<R> Drop for ReplyTo<R> {
                 watch,
                 ..
             }) => {
-                // A panicking process's exit reason follows through the
-                // call's monitor; otherwise the caller learns at once.
-                if !std::thread::panicking() {
+                // The token of a callee that is ending (a panic, a kill,
+                // an error, the node's shutdown) says nothing: the call's
+                // monitor brings the caller the callee's exit reason, as a
+                // local caller learns it. A token dropped by a callee that
+                // goes on means it chose not to reply.
+                if !std::thread::panicking() && !callee_ending(&node, watch) {
                     answer(&node, caller, id, watch, Answered::NoReply);
                 }
             }
