@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::dist::{Cookie, Endpoint, Handshake, HandshakeConfig, HandshakeError, Refusal, Step};
+use crate::dist::{Cookie, Endpoint, HandshakeError, Refusal};
 use crate::transport::{Connection, Transport};
 use crate::{
-    CallError, ClusterConfig, ClusterError, Context, Creation, ExitReason, Handle, Node, NodeEvent,
-    NodeName, Process, ReplyTo, Signal, SpawnOpts,
+    CallError, ClusterConfig, ClusterError, Context, ExitReason, Handle, Node, NodeEvent, NodeName,
+    Process, ReplyTo, Signal, SpawnOpts,
 };
 
 /// How the suite makes nodes for one transport.
@@ -463,42 +463,6 @@ pub async fn malformed_and_oversized_frames(harness: &dyn Harness) {
 async fn authenticated(harness: &dyn Harness, at: &Endpoint, cookie: &str) -> Connection {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let short = format!("raw{n}");
-    let mut conn = harness
-        .transport(&short)
-        .connect(at)
-        .await
-        .expect("connects");
     let name = NodeName::new(&format!("{short}@localhost")).expect("valid");
-    let config = HandshakeConfig::new(name, Creation::fresh(), Cookie::new(cookie));
-    let (mut handshake, hello) = Handshake::initiate(config);
-    conn.sink
-        .send(vec![bytes::Bytes::from(hello)])
-        .await
-        .expect("hello goes out");
-    loop {
-        let frame = tokio::time::timeout(WAIT, conn.stream.recv())
-            .await
-            .expect("the handshake goes on")
-            .expect("the connection stays")
-            .expect("the connection stays open");
-        let step = handshake.handle(&frame.payload);
-        // Handled: a durable transport forgets it.
-        let _ = frame.ack().await;
-        match step.expect("accepted") {
-            Step::Send(bytes) => conn
-                .sink
-                .send(vec![bytes::Bytes::from(bytes)])
-                .await
-                .expect("sent"),
-            Step::SendAndReady(bytes, _) => {
-                conn.sink
-                    .send(vec![bytes::Bytes::from(bytes)])
-                    .await
-                    .expect("sent");
-                return conn;
-            }
-            Step::Ready(_) => return conn,
-            Step::SendAndFail(_, err) => panic!("refused: {err}"),
-        }
-    }
+    crate::forge::authenticated(&*harness.transport(&short), at, name, Cookie::new(cookie)).await
 }

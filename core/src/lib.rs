@@ -97,6 +97,8 @@ pub mod transport;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod forge;
 
 pub use async_trait::async_trait;
 

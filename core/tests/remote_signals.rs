@@ -67,10 +67,14 @@ async fn flush(a: &Node) {
         .expect("flushed");
 }
 
+/// Starts a probe, exported: other nodes reach only exported processes.
 async fn start(node: &Node, args: ProbeArgs) -> beamish_core::Handle<Cmd> {
-    node.start::<Probe>(args, SpawnOpts::new())
+    let probe = node
+        .start::<Probe>(args, SpawnOpts::new())
         .await
-        .expect("starts")
+        .expect("starts");
+    node.export(&probe);
+    probe
 }
 
 /// Waits for the next signal event, skipping the others.

@@ -40,28 +40,52 @@ enum Answer {
 }
 
 impl Cluster {
-    /// A reply arrived.
-    pub(crate) fn call_answered(&self, id: u64, outcome: ReplyOutcome, unwatched: bool) {
+    /// A reply to the call numbered `id` arrived from `peer`. Returns
+    /// `false` if that call went to another node (the reply is dropped);
+    /// a reply to a call no longer waited on is dropped quietly.
+    pub(crate) fn call_answered(
+        &self,
+        peer: NodeName,
+        id: u64,
+        outcome: ReplyOutcome,
+        unwatched: bool,
+    ) -> bool {
         // Taken out before the caller is woken, so it finds the list free.
-        let pending = self.calls.waiting.lock().remove(&id);
+        let pending = {
+            let mut waiting = self.calls.waiting.lock();
+            match waiting.get(&id) {
+                Some(pending) if pending.node != peer => return false,
+                Some(_) => waiting.remove(&id),
+                None => None,
+            }
+        };
         if let Some(pending) = pending {
             let _ = pending.tx.send(Answer::Reply { outcome, unwatched });
         }
+        true
     }
 
-    /// The callee of a call ended.
-    pub(crate) fn call_down(&self, mref: MonitorRef, reason: ExitReason) {
+    /// The callee of a call, on `peer`, ended. Returns `false` if the
+    /// call watched under `mref` went to another node.
+    pub(crate) fn call_down(&self, peer: NodeName, mref: MonitorRef, reason: ExitReason) -> bool {
         let pending = {
             let mut waiting = self.calls.waiting.lock();
-            let id = waiting
+            let Some((id, node)) = waiting
                 .iter()
                 .find(|(_, p)| p.mref == mref)
-                .map(|(id, _)| *id);
-            id.and_then(|id| waiting.remove(&id))
+                .map(|(id, p)| (*id, p.node))
+            else {
+                return true;
+            };
+            if node != peer {
+                return false;
+            }
+            waiting.remove(&id)
         };
         if let Some(pending) = pending {
             let _ = pending.tx.send(Answer::Down(reason));
         }
+        true
     }
 
     /// The connection to `node` is gone: its calls end with `NoConnection`.

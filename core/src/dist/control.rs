@@ -3,6 +3,7 @@
 //! the peer; and those that arrive from peers, applied to local processes.
 
 use std::any::Any;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,7 +11,9 @@ use bytes::Bytes;
 use super::cluster::Cluster;
 use super::envelope::{Dest, Envelope, ReplyOutcome};
 use super::outbox::Outgoing;
-use crate::node::{Answered, AnyProcess, Distribution, NodeInner, RemoteSignal, Watcher};
+use crate::node::{
+    warn_limited, Answered, AnyProcess, Distribution, NodeInner, RemoteSignal, Watcher,
+};
 use crate::process::deliver_exit;
 use crate::process::links::{monitored_for, unmonitor};
 use crate::{ExitReason, MonitorRef, NodeName, Pid, Signal};
@@ -34,8 +37,16 @@ impl NodeInner {
             .is_some_and(|cluster| cluster.send_envelope(node, envelope))
     }
 
-    /// Applies a signal that came from another node.
-    pub(crate) fn remote_signal(&self, envelope: Envelope<'_>) {
+    /// Applies a signal that `peer` sent. A peer speaks only for its own
+    /// processes, reaches only exported ones, and may end only the links
+    /// and monitors set up with it: anything else is dropped and counted
+    /// (see [`NodeStats::forged`](crate::NodeStats::forged)).
+    pub(crate) fn remote_signal(&self, peer: NodeName, envelope: Envelope<'_>) {
+        if let Some(speaker) = speaker(&envelope) {
+            if speaker.node() != peer {
+                return self.forged(peer, "a signal for a process of another node");
+            }
+        }
         match envelope {
             Envelope::Call { .. } => {}
             Envelope::Monitor {
@@ -43,7 +54,7 @@ impl NodeInner {
                 target,
                 mref,
             } => {
-                if let Some(proc) = self.lookup(target) {
+                if let Some(proc) = self.reachable(target) {
                     if monitored_for(&*proc, watcher, mref) {
                         return;
                     }
@@ -54,7 +65,7 @@ impl NodeInner {
                     target,
                     reason: ExitReason::NoProc,
                 };
-                self.send_control(watcher.node(), &down);
+                self.send_control(peer, &down);
             }
             Envelope::Demonitor {
                 target,
@@ -62,12 +73,12 @@ impl NodeInner {
                 watcher,
             } => {
                 if let Some(proc) = self.lookup(target) {
-                    unmonitor(&*proc, mref, Some(watcher));
+                    unmonitor(&*proc, mref, |held_by| held_by == watcher);
                 }
             }
             Envelope::CallEnded { to, mref } => {
                 if let Some(proc) = self.resolve(&to) {
-                    unmonitor(&*proc, mref, None);
+                    unmonitor(&*proc, mref, |held_by| held_by.node() == peer);
                 }
             }
             Envelope::Down {
@@ -75,24 +86,9 @@ impl NodeInner {
                 watcher,
                 target,
                 reason,
-            } => {
-                if watcher.id() == 0 {
-                    // The node itself watches the callee of a remote call.
-                    if let Some(cluster) = self.cluster() {
-                        cluster.call_down(mref, reason);
-                    }
-                    return;
-                }
-                if let Some(proc) = self.lookup(watcher) {
-                    proc.push_signal(Signal::Down {
-                        monitor: mref,
-                        pid: target,
-                        reason,
-                    });
-                }
-            }
+            } => self.remote_down(peer, mref, watcher, target, reason),
             Envelope::Link { from, to } => {
-                if let Some(proc) = self.lookup(to) {
+                if let Some(proc) = self.reachable(to) {
                     let mut sig = proc.core().sig.lock();
                     if !sig.exited {
                         if !sig.rel_mut().links.contains(&from) {
@@ -107,7 +103,7 @@ impl NodeInner {
                     reason: ExitReason::NoProc,
                     link: true,
                 };
-                self.send_control(from.node(), &exit);
+                self.send_control(peer, &exit);
             }
             Envelope::Unlink { from, to } => {
                 if let Some(proc) = self.lookup(to) {
@@ -125,7 +121,25 @@ impl NodeInner {
                 reason,
                 link,
             } => {
-                if let Some(proc) = self.lookup(to) {
+                let target = if link {
+                    // Only a link this node holds with `from` carries an
+                    // exit; a link that was never made, or is gone, none.
+                    match self.lookup(to) {
+                        Some(proc) if proc.core().sig.lock().rel_mut().links.contains(&from) => {
+                            Some(proc)
+                        }
+                        Some(_) => {
+                            // Unlinked meanwhile, or never linked: no
+                            // effect, as a link that is gone has none.
+                            tracing::debug!(%from, %to, "an exit through a link not held was dropped");
+                            return;
+                        }
+                        None => None,
+                    }
+                } else {
+                    self.reachable(to)
+                };
+                if let Some(proc) = target {
                     deliver_exit(&*proc, from, reason, link);
                 }
             }
@@ -135,10 +149,76 @@ impl NodeInner {
                 unwatched,
             } => {
                 if let Some(cluster) = self.cluster() {
-                    cluster.call_answered(id, outcome, unwatched);
+                    if !cluster.call_answered(peer, id, outcome, unwatched) {
+                        self.forged(peer, "a reply to a call that went elsewhere");
+                    }
                 }
             }
         }
+    }
+
+    /// A process on `peer` that a process here monitors ended: accepted
+    /// only for a monitor this node holds on it.
+    fn remote_down(
+        &self,
+        peer: NodeName,
+        mref: MonitorRef,
+        watcher: Pid,
+        target: Pid,
+        reason: ExitReason,
+    ) {
+        if watcher.id() == 0 {
+            // The node itself watches the callee of a remote call.
+            if let Some(cluster) = self.cluster() {
+                if !cluster.call_down(peer, mref, reason) {
+                    self.forged(peer, "a Down for a call that went elsewhere");
+                }
+            }
+            return;
+        }
+        let Some(proc) = self.lookup(watcher) else {
+            return;
+        };
+        let held = proc
+            .core()
+            .sig
+            .lock()
+            .rel()
+            .is_some_and(|rel| rel.monitoring.contains(&(mref, target)));
+        if !held {
+            // Removed meanwhile (its Down is discarded, as a local one
+            // is), or never made: either way it has no effect.
+            tracing::debug!(%watcher, %target, "a Down for a monitor not held was dropped");
+            return;
+        }
+        proc.push_signal(Signal::Down {
+            monitor: mref,
+            pid: target,
+            reason,
+        });
+    }
+
+    /// The live local process `pid`, if other nodes may reach it: a
+    /// process that is not exported counts a dead letter, as if absent.
+    fn reachable(&self, pid: Pid) -> Option<Arc<dyn AnyProcess>> {
+        let proc = self.lookup(pid)?;
+        if proc.core().is_exported() {
+            return Some(proc);
+        }
+        proc.core().dead_letter();
+        tracing::debug!(%pid, "a signal from another node for a process that is not exported");
+        None
+    }
+
+    /// Counts a frame in which `peer` spoke for what is not its own.
+    pub(crate) fn forged(&self, peer: NodeName, what: &'static str) {
+        self.counters.forged.fetch_add(1, Ordering::Relaxed);
+        warn_limited!(
+            self.warnings,
+            "forged",
+            peer,
+            "dropped {what} from a peer, which speaks only for its own processes"
+        );
     }
 
     /// The connection to `node` is gone: links to its processes fire with
@@ -278,5 +358,19 @@ impl Distribution for Cluster {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// The process on whose behalf a signal is sent: it must be on the node
+/// that sent it.
+fn speaker(envelope: &Envelope<'_>) -> Option<Pid> {
+    match envelope {
+        Envelope::Monitor { watcher, .. } | Envelope::Demonitor { watcher, .. } => Some(*watcher),
+        Envelope::Down { target, .. } => Some(*target),
+        Envelope::Link { from, .. }
+        | Envelope::Unlink { from, .. }
+        | Envelope::Exit { from, .. } => Some(*from),
+        Envelope::Call { watcher, .. } => Some(*watcher),
+        Envelope::CallEnded { .. } | Envelope::Reply { .. } => None,
     }
 }

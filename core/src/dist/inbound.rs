@@ -105,6 +105,12 @@ impl Cluster {
                     done(finished);
                     return Ok(());
                 };
+                if watcher.node() != caller {
+                    done(finished);
+                    node.inner
+                        .forged(caller, "a call on behalf of another node");
+                    return Ok(());
+                }
                 // The callee is watched for the caller before the request
                 // reaches it, so an exit while handling it is reported;
                 // the request's reply token takes the watch down as it
@@ -158,8 +164,8 @@ impl Cluster {
                 Ok(())
             }
             Ok(signal) => {
-                if from.is_some() {
-                    node.inner.remote_signal(signal);
+                if let Some(peer) = from {
+                    node.inner.remote_signal(peer, signal);
                 }
                 done(finished);
                 Ok(())

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
-use super::{Counters, Node, NodeInner};
+use super::{Counters, Node, NodeInner, Warnings};
 use crate::{Creation, NodeError, NodeName};
 
 /// Configures and builds a [`Node`].
@@ -69,6 +69,7 @@ impl NodeBuilder {
                 failures: Mutex::new(VecDeque::new()),
                 runtime,
                 distribution: OnceLock::new(),
+                warnings: Warnings::default(),
             }),
         })
     }

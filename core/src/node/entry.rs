@@ -21,6 +21,8 @@ pub(crate) struct Counters {
     pub(crate) dead_letters: AtomicU64,
     pub(crate) spawned: AtomicU64,
     pub(crate) exited: AtomicU64,
+    /// Frames dropped because a peer spoke for what is not its own.
+    pub(crate) forged: AtomicU64,
 }
 
 /// Who is told when a monitored process ends.
@@ -124,6 +126,12 @@ impl ProcCore {
 
     pub(crate) fn set_status(&self, status: Status) {
         self.status.store(status as u8, Ordering::Relaxed);
+    }
+
+    /// Whether other nodes may reach it: send to it, call it, link to it,
+    /// monitor it or send it exit signals.
+    pub(crate) fn is_exported(&self) -> bool {
+        self.exported.get().is_some()
     }
 
     pub(crate) fn traps_exits(&self) -> bool {

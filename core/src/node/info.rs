@@ -85,6 +85,12 @@ pub struct NodeStats {
     pub dead_letters: u64,
     /// Processes that crashed with nobody linked to or monitoring them.
     pub unobserved_failures: u64,
+    /// Frames from connected peers dropped because the peer spoke for
+    /// what is not its own: a signal naming a sender on another node, a
+    /// reply to a call that went elsewhere, a `Down` or link exit for a
+    /// monitor or link never set up with that peer. An authenticated peer
+    /// speaks only for its own processes.
+    pub forged: u64,
 }
 
 /// A crash nobody was linked to or monitoring, kept so that it is not lost

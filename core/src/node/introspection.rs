@@ -38,6 +38,7 @@ impl Node {
             exited: counters.exited.load(Ordering::Relaxed),
             dead_letters: counters.dead_letters.load(Ordering::Relaxed),
             unobserved_failures: self.inner.unobserved.load(Ordering::Relaxed),
+            forged: counters.forged.load(Ordering::Relaxed),
         }
     }
 

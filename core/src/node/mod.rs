@@ -16,6 +16,7 @@ mod info;
 mod introspection;
 mod registry;
 mod shutdown;
+mod warnings;
 mod watch;
 
 use std::collections::{HashMap, VecDeque};
@@ -33,6 +34,7 @@ pub(crate) use distribution::{
 pub(crate) use entry::{AnyProcess, Counters, ProcCore, Relations, Watcher};
 pub use info::{Failure, NodeStats, ProcessInfo, Status};
 pub use shutdown::ShutdownReport;
+pub(crate) use warnings::{warn_limited, Warnings};
 pub(crate) use watch::watch_core;
 pub use watch::ExitWatch;
 
@@ -75,6 +77,8 @@ pub(crate) struct NodeInner {
     pub(crate) runtime: tokio::runtime::Handle,
     /// How this node reaches other nodes, once it has joined a cluster.
     pub(crate) distribution: OnceLock<Arc<dyn Distribution>>,
+    /// Warnings a peer or a flood could repeat, rate-limited.
+    pub(crate) warnings: Warnings,
 }
 
 impl Node {

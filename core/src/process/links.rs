@@ -50,17 +50,15 @@ pub(crate) fn monitored_for(proc: &dyn AnyProcess, watcher: Pid, mref: MonitorRe
     true
 }
 
-/// Removes the remote monitor `mref` (held by `watcher`, if given) on `proc`.
-pub(crate) fn unmonitor(proc: &dyn AnyProcess, mref: MonitorRef, watcher: Option<Pid>) {
+/// Removes the monitor `mref` on `proc` held from another node by a
+/// watcher that `held_by` accepts.
+pub(crate) fn unmonitor(proc: &dyn AnyProcess, mref: MonitorRef, held_by: impl Fn(Pid) -> bool) {
     proc.core()
         .sig
         .lock()
         .rel_mut()
         .monitored_by
-        .retain(|(r, w)| {
-            !(*r == mref
-                && matches!(w, Watcher::Remote(p) if watcher.is_none_or(|watcher| *p == watcher)))
-        });
+        .retain(|(r, w)| !(*r == mref && matches!(w, Watcher::Remote(p) if held_by(*p))));
 }
 
 /// Everything taken from a process's shared state as it ends.
@@ -74,7 +72,7 @@ impl NodeInner {
     /// held on it for the caller goes.
     pub(crate) fn unwatch_call(&self, callee: Pid, mref: MonitorRef) {
         if let Some(proc) = self.lookup(callee) {
-            unmonitor(&*proc, mref, None);
+            unmonitor(&*proc, mref, |_| true);
         }
     }
 

@@ -61,7 +61,10 @@ pub enum Event {
     Blocked(Pid),
 }
 
-/// Instructions a probe follows.
+/// Instructions a probe follows. Serializable, so that a probe can be
+/// exported to other nodes (which may then link to it, monitor it and send
+/// it exit signals); the commands that carry local things are never sent.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum Cmd {
     /// Report `Got(n)`.
     Num(u64),
@@ -75,6 +78,7 @@ pub enum Cmd {
     Fail(ExitReason),
     Stop(ExitReason),
     /// Send `n` to the handle, then reply.
+    #[serde(skip)]
     Forward(Handle<Cmd>, u64),
     /// Reply with the argument.
     Echo(u64, ReplyTo<u64>),
@@ -87,17 +91,22 @@ pub enum Cmd {
     /// Wait (virtual time) before replying.
     Slow(Duration, ReplyTo<u64>),
     /// Call the handle, reply with the outcome.
+    #[serde(skip)]
     CallOther(Handle<Cmd>, ReplyTo<Result<u64, beamish_core::CallError>>),
     /// Spawn a linked probe, reply with its handle.
+    #[serde(skip)]
     SpawnLink(ReplyTo<Handle<Cmd>>),
     /// Spawn a monitored probe.
+    #[serde(skip)]
     SpawnMonitor(ReplyTo<(Handle<Cmd>, MonitorRef)>),
     /// Wait for a oneshot before continuing (blocks the mailbox).
+    #[serde(skip)]
     Block(tokio::sync::oneshot::Receiver<()>),
     /// Panic while holding a reply token.
     PanicWith(ReplyTo<u64>),
     /// Wait for a oneshot, then remove a monitor and reply whether it was
     /// active.
+    #[serde(skip)]
     BlockThenDemonitor(
         tokio::sync::oneshot::Receiver<()>,
         MonitorRef,
