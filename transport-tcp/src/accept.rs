@@ -7,18 +7,16 @@ use beamish_tls::TlsConfig;
 pub(crate) fn accept(
     transport: crate::TcpTransport,
     tls: &TlsConfig,
-    listener: tokio::net::TcpListener,
+    mut listener: crate::RetryingListener,
 ) -> tokio::sync::mpsc::Receiver<beamish_core::transport::Connection> {
     let (done, accepted) = tokio::sync::mpsc::channel(16);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
     tokio::spawn(async move {
         loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(%err, "the TLS listener stopped");
-                    return;
-                }
+            // Transient failures are ridden out inside; an error here
+            // means the socket is unusable, and has been logged.
+            let Ok((stream, peer)) = listener.accept().await else {
+                return;
             };
             let acceptor = acceptor.clone();
             let transport = transport.clone();

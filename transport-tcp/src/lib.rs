@@ -57,8 +57,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 mod accept;
+mod accept_retry;
 mod sink;
+mod throttle;
 
+use accept_retry::RetryingListener;
 use sink::TcpSink;
 
 pub use beamish_tls::{TlsConfig, TlsError};
@@ -154,6 +157,7 @@ impl Transport for TcpTransport {
             host: bound.ip().to_string(),
             port: bound.port(),
         };
+        let listener = RetryingListener::new(listener).map_err(io)?;
         let incoming = match &self.tls {
             None => Accepting::Plain(listener),
             Some(tls) => Accepting::Tls(accept::accept(self.clone(), tls, listener)),
@@ -204,7 +208,7 @@ struct TcpFramesListener {
 /// that runs each TLS handshake apart, so that a slow or hostile client
 /// holds up no one else.
 enum Accepting {
-    Plain(TcpListener),
+    Plain(RetryingListener),
     Tls(tokio::sync::mpsc::Receiver<Connection>),
 }
 
@@ -225,10 +229,14 @@ impl Listener for TcpFramesListener {
 
     async fn accept(&mut self) -> Result<Connection, TransportError> {
         match &mut self.incoming {
-            Accepting::Plain(listener) => {
+            Accepting::Plain(listener) => loop {
                 let (stream, peer) = listener.accept().await.map_err(io)?;
-                self.transport.plain(stream, peer)
-            }
+                match self.transport.plain(stream, peer) {
+                    Ok(conn) => return Ok(conn),
+                    // That connection is already gone; the listener is not.
+                    Err(err) => tracing::debug!(%peer, %err, "dropped an incoming connection"),
+                }
+            },
             Accepting::Tls(accepted) => accepted
                 .recv()
                 .await
