@@ -12,7 +12,9 @@
 //! from every caller too. A certificate that does not verify ends the
 //! connection with an error naming the problem (for example `invalid peer
 //! certificate: UnknownIssuer`). The node's cookie handshake still runs
-//! inside the encrypted connection.
+//! inside the encrypted connection. A TLS listener runs at most 64
+//! handshakes at once ([`TcpTransport::max_tls_handshakes`]) and closes
+//! connections beyond that at once.
 //!
 //! ```no_run
 //! use beamish_transport_tcp::{TcpTransport, TlsConfig};
@@ -67,14 +69,28 @@ use sink::TcpSink;
 pub use beamish_tls::{TlsConfig, TlsError};
 
 /// Distribution over TCP, optionally over TLS.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TcpTransport {
     codec: FrameCodec,
     tls: Option<TlsConfig>,
+    tls_handshakes: usize,
 }
 
 /// How long a TLS handshake may take before the connection is dropped.
 const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// How many TLS handshakes a listener runs at once unless told otherwise.
+const DEFAULT_TLS_HANDSHAKES: usize = 64;
+
+impl Default for TcpTransport {
+    fn default() -> Self {
+        Self {
+            codec: FrameCodec::default(),
+            tls: None,
+            tls_handshakes: DEFAULT_TLS_HANDSHAKES,
+        }
+    }
+}
 
 impl TcpTransport {
     /// A transport with the default frame limit (8 MiB).
@@ -86,7 +102,7 @@ impl TcpTransport {
     pub fn with_max_frame(max: usize) -> Self {
         Self {
             codec: FrameCodec::new(max),
-            tls: None,
+            ..Self::default()
         }
     }
 
@@ -95,6 +111,32 @@ impl TcpTransport {
     /// (see [`TlsConfig`]). Both ends of a connection must use TLS.
     pub fn tls(mut self, tls: TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// How many connections each TLS listener lets run their TLS
+    /// handshake at once (64 by default; at least 1). A connection that
+    /// arrives while that many are in progress is closed at once, with a
+    /// warning logged at most every 10 seconds, so that clients that
+    /// connect and never finish the handshake cannot pile up sockets and
+    /// tasks on this node. A connection keeps its place until it has
+    /// completed its handshake and been queued for the node (or failed,
+    /// or run out of the 10 seconds given to it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_transport_tcp::{TcpTransport, TlsConfig};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = TlsConfig::self_signed_dev(&["127.0.0.1"])?;
+    /// let transport = TcpTransport::new().tls(tls).max_tls_handshakes(16);
+    /// # let _ = transport;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_tls_handshakes(mut self, handshakes: usize) -> Self {
+        self.tls_handshakes = handshakes.max(1);
         self
     }
 
@@ -160,7 +202,12 @@ impl Transport for TcpTransport {
         let listener = RetryingListener::new(listener).map_err(io)?;
         let incoming = match &self.tls {
             None => Accepting::Plain(listener),
-            Some(tls) => Accepting::Tls(accept::accept(self.clone(), tls, listener)),
+            Some(tls) => Accepting::Tls(accept::accept(
+                self.clone(),
+                tls,
+                listener,
+                self.tls_handshakes,
+            )),
         };
         Ok(Box::new(TcpFramesListener {
             incoming,
