@@ -22,7 +22,7 @@ const REFUSALS_WARNED_EVERY: Duration = Duration::from_secs(10);
 /// out of the returned channel. A connection arriving while `handshakes`
 /// are in progress is closed at once, so that a flood of connections
 /// that never finish their handshake holds a bounded number of sockets
-/// and tasks.
+/// and tasks. The socket is closed once the returned channel is dropped.
 pub(crate) fn accept(
     transport: crate::TcpTransport,
     tls: &TlsConfig,
@@ -35,10 +35,15 @@ pub(crate) fn accept(
     tokio::spawn(async move {
         let mut refusals = Throttle::new(REFUSALS_WARNED_EVERY);
         loop {
-            // Transient failures are ridden out inside; an error here
-            // means the socket is unusable, and has been logged.
-            let Ok((stream, peer)) = listener.accept().await else {
-                return;
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    // Transient failures are ridden out inside; an error
+                    // here means the socket is unusable, and was logged.
+                    Err(_) => return,
+                },
+                // The listener was dropped: its socket closes with this task.
+                () = done.closed() => return,
             };
             let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
                 if let Some(held_back) = refusals.allow(Instant::now()) {
