@@ -53,18 +53,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use beamish_core::dist::{Endpoint, FrameCodec};
-use beamish_core::transport::{Connection, FrameStream, Listener, Transport, TransportError};
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use beamish_core::transport::{Connection, Listener, Transport, TransportError};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 mod accept;
 mod accept_retry;
 mod sink;
+mod stream;
 mod throttle;
 
 use accept_retry::RetryingListener;
 use sink::TcpSink;
+use stream::TcpFrames;
 
 pub use beamish_tls::{TlsConfig, TlsError};
 
@@ -147,11 +148,7 @@ impl TcpTransport {
     {
         Connection::new(
             Box::new(TcpSink::new(write, self.codec)),
-            Box::new(TcpFrames {
-                read,
-                codec: self.codec,
-                buffer: BytesMut::new(),
-            }),
+            Box::new(TcpFrames::new(read, self.codec)),
             peer,
         )
     }
@@ -288,52 +285,6 @@ impl Listener for TcpFramesListener {
                 .recv()
                 .await
                 .ok_or_else(|| TransportError::Closed("the listener stopped".into())),
-        }
-    }
-}
-
-struct TcpFrames<R> {
-    read: R,
-    codec: FrameCodec,
-    buffer: BytesMut,
-}
-
-impl<R> fmt::Debug for TcpFrames<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpFrames")
-            .field("buffered", &self.buffer.len())
-            .finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl<R: AsyncRead + Unpin + Send> FrameStream for TcpFrames<R> {
-    async fn recv(&mut self) -> Result<Option<beamish_core::transport::Incoming>, TransportError> {
-        loop {
-            if let Some(frame) = self
-                .codec
-                .decode(&mut self.buffer)
-                .map_err(|err| TransportError::Io(err.to_string()))?
-            {
-                return Ok(Some(beamish_core::transport::Incoming::new(frame)));
-            }
-            if self.buffer.capacity() - self.buffer.len() < 4096 {
-                self.buffer.reserve(64 * 1024);
-            }
-            let read = self
-                .read
-                .read_buf(&mut self.buffer)
-                .await
-                .map_err(|err| TransportError::Closed(err.to_string()))?;
-            if read == 0 {
-                return if self.buffer.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(TransportError::Closed(
-                        "the peer closed in the middle of a frame".into(),
-                    ))
-                };
-            }
         }
     }
 }
