@@ -87,13 +87,12 @@ impl Handshake {
         let refused = match tokio::time::timeout(crate::TLS_HANDSHAKE, handshake).await {
             Ok(Ok(stream)) => {
                 let (read, write) = tokio::io::split(stream);
-                let conn = self
-                    .transport
-                    .connection(read, write, format!("tcp+tls://{peer}"));
+                let peer = format!("tcp+tls://{peer}");
+                let conn = self.transport.connection(read, write, peer, None);
                 let _ = self.done.send(conn).await;
                 return;
             }
-            Ok(Err(err)) => err.to_string(),
+            Ok(Err(err)) => crate::tls_mismatch::refusal(&err),
             Err(_) => "the handshake timed out".to_owned(),
         };
         // The slot is free before anyone hears of the refusal.

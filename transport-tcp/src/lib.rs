@@ -14,7 +14,9 @@
 //! certificate: UnknownIssuer`). The node's cookie handshake still runs
 //! inside the encrypted connection. A TLS listener runs at most 64
 //! handshakes at once ([`TcpTransport::max_tls_handshakes`]) and closes
-//! connections beyond that at once.
+//! connections beyond that at once. Both ends of a connection use TLS or
+//! neither does; where only one does, the error says so (for example
+//! `the peer seems to speak TLS and this listener does not`).
 //!
 //! ```no_run
 //! use beamish_transport_tcp::{TcpTransport, TlsConfig};
@@ -62,10 +64,12 @@ mod accept_retry;
 mod sink;
 mod stream;
 mod throttle;
+mod tls_mismatch;
 
 use accept_retry::RetryingListener;
 use sink::TcpSink;
 use stream::TcpFrames;
+use tls_mismatch::Plaintext;
 
 pub use beamish_tls::{TlsConfig, TlsError};
 
@@ -141,22 +145,35 @@ impl TcpTransport {
         self
     }
 
-    fn connection<R, W>(&self, read: R, write: W, peer: String) -> Connection
+    /// A connection over `read` and `write`; `plaintext` says which end
+    /// of a connection without TLS it is.
+    fn connection<R, W>(
+        &self,
+        read: R,
+        write: W,
+        peer: String,
+        plaintext: Option<Plaintext>,
+    ) -> Connection
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
         Connection::new(
             Box::new(TcpSink::new(write, self.codec)),
-            Box::new(TcpFrames::new(read, self.codec)),
+            Box::new(TcpFrames::new(read, self.codec, plaintext)),
             peer,
         )
     }
 
-    fn plain(&self, stream: TcpStream, peer: SocketAddr) -> Result<Connection, TransportError> {
+    fn plain(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        end: Plaintext,
+    ) -> Result<Connection, TransportError> {
         stream.set_nodelay(true).map_err(io)?;
         let (read, write) = stream.into_split();
-        Ok(self.connection(read, write, format!("tcp://{peer}")))
+        Ok(self.connection(read, write, format!("tcp://{peer}"), Some(end)))
     }
 }
 
@@ -225,7 +242,7 @@ impl Transport for TcpTransport {
             })?;
         let peer = stream.peer_addr().map_err(io)?;
         let Some(tls) = &self.tls else {
-            return self.plain(stream, peer);
+            return self.plain(stream, peer, Plaintext::Connected);
         };
         stream.set_nodelay(true).map_err(io)?;
         let name = tls
@@ -236,9 +253,12 @@ impl Transport for TcpTransport {
         let stream = tokio::time::timeout(TLS_HANDSHAKE, handshake)
             .await
             .map_err(|_| TransportError::Io(format!("TLS handshake with {endpoint} timed out")))?
-            .map_err(|err| TransportError::Io(format!("TLS handshake with {endpoint}: {err}")))?;
+            .map_err(|err| {
+                let err = tls_mismatch::handshake_failure(&err);
+                TransportError::Io(format!("TLS handshake with {endpoint}: {err}"))
+            })?;
         let (read, write) = tokio::io::split(stream);
-        Ok(self.connection(read, write, format!("tcp+tls://{peer}")))
+        Ok(self.connection(read, write, format!("tcp+tls://{peer}"), None))
     }
 }
 
@@ -275,7 +295,7 @@ impl Listener for TcpFramesListener {
         match &mut self.incoming {
             Accepting::Plain(listener) => loop {
                 let (stream, peer) = listener.accept().await.map_err(io)?;
-                match self.transport.plain(stream, peer) {
+                match self.transport.plain(stream, peer, Plaintext::Accepted) {
                     Ok(conn) => return Ok(conn),
                     // That connection is already gone; the listener is not.
                     Err(err) => tracing::debug!(%peer, %err, "dropped an incoming connection"),

@@ -9,19 +9,38 @@ use beamish_core::transport::{FrameStream, Incoming, TransportError};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::tls_mismatch::{looks_like_tls, Plaintext};
+
 /// Reads frames from a TCP (or TLS) connection.
 pub(crate) struct TcpFrames<R> {
     read: R,
     codec: FrameCodec,
     buffer: BytesMut,
+    /// Which end of a plaintext connection this is, until the first
+    /// frame has come: a TLS record instead of it fails the connection
+    /// with an error that says so.
+    tls_check: Option<Plaintext>,
 }
 
 impl<R> TcpFrames<R> {
-    pub(crate) fn new(read: R, codec: FrameCodec) -> Self {
+    /// Frames from `read`; `plaintext` for a connection without TLS.
+    pub(crate) fn new(read: R, codec: FrameCodec, plaintext: Option<Plaintext>) -> Self {
         Self {
             read,
             codec,
             buffer: BytesMut::new(),
+            tls_check: plaintext,
+        }
+    }
+
+    /// The error for bytes that are no frame, `otherwise` unless they
+    /// are a TLS record where the first frame should be.
+    fn not_a_frame(&self, otherwise: TransportError) -> TransportError {
+        match self.tls_check {
+            Some(end) if looks_like_tls(&self.buffer) => {
+                TransportError::Io(end.peer_speaks_tls().to_owned())
+            }
+            _ => otherwise,
         }
     }
 }
@@ -38,12 +57,13 @@ impl<R> fmt::Debug for TcpFrames<R> {
 impl<R: AsyncRead + Unpin + Send> FrameStream for TcpFrames<R> {
     async fn recv(&mut self) -> Result<Option<Incoming>, TransportError> {
         loop {
-            if let Some(frame) = self
-                .codec
-                .decode(&mut self.buffer)
-                .map_err(|err| TransportError::Io(err.to_string()))?
-            {
-                return Ok(Some(Incoming::new(frame)));
+            match self.codec.decode(&mut self.buffer) {
+                Ok(Some(frame)) => {
+                    self.tls_check = None;
+                    return Ok(Some(Incoming::new(frame)));
+                }
+                Ok(None) => {}
+                Err(err) => return Err(self.not_a_frame(TransportError::Io(err.to_string()))),
             }
             if self.buffer.capacity() - self.buffer.len() < 4096 {
                 self.buffer.reserve(64 * 1024);
@@ -57,9 +77,9 @@ impl<R: AsyncRead + Unpin + Send> FrameStream for TcpFrames<R> {
                 return if self.buffer.is_empty() {
                     Ok(None)
                 } else {
-                    Err(TransportError::Closed(
+                    Err(self.not_a_frame(TransportError::Closed(
                         "the peer closed in the middle of a frame".into(),
-                    ))
+                    )))
                 };
             }
         }
