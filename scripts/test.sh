@@ -2,6 +2,8 @@
 # The whole test suite, as CI runs it: formatting, lints, every test
 # (unit, integration, doc) and the demo.
 set -euo pipefail
+# Say which step failed instead of exiting without a word.
+trap 'status=$?; echo "test.sh: line $LINENO failed (exit $status): $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-rabbitmq.sh
@@ -12,16 +14,29 @@ cargo run -q -p beamish-examples --example signup >/dev/null
 
 # The demo across two OS processes over TCP: the services node prints
 # where it listens; the web node connects there and must see every
-# welcome email go out.
-demo=target/debug/examples/signup
+# welcome email go out. The demo is where cargo built it: ./target
+# unless CARGO_TARGET_DIR (or cargo's configuration) says otherwise.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+demo=$target_dir/debug/examples/signup
+if [[ ! -x $demo ]]; then
+    echo "test.sh: the demo is not at $demo" >&2
+    exit 1
+fi
 serve_out=$(mktemp)
-"$demo" --serve tcp://127.0.0.1:0 >"$serve_out" 2>/dev/null &
+serve_err=$(mktemp)
+"$demo" --serve tcp://127.0.0.1:0 >"$serve_out" 2>"$serve_err" &
 serve_pid=$!
-trap 'kill "$serve_pid" 2>/dev/null || true; rm -f "$serve_out"' EXIT
+trap 'kill "$serve_pid" 2>/dev/null || true; rm -f "$serve_out" "$serve_err"' EXIT
 for _ in $(seq 100); do
     grep -q "serving" "$serve_out" && break
     sleep 0.1
 done
+if ! grep -q "serving" "$serve_out"; then
+    echo "test.sh: the demo's services node did not say where it serves" >&2
+    cat "$serve_out" "$serve_err" >&2
+    exit 1
+fi
 endpoint=$(grep -o 'tcp://[0-9.:]*' "$serve_out")
 web_out=$("$demo" --connect "$endpoint" 2>/dev/null)
 echo "$web_out"
