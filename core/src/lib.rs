@@ -113,6 +113,8 @@ pub use node::{
     ExitWatch, Failure, Node, NodeBuilder, NodeStats, ProcessInfo, ShutdownReport, Status,
 };
 pub use pid::{Creation, NodeName, NodeNameError, ParsePidError, Pid, MAX_NODE_NAME_LEN};
-pub use process::{Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, TimerRef};
+pub use process::{
+    Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, TimerRef, DEFAULT_MAILBOX_HIGH_WATER,
+};
 pub use reason::ExitReason;
 pub use signal::{MonitorRef, Signal, TimerId};

@@ -91,6 +91,9 @@ pub struct NodeStats {
     /// monitor or link never set up with that peer. An authenticated peer
     /// speaks only for its own processes.
     pub forged: u64,
+    /// The processes with the most messages waiting (at most five, the
+    /// largest first), to find one that does not keep up.
+    pub largest_mailboxes: Vec<(Pid, usize)>,
 }
 
 /// A crash nobody was linked to or monitoring, kept so that it is not lost

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use super::{AnyProcess, Failure, Node, NodeInner, NodeStats, ProcessInfo, Watcher};
 use crate::Pid;
 
+/// How many of the largest mailboxes [`Node::stats`] shows.
+const LARGEST_MAILBOXES: usize = 5;
+
 /// How many unobserved failures a node keeps for inspection.
 const KEPT_FAILURES: usize = 256;
 
@@ -32,7 +35,23 @@ impl Node {
     /// Node-wide counters.
     pub fn stats(&self) -> NodeStats {
         let counters = &self.inner.counters;
+        // Collected first: a mailbox's lock is not taken while the table
+        // is being iterated.
+        let procs: Vec<Arc<dyn AnyProcess>> = self
+            .inner
+            .table
+            .iter()
+            .map(|entry| Arc::clone(entry.value()))
+            .collect();
+        let mut largest: Vec<(Pid, usize)> = procs
+            .iter()
+            .map(|proc| (proc.core().pid, proc.mailbox_len()))
+            .filter(|(_, waiting)| *waiting > 0)
+            .collect();
+        largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.id().cmp(&b.0.id())));
+        largest.truncate(LARGEST_MAILBOXES);
         NodeStats {
+            largest_mailboxes: largest,
             processes: self.inner.table.len(),
             spawned: counters.spawned.load(Ordering::Relaxed),
             exited: counters.exited.load(Ordering::Relaxed),

@@ -262,11 +262,18 @@ const BATCH_LEN_EVERY: usize = 64;
 /// The owner's side: a private batch taken from the shared queue.
 pub(crate) struct Receiver<M> {
     batch: VecDeque<Envelope<M>>,
+    /// A batch this long says the process does not keep up.
+    high_water: u32,
+    /// Set when a batch at least `high_water` long was taken.
+    crossed: bool,
 }
 
 impl<M> Receiver<M> {
-    pub(crate) fn new() -> Self {
+    /// A receiver that notes batches of `high_water` items or more.
+    pub(crate) fn new(high_water: usize) -> Self {
         Self {
+            high_water: u32::try_from(high_water).unwrap_or(u32::MAX),
+            crossed: false,
             batch: VecDeque::new(),
         }
     }
@@ -312,10 +319,19 @@ impl<M> Receiver<M> {
         if swapped || self.batch.len() % BATCH_LEN_EVERY == 0 {
             mailbox.batch_len.store(self.batch.len(), Ordering::Relaxed);
         }
+        if swapped && self.batch.len() >= self.high_water as usize {
+            self.crossed = true;
+        }
         if let (true, Some(slots)) = (item.is_message(), &mailbox.slots) {
             slots.add_permits(1);
         }
         item
+    }
+
+    /// How many items wait, if a batch above the high-water mark was taken
+    /// since the last call: once per batch, not per item.
+    pub(crate) fn take_crossed(&mut self) -> Option<usize> {
+        std::mem::take(&mut self.crossed).then_some(self.batch.len())
     }
 
     /// Drops the private batch, returning it for accounting.
@@ -350,7 +366,7 @@ mod tests {
     #[test]
     fn fifo_across_batches() {
         let mb = Mailbox::new(MailboxSize::Unbounded);
-        let mut rx = Receiver::new();
+        let mut rx = Receiver::new(usize::MAX);
         for i in 0..3 {
             assert!(mb.push(Envelope::Msg(i)).is_ok());
         }
@@ -365,7 +381,7 @@ mod tests {
     #[test]
     fn kill_overtakes_queued_messages() {
         let mb = Mailbox::new(MailboxSize::Unbounded);
-        let mut rx = Receiver::new();
+        let mut rx = Receiver::new(usize::MAX);
         for i in 0..10 {
             assert!(mb.push(Envelope::Msg(i)).is_ok());
         }
@@ -390,7 +406,7 @@ mod tests {
     #[test]
     fn bounded_mailbox_frees_slots_when_taken() {
         let mb = Mailbox::new(MailboxSize::Bounded(2));
-        let mut rx = Receiver::new();
+        let mut rx = Receiver::new(usize::MAX);
         assert!(mb.try_push(1).is_ok());
         assert!(mb.try_push(2).is_ok());
         assert!(matches!(mb.try_push(3), Err(Ok(3))));
@@ -407,7 +423,7 @@ mod tests {
     #[test]
     fn drained_burst_releases_its_buffer() {
         let mb = Mailbox::new(MailboxSize::Unbounded);
-        let mut rx = Receiver::new();
+        let mut rx = Receiver::new(usize::MAX);
         for i in 0..100_000 {
             assert!(mb.push(Envelope::Msg(i)).is_ok());
         }

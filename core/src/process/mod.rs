@@ -25,7 +25,7 @@ pub use context::Context;
 pub use handle::Handle;
 pub use mailbox::MailboxSize;
 pub use reply::ReplyTo;
-pub use spawn::SpawnOpts;
+pub use spawn::{SpawnOpts, DEFAULT_MAILBOX_HIGH_WATER};
 pub use timer::TimerRef;
 
 pub(crate) use links::deliver_exit;

@@ -17,7 +17,7 @@ use super::cell::Shared;
 use super::links::Departure;
 use super::mailbox::{Acked, Envelope, Receiver, Recv};
 use super::spawn::Started;
-use crate::node::{ProcCore, Settled, Status};
+use crate::node::{warn_limited, ProcCore, Settled, Status};
 use crate::reason::panic_reason;
 use crate::{Context, ExitReason, Node, Pid, Process, Signal};
 
@@ -66,11 +66,12 @@ pub(crate) fn task<P: Process>(
     args: P::Args,
     started: Option<Started>,
     span: Span,
+    high_water: usize,
 ) -> impl Future<Output = ()> + Send + 'static {
     ProcessTask {
         pid: ctx.pid(),
         span: (!span.is_disabled()).then(|| Box::new(span)),
-        inner: run::<P>(ctx, args, started),
+        inner: run::<P>(ctx, args, started, high_water),
     }
 }
 
@@ -126,9 +127,14 @@ fn settle(core: &ProcCore, reason: ExitReason) -> ExitReason {
     core.exit.get_or_init(|| reason.into_seen()).clone()
 }
 
-async fn run<P: Process>(mut ctx: Context<P::Msg>, args: P::Args, started: Option<Started>) {
+async fn run<P: Process>(
+    mut ctx: Context<P::Msg>,
+    args: P::Args,
+    started: Option<Started>,
+    high_water: usize,
+) {
     let shared = Arc::clone(&ctx.shared);
-    let mut rx = Receiver::new();
+    let mut rx = Receiver::new(high_water);
     let reason = match guard(&shared, P::init(&mut ctx, args)).await {
         Outcome::Value(Ok(mut state)) => {
             if let Some(started) = started {
@@ -207,6 +213,9 @@ async fn serve<P: Process>(
         if std::mem::take(&mut parked) {
             core.set_status(Status::Running);
         }
+        if let Some(waiting) = rx.take_crossed() {
+            overloaded(ctx, waiting);
+        }
         // One await for every kind keeps the loop's future small.
         let mut finished = None;
         let callback = match item {
@@ -243,6 +252,23 @@ async fn serve<P: Process>(
             return (reason, true);
         }
     }
+}
+
+/// Says, at most once per period for this process, that its mailbox holds
+/// more than its high-water mark: it receives faster than it handles.
+#[cold]
+fn overloaded<M>(ctx: &Context<M>, waiting: usize) {
+    let core = &ctx.shared.core;
+    let pid = core.pid;
+    let name = core.sig.lock().name.clone();
+    warn_limited!(
+        ctx.node.inner.warnings,
+        "mailbox above its high-water mark",
+        pid,
+        name = name.as_deref(),
+        waiting,
+        "a process receives faster than it handles: {waiting} messages wait in its mailbox"
+    );
 }
 
 /// Whether a queued signal is still wanted: a `Down` for a monitor that was
@@ -340,7 +366,7 @@ mod tests {
         let task = super::ProcessTask {
             pid: node.pid(),
             span: None,
-            inner: super::run::<Nop>(ctx, (), None),
+            inner: super::run::<Nop>(ctx, (), None, usize::MAX),
         };
         assert!(
             std::mem::size_of_val(&task) <= 480,

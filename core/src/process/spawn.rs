@@ -78,7 +78,12 @@ pub struct SpawnOpts {
     pub(crate) mailbox: MailboxSize,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) trap_exit: bool,
+    pub(crate) high_water: Option<usize>,
 }
+
+/// How many messages may wait in a mailbox before the node warns that
+/// its process does not keep up (see [`SpawnOpts::mailbox_high_water`]).
+pub const DEFAULT_MAILBOX_HIGH_WATER: usize = 10_000;
 
 impl SpawnOpts {
     /// Default options: no name, unbounded mailbox, no idle timeout, not
@@ -104,6 +109,16 @@ impl SpawnOpts {
     /// `timeout`.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Warns when this many messages wait in the mailbox: the process
+    /// receives faster than it handles. The warning names the process and
+    /// comes at most once every 10 s for it; an unbounded mailbox is not
+    /// limited by it (bound it with [`mailbox`](Self::mailbox) for that).
+    /// [`DEFAULT_MAILBOX_HIGH_WATER`] by default; `usize::MAX` never warns.
+    pub fn mailbox_high_water(mut self, messages: usize) -> Self {
+        self.high_water = Some(messages);
         self
     }
 
@@ -190,7 +205,12 @@ pub(crate) fn spawn<P: Process>(
     // A root span: a child's log lines name the child, not its parent too.
     let span = tracing::error_span!(parent: None, "process", %pid, name = opts.name.as_deref());
     let ctx = Context::new(node.clone(), Arc::clone(&shared), opts.idle_timeout);
-    drop(inner.runtime.spawn(task::<P>(ctx, args, started, span)));
+    let high_water = opts.high_water.unwrap_or(DEFAULT_MAILBOX_HIGH_WATER);
+    drop(
+        inner
+            .runtime
+            .spawn(task::<P>(ctx, args, started, span, high_water)),
+    );
     Ok((Handle { shared }, mref))
 }
 
