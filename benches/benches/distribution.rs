@@ -195,7 +195,7 @@ fn casts(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64, over
                     let start = Instant::now();
                     for _ in 0..iters {
                         for _ in 0..round {
-                            a.send_remote(counter, &payload).expect("connected");
+                            a.cast_remote(counter, &payload).await.expect("connected");
                         }
                         rounds.recv().await.expect("a round arrives");
                     }
@@ -391,7 +391,10 @@ impl Process for Sender {
         let SenderMsg::Send(to, size, count, done) = msg;
         let payload = "x".repeat(size);
         for _ in 0..count {
-            ctx.node().send_remote(to, &payload).expect("connected");
+            ctx.node()
+                .cast_remote(to, &payload)
+                .await
+                .expect("connected");
         }
         done.reply(());
         Ok(())

@@ -102,8 +102,9 @@ pub mod forge;
 
 pub use async_trait::async_trait;
 
-pub use dist::addr::{Addr, CastError};
+pub use dist::addr::{Addr, CastError, TryCastError};
 pub use dist::cluster::{ClusterConfig, ClusterError, NodeEvent, NodeEvents};
+pub use dist::outbox::DEFAULT_OUTBOX_LIMIT;
 pub use dist::send::RemoteSendError;
 pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,

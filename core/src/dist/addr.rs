@@ -12,7 +12,9 @@ use serde::Serialize;
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
 use crate::node::NodeInner;
-use crate::{CallError, Handle, LookupError, Node, NodeName, Pid, RemoteSendError, ReplyTo};
+use crate::{
+    CallError, Handle, LookupError, Node, NodeName, Pid, RemoteSendError, ReplyTo, TrySendError,
+};
 
 /// A typed address of a process taking messages of type `M`, wherever it
 /// runs: on this node (messages are moved into its mailbox, never
@@ -92,6 +94,39 @@ pub enum CastError {
     Remote(#[from] RemoteSendError),
 }
 
+/// Why a [`try_cast`](Addr::try_cast) did not send; the message is
+/// handed back.
+#[derive(PartialEq, Eq, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryCastError<M> {
+    /// No room now: a bounded mailbox is full, or too much waits to go out
+    /// to the process's node. Try again later, or [`cast`](Addr::cast),
+    /// which waits.
+    #[error("no room now")]
+    Full(M),
+    /// It cannot be sent: why.
+    #[error("{0}")]
+    Failed(CastError, M),
+}
+
+impl<M> TryCastError<M> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            Self::Full(msg) | Self::Failed(_, msg) => msg,
+        }
+    }
+}
+
+impl<M> fmt::Debug for TryCastError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("Full(..)"),
+            Self::Failed(err, _) => f.debug_tuple("Failed").field(err).finish(),
+        }
+    }
+}
+
 impl<M: Serialize + Send + 'static> Addr<M> {
     /// The process's pid, unless it is addressed by name.
     pub fn pid(&self) -> Option<Pid> {
@@ -112,7 +147,14 @@ impl<M: Serialize + Send + 'static> Addr<M> {
 
     /// Sends a message without waiting for it to be handled, like
     /// [`Handle::cast`] here and [`Node::send_remote`] elsewhere: over the
-    /// wire it returns once the message is queued for the connection.
+    /// wire it returns once the message is queued for the connection,
+    /// waiting for room while too much already waits to go out to that
+    /// node (the receiver does not keep up), as a bounded mailbox makes a
+    /// local cast wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before the message is queued drops it unsent.
     ///
     /// # Errors
     ///
@@ -135,7 +177,51 @@ impl<M: Serialize + Send + 'static> Addr<M> {
             To::Remote { node, at, dest } => {
                 let node = upgrade(node).ok_or(RemoteSendError::NoConnection(*at))?;
                 let frame = encode_send(dest.clone(), &msg, None)?;
-                Ok(node.queue_frame(*at, Outgoing::new(frame))?)
+                Ok(node.queue_frame_waiting(*at, Outgoing::new(frame)).await?)
+            }
+        }
+    }
+
+    /// Sends a message if that needs no waiting: a full bounded mailbox
+    /// here, or, for another node, a connection with too much waiting to
+    /// go out already ([`ClusterConfig::outbox_limit`](crate::ClusterConfig::outbox_limit)),
+    /// hands it back as [`TryCastError::Full`].
+    ///
+    /// # Errors
+    ///
+    /// [`TryCastError::Full`] as above; [`TryCastError::Failed`] with why
+    /// for anything [`cast`](Self::cast) would fail on. The message is
+    /// handed back either way.
+    pub fn try_cast(&self, msg: M) -> Result<(), TryCastError<M>> {
+        let local = |handle: &Handle<M>, msg: M| {
+            handle.try_cast(msg).map_err(|err| match err {
+                TrySendError::Full(msg) => TryCastError::Full(msg),
+                TrySendError::NoProc(msg) => TryCastError::Failed(CastError::NoProc, msg),
+            })
+        };
+        match &self.to {
+            To::Local(handle) => local(handle, msg),
+            To::LocalNamed { node, name } => match local_named::<M>(node, name) {
+                Ok(handle) => local(&handle, msg),
+                Err(err @ LookupError::WrongType { .. }) => {
+                    Err(TryCastError::Failed(CastError::Lookup(err), msg))
+                }
+                Err(_) => Err(TryCastError::Failed(CastError::NoProc, msg)),
+            },
+            To::Remote { node, at, dest } => {
+                let Some(node) = upgrade(node) else {
+                    let err = RemoteSendError::NoConnection(*at);
+                    return Err(TryCastError::Failed(err.into(), msg));
+                };
+                let frame = match encode_send(dest.clone(), &msg, None) {
+                    Ok(frame) => frame,
+                    Err(err) => return Err(TryCastError::Failed(err.into(), msg)),
+                };
+                match node.try_queue_frame(*at, Outgoing::new(frame)) {
+                    Ok(()) => Ok(()),
+                    Err(RemoteSendError::Busy(_)) => Err(TryCastError::Full(msg)),
+                    Err(err) => Err(TryCastError::Failed(err.into(), msg)),
+                }
             }
         }
     }

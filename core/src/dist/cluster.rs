@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::outbox::{Outbox, Outgoing};
+use super::outbox::{Outbox, Outgoing, Refused, DEFAULT_OUTBOX_LIMIT};
 use super::protocol::{
     Beat, Cookie, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig, Peer,
     Step, DEFAULT_MAX_FRAME,
@@ -33,6 +33,7 @@ pub struct ClusterConfig {
     heartbeat: HeartbeatConfig,
     handshake_timeout: Duration,
     pub(crate) max_frame: usize,
+    pub(crate) outbox_limit: usize,
     pub(crate) peers: HashMap<NodeName, Endpoint>,
     pub(crate) redial: (Duration, Duration),
 }
@@ -46,6 +47,7 @@ impl ClusterConfig {
             heartbeat: HeartbeatConfig::default(),
             handshake_timeout: Duration::from_secs(5),
             max_frame: DEFAULT_MAX_FRAME,
+            outbox_limit: DEFAULT_OUTBOX_LIMIT,
             peers: HashMap::new(),
             redial: (Duration::from_millis(100), Duration::from_secs(10)),
         }
@@ -75,6 +77,20 @@ impl ClusterConfig {
         self
     }
 
+    /// How many bytes may wait to go out to one peer (default
+    /// [`DEFAULT_OUTBOX_LIMIT`], 16 MiB), as Erlang's distribution buffer
+    /// busy limit: above it, [`Addr::cast`](crate::Addr::cast) and the
+    /// confirmed sends wait for room, [`Addr::try_cast`](crate::Addr::try_cast)
+    /// hands the message back as `Full`, and
+    /// [`Node::send_remote`](crate::Node::send_remote) fails with
+    /// [`RemoteSendError::Busy`]. Signals, call requests and replies are
+    /// never held back (they are counted all the same). One message larger
+    /// than the limit still goes when nothing else waits.
+    pub fn outbox_limit(mut self, bytes: usize) -> Self {
+        self.outbox_limit = bytes.max(1);
+        self
+    }
+
     /// Sets the heartbeat.
     pub fn heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
         self.heartbeat = heartbeat;
@@ -86,6 +102,15 @@ impl ClusterConfig {
         self.handshake_timeout = timeout;
         self
     }
+}
+
+/// Why [`Cluster::try_send`] did not queue a frame.
+pub(crate) enum TrySend {
+    /// Too much waits already: the frame, and the queue to wait on (none
+    /// while the connection is being made).
+    Full(Outgoing, Option<Arc<Outbox>>),
+    /// It cannot go.
+    Failed(RemoteSendError),
 }
 
 /// A peer node coming or going.
@@ -145,6 +170,9 @@ pub(crate) struct Cluster {
     pub(crate) calls: super::call::PendingCalls,
     /// Connections being made on first use, and the backoff after failures.
     pub(crate) dialing: Mutex<HashMap<NodeName, super::dial::Dial>>,
+    /// Wakes senders waiting on a connection being made, once it is up
+    /// or has failed.
+    pub(crate) dialed: tokio::sync::Notify,
     pub(crate) node: std::sync::Weak<NodeInner>,
     pub(crate) me: std::sync::Weak<Cluster>,
 }
@@ -197,6 +225,7 @@ impl Node {
             next_link: AtomicU64::new(1),
             calls: Default::default(),
             dialing: Mutex::new(HashMap::new()),
+            dialed: tokio::sync::Notify::new(),
             node: Arc::downgrade(&self.inner),
             me: me.clone(),
         });
@@ -368,7 +397,7 @@ impl Cluster {
             self.config.heartbeat,
             Instant::now(),
         )));
-        let outbox = Outbox::new(sink, Arc::clone(&heartbeat));
+        let outbox = Outbox::new(sink, Arc::clone(&heartbeat), self.config.outbox_limit);
         {
             let mut peers = self.peers.lock();
             let first = !peers.contains_key(&peer.name);
@@ -394,7 +423,7 @@ impl Cluster {
         }
         tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
         self.notify(&node.inner, NodeEvent::Up(peer.name));
-        node.inner.runtime.spawn(Arc::clone(&outbox).write());
+        let writer = node.inner.runtime.spawn(Arc::clone(&outbox).write());
         let cluster = Arc::clone(self);
         let node = node.clone();
         node.inner.runtime.clone().spawn(async move {
@@ -405,6 +434,12 @@ impl Cluster {
                 heartbeat,
             };
             let why = cluster.serve(&node, link, stream, stopped).await;
+            if why == SILENT {
+                // A writer held up by a peer that went silent would hold
+                // the connection (and what it was writing) until the
+                // socket gives up: it stops now, closing the connection.
+                writer.abort();
+            }
             cluster.down(peer.name, id, why.clone());
             // Links and monitors across the lost connection fire after the
             // peer is gone from `nodes()`, before `Down` is reported.
@@ -437,6 +472,70 @@ impl Cluster {
         outbox
             .push(frame)
             .map_err(|_| RemoteSendError::NoConnection(node))
+    }
+
+    /// Queues a frame for a connected (or known) node unless what waits
+    /// for it is over the outbox limit; then hands the frame back.
+    pub(crate) fn try_send(&self, node: NodeName, frame: Outgoing) -> Result<(), TrySend> {
+        if frame.frame.len() > self.config.max_frame {
+            return Err(TrySend::Failed(RemoteSendError::TooLarge {
+                size: frame.frame.len(),
+                max: self.config.max_frame,
+            }));
+        }
+        let peers = self.peers.lock();
+        let Some(link) = peers.get(&node) else {
+            return self.dial_bounded(node, frame);
+        };
+        let outbox = Arc::clone(&link.outbox);
+        drop(peers);
+        match outbox.try_push(frame) {
+            Ok(()) => Ok(()),
+            Err(Refused::Full(frame)) => Err(TrySend::Full(frame, Some(outbox))),
+            Err(Refused::Closed) => Err(TrySend::Failed(RemoteSendError::NoConnection(node))),
+        }
+    }
+
+    /// Queues a frame for a node, waiting while what waits for it is over
+    /// the outbox limit.
+    ///
+    /// Cancel safety: dropping the future drops the frame unsent.
+    pub(crate) async fn send_waiting(
+        &self,
+        node: NodeName,
+        frame: Outgoing,
+    ) -> Result<(), RemoteSendError> {
+        let mut frame = frame;
+        loop {
+            match self.try_send(node, frame) {
+                Ok(()) => return Ok(()),
+                Err(TrySend::Failed(err)) => return Err(err),
+                Err(TrySend::Full(back, Some(outbox))) => {
+                    let room = outbox.room();
+                    tokio::pin!(room);
+                    room.as_mut().enable();
+                    // Tried again once registered, so that no wake-up is
+                    // missed between the refusal and the wait.
+                    match outbox.try_push(back) {
+                        Ok(()) => return Ok(()),
+                        Err(Refused::Full(back)) => {
+                            frame = back;
+                            room.await;
+                        }
+                        Err(Refused::Closed) => return Err(RemoteSendError::NoConnection(node)),
+                    }
+                }
+                Err(TrySend::Full(back, None)) => {
+                    let dialed = self.dialed.notified();
+                    tokio::pin!(dialed);
+                    dialed.as_mut().enable();
+                    frame = back;
+                    if self.dialing.lock().contains_key(&node) {
+                        dialed.await;
+                    }
+                }
+            }
+        }
     }
 
     fn down(&self, name: NodeName, id: u64, why: String) {
@@ -517,28 +616,41 @@ impl Cluster {
         let mut clock = tokio::time::interval(self.config.heartbeat.tick);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heard = false;
+        // A peer declared down has its connection closed and what waits
+        // for it dropped at once, not written first.
+        let silent = || {
+            outbox.abort();
+            SILENT.to_owned()
+        };
         loop {
             tokio::select! {
                 _ = stopped.recv() => return "disconnected".to_owned(),
                 now = clock.tick() => {
-                    let beat = {
-                        let mut beat = heartbeat.lock();
-                        if std::mem::take(&mut heard) {
-                            beat.heard(now);
-                        }
-                        beat.poll(now)
-                    };
-                    match beat {
-                        Beat::PeerDown => return "no heartbeat from the peer".to_owned(),
-                        // An empty frame is a tick; it goes out with the rest.
-                        Beat::SendTick => drop(outbox.push(Outgoing::node_level(Bytes::new()))),
-                        Beat::Wait => {}
+                    if !tick(&heartbeat, &outbox, now, std::mem::take(&mut heard)) {
+                        return silent();
                     }
                 }
                 frame = stream.recv() => match frame {
                     Ok(Some(frame)) => {
                         heard = true;
-                        if let Err(why) = self.received(node, from, frame).await {
+                        // A delivery may wait for room in a bounded
+                        // mailbox, holding the connection's reading back
+                        // (the sender feels it); heartbeats go on
+                        // meanwhile, the peer counting as heard.
+                        let delivery = self.received(node, from, frame);
+                        tokio::pin!(delivery);
+                        let delivered = loop {
+                            tokio::select! {
+                                delivered = &mut delivery => break delivered,
+                                _ = stopped.recv() => return "disconnected".to_owned(),
+                                now = clock.tick() => {
+                                    if !tick(&heartbeat, &outbox, now, true) {
+                                        return silent();
+                                    }
+                                }
+                            }
+                        };
+                        if let Err(why) = delivered {
                             tracing::warn!(%peer, "closing the connection: {why}");
                             return why;
                         }
@@ -548,6 +660,31 @@ impl Cluster {
                 },
             }
         }
+    }
+}
+
+/// Why a connection ended when its peer went silent.
+const SILENT: &str = "no heartbeat from the peer";
+
+/// One heartbeat tick: notes whether the peer was heard since the last
+/// one, and sends a tick if it is time. Returns `false` if the peer is to
+/// be taken for down.
+fn tick(heartbeat: &Mutex<Heartbeat>, outbox: &Outbox, now: Instant, heard: bool) -> bool {
+    let beat = {
+        let mut beat = heartbeat.lock();
+        if heard {
+            beat.heard(now);
+        }
+        beat.poll(now)
+    };
+    match beat {
+        Beat::PeerDown => false,
+        // An empty frame is a tick; it goes out with the rest.
+        Beat::SendTick => {
+            drop(outbox.push(Outgoing::node_level(Bytes::new())));
+            true
+        }
+        Beat::Wait => true,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::cluster::Cluster;
+use super::cluster::{Cluster, TrySend};
 use super::outbox::{Outbox, Outgoing};
 use crate::{Node, NodeName, RemoteSendError};
 
@@ -15,6 +15,8 @@ pub(crate) enum Dial {
     /// Connecting; frames sent meanwhile wait here, in order.
     Connecting {
         queue: Vec<Outgoing>,
+        /// The bytes of the frames in `queue`.
+        bytes: usize,
         delay: Duration,
     },
     /// The last attempt failed; the next one waits until `until`.
@@ -26,28 +28,48 @@ impl Cluster {
     /// attempt is under way and the backoff allows. Called with the peers
     /// lock held.
     pub(crate) fn dial(&self, node: NodeName, frame: Outgoing) -> Result<(), RemoteSendError> {
+        match self.queue_dialing(node, frame, false) {
+            Ok(()) => Ok(()),
+            Err(TrySend::Failed(err)) => Err(err),
+            // Not refused when unbounded.
+            Err(TrySend::Full(..)) => Err(RemoteSendError::Busy(node)),
+        }
+    }
+
+    /// As [`dial`](Self::dial), but a frame that would take what waits
+    /// for the connection over the outbox limit is handed back.
+    pub(crate) fn dial_bounded(&self, node: NodeName, frame: Outgoing) -> Result<(), TrySend> {
+        self.queue_dialing(node, frame, true)
+    }
+
+    fn queue_dialing(&self, node: NodeName, frame: Outgoing, bounded: bool) -> Result<(), TrySend> {
         let Some(endpoint) = self.config.peers.get(&node).cloned() else {
-            return Err(RemoteSendError::NoConnection(node));
+            return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
         };
         let (initial, max) = self.config.redial;
         let mut dialing = self.dialing.lock();
         let delay = match dialing.get_mut(&node) {
-            Some(Dial::Connecting { queue, .. }) => {
+            Some(Dial::Connecting { queue, bytes, .. }) => {
+                if bounded && *bytes > 0 && *bytes + frame.frame.len() > self.config.outbox_limit {
+                    return Err(TrySend::Full(frame, None));
+                }
+                *bytes += frame.frame.len();
                 queue.push(frame);
                 return Ok(());
             }
             Some(Dial::Waiting { until, .. }) if Instant::now() < *until => {
-                return Err(RemoteSendError::NoConnection(node));
+                return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
             }
             Some(Dial::Waiting { delay, .. }) => (*delay * 2).min(max),
             None => initial,
         };
         let (Some(inner), Some(cluster)) = (self.node.upgrade(), self.me.upgrade()) else {
-            return Err(RemoteSendError::NoConnection(node));
+            return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
         };
         dialing.insert(
             node,
             Dial::Connecting {
+                bytes: frame.frame.len(),
                 queue: vec![frame],
                 delay,
             },
@@ -82,6 +104,7 @@ impl Cluster {
                 );
             }
         }
+        self.dialed.notify_waiters();
         // What waited (monitors, links, calls) learns there is no connection.
         me.inner.node_down(node);
     }
@@ -93,6 +116,7 @@ impl Cluster {
             for frame in queue {
                 let _ = outbox.push(frame);
             }
+            self.dialed.notify_waiters();
         }
     }
 }

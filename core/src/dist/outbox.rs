@@ -19,6 +19,10 @@ use crate::transport::{FrameSink, SentNow};
 /// The most frames handed to a connection in one batch.
 const BATCH: usize = 256;
 
+/// The bytes queued for one connection above which sends that can wait
+/// do (see [`ClusterConfig::outbox_limit`](crate::ClusterConfig::outbox_limit)).
+pub const DEFAULT_OUTBOX_LIMIT: usize = 16 * 1024 * 1024;
+
 /// One frame on its way to a peer.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
@@ -84,11 +88,20 @@ pub(crate) struct Outbox {
     state: Mutex<State>,
     /// Wakes the writer task when frames are queued or the way is closed.
     queued: Notify,
+    /// Wakes senders waiting for room once the queue is below its limit
+    /// again, or the way is closed.
+    room: Notify,
+    /// Bytes queued above which [`try_push`](Self::try_push) refuses.
+    limit: usize,
     heartbeat: Arc<Mutex<Heartbeat>>,
 }
 
 struct State {
     queue: VecDeque<Outgoing>,
+    /// The bytes of the frames in `queue`.
+    bytes: usize,
+    /// A frame was refused for want of room since the last wake-up.
+    refused: bool,
     /// The connection's sending half, unless the writer task is using it
     /// (or it failed).
     sink: Option<Box<dyn FrameSink>>,
@@ -99,16 +112,49 @@ struct State {
 impl Outbox {
     /// The way out through `sink`; sending counts for `heartbeat`. Its
     /// writer task is [`write`](Self::write).
-    pub(crate) fn new(sink: Box<dyn FrameSink>, heartbeat: Arc<Mutex<Heartbeat>>) -> Arc<Self> {
+    pub(crate) fn new(
+        sink: Box<dyn FrameSink>,
+        heartbeat: Arc<Mutex<Heartbeat>>,
+        limit: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                bytes: 0,
+                refused: false,
                 sink: Some(sink),
                 open: true,
             }),
             queued: Notify::new(),
+            room: Notify::new(),
+            limit,
             heartbeat,
         })
+    }
+
+    /// Queues a frame as [`push`](Self::push) does, unless the queue is
+    /// over its limit: then the frame is handed back as [`Refused::Full`]
+    /// (wait on [`room`](Self::room) and try again).
+    pub(crate) fn try_push(&self, item: Outgoing) -> Result<(), Refused> {
+        let mut state = self.state.lock();
+        if !state.open {
+            return Err(Refused::Closed);
+        }
+        // One frame always goes, however large: the limit bounds what
+        // waits, not the size of a message.
+        if state.bytes > 0 && state.bytes + item.frame.len() > self.limit {
+            state.refused = true;
+            return Err(Refused::Full(item));
+        }
+        self.queue(&mut state, item);
+        Ok(())
+    }
+
+    /// Resolves once the queue may have room again (or the way closed).
+    /// Create it before the [`try_push`](Self::try_push) it waits after,
+    /// and enable it, so that no wake-up is missed in between.
+    pub(crate) fn room(&self) -> tokio::sync::futures::Notified<'_> {
+        self.room.notified()
     }
 
     /// Queues a frame, or writes a prompt one at once if the way is clear
@@ -119,19 +165,25 @@ impl Outbox {
         if !state.open {
             return Err(item);
         }
+        self.queue(&mut state, item);
+        Ok(())
+    }
+
+    /// Queues a frame on an open way (a prompt one may be written at once).
+    fn queue(&self, state: &mut State, item: Outgoing) {
         let item = if item.prompt && state.queue.is_empty() {
-            match self.write_now(&mut state, item) {
+            match self.write_now(state, item) {
                 Some(rest) => rest,
-                None => return Ok(()),
+                None => return,
             }
         } else {
             item
         };
+        state.bytes += item.frame.len();
         state.queue.push_back(item);
         if state.queue.len() == 1 {
             self.queued.notify_one();
         }
-        Ok(())
     }
 
     /// Offers a prompt frame to the connection if the writer is not using
@@ -161,6 +213,7 @@ impl Outbox {
                 state.open = false;
                 state.sink = None;
                 self.queued.notify_one();
+                self.room.notify_waiters();
                 None
             }
         }
@@ -171,6 +224,22 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.state.lock().open = false;
         self.queued.notify_one();
+        self.room.notify_waiters();
+    }
+
+    /// Gives up on the peer (declared down): what is queued is dropped at
+    /// once (confirmed senders learn it did not go), and the writer stops
+    /// without writing more.
+    pub(crate) fn abort(&self) {
+        let dropped = {
+            let mut state = self.state.lock();
+            state.open = false;
+            state.bytes = 0;
+            mem::take(&mut state.queue)
+        };
+        drop(dropped);
+        self.queued.notify_one();
+        self.room.notify_waiters();
     }
 
     /// The writer task: writes queued frames to the connection, batching
@@ -187,6 +256,17 @@ impl Outbox {
                     Some(sink) if !state.queue.is_empty() => {
                         let take = state.queue.len().min(BATCH);
                         batch.extend(state.queue.drain(..take));
+                        let taken: usize = batch.iter().map(|item| item.frame.len()).sum();
+                        state.bytes = state.bytes.saturating_sub(taken);
+                        // Waiting senders go on once the queue is down to
+                        // half its limit (or empty, for a frame larger than
+                        // that), not for every frame written.
+                        if state.refused
+                            && (state.bytes <= self.limit / 2 || state.queue.is_empty())
+                        {
+                            state.refused = false;
+                            self.room.notify_waiters();
+                        }
                         Next::Write(sink)
                     }
                     Some(sink) if !state.open => Next::Close(sink),
@@ -217,15 +297,29 @@ impl Outbox {
             if !ok {
                 // The reader sees the loss too and reports it; confirmed
                 // senders still waiting learn of it as their tokens drop.
-                let mut state = self.state.lock();
-                state.open = false;
-                drop(mem::take(&mut state.queue));
+                let dropped = {
+                    let mut state = self.state.lock();
+                    state.open = false;
+                    state.bytes = 0;
+                    mem::take(&mut state.queue)
+                };
+                drop(dropped);
+                self.room.notify_waiters();
                 return;
             }
             self.heartbeat.lock().sent(Instant::now());
             self.state.lock().sink = Some(sink);
         }
     }
+}
+
+/// Why [`Outbox::try_push`] handed a frame back.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The queue is over its limit.
+    Full(Outgoing),
+    /// The way is closed.
+    Closed,
 }
 
 /// What the writer task does next.
@@ -280,6 +374,8 @@ fn tell(waiting: Vec<oneshot::Sender<bool>>, ok: bool) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use async_trait::async_trait;
     use tokio::sync::mpsc;
 
@@ -352,7 +448,10 @@ mod tests {
             did,
         });
         let heartbeat = Heartbeat::new(HeartbeatConfig::default(), Instant::now());
-        (Outbox::new(sink, Arc::new(Mutex::new(heartbeat))), done)
+        (
+            Outbox::new(sink, Arc::new(Mutex::new(heartbeat)), DEFAULT_OUTBOX_LIMIT),
+            done,
+        )
     }
 
     fn item(lane: u32, text: &'static str) -> Outgoing {
@@ -486,6 +585,81 @@ mod tests {
         out.close();
         writer.await.expect("the writer ends");
         assert_eq!(done.recv().await, Some(Did::Close));
+    }
+
+    /// A way out whose queue holds at most `limit` bytes.
+    fn limited(limit: usize) -> (Arc<Outbox>, mpsc::UnboundedReceiver<Did>) {
+        let (did, done) = mpsc::unbounded_channel();
+        let sink = Box::new(Recorder {
+            lanes: false,
+            fail: false,
+            now: SentNow::Refused,
+            did,
+        });
+        let heartbeat = Heartbeat::new(HeartbeatConfig::default(), Instant::now());
+        (
+            Outbox::new(sink, Arc::new(Mutex::new(heartbeat)), limit),
+            done,
+        )
+    }
+
+    #[tokio::test]
+    async fn over_its_limit_the_queue_refuses_and_wakes_the_waiting_once_drained() {
+        let (out, mut done) = limited(4);
+        out.try_push(item(1, "ab")).expect("room");
+        out.try_push(item(1, "cd")).expect("room up to the limit");
+        let Err(Refused::Full(back)) = out.try_push(item(1, "ef")) else {
+            panic!("over the limit, the frame is handed back");
+        };
+        // Signals and replies are never held back.
+        out.push(item(0, "tick")).expect("open");
+        let room = out.room();
+        tokio::pin!(room);
+        room.as_mut().enable();
+        let writer = tokio::spawn(Arc::clone(&out).write());
+        tokio::time::timeout(Duration::from_secs(5), room)
+            .await
+            .expect("woken once the writer drained the queue");
+        assert_eq!(
+            done.recv().await,
+            Some(Did::Send(bytes(&["ab", "cd", "tick"])))
+        );
+        out.try_push(back).expect("room again");
+        assert_eq!(done.recv().await, Some(Did::Send(bytes(&["ef"]))));
+        out.close();
+        writer.await.expect("the writer ends");
+    }
+
+    #[tokio::test]
+    async fn one_frame_larger_than_the_limit_goes_when_nothing_waits() {
+        let (out, _done) = limited(4);
+        out.try_push(item(1, "abcdefgh")).expect("alone, it goes");
+        assert!(matches!(out.try_push(item(1, "i")), Err(Refused::Full(_))));
+    }
+
+    #[tokio::test]
+    async fn an_aborted_way_drops_what_waits_and_wakes_the_waiting() {
+        let (out, done) = limited(4);
+        let (taken, answer) = oneshot::channel();
+        let mut confirmed = item(1, "abcd");
+        confirmed.taken = Some(taken);
+        out.try_push(confirmed).expect("room");
+        let room = out.room();
+        tokio::pin!(room);
+        room.as_mut().enable();
+        out.abort();
+        room.await;
+        assert!(
+            answer.await.is_err(),
+            "the confirmed sender learns it did not go"
+        );
+        assert!(matches!(out.try_push(item(1, "e")), Err(Refused::Closed)));
+        Arc::clone(&out).write().await;
+        assert_eq!(
+            drain(done),
+            vec![Did::Close],
+            "nothing written, the connection closed"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::cluster::TrySend;
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
 use crate::{Node, NodeName, Pid};
@@ -18,6 +19,12 @@ pub enum RemoteSendError {
     /// The message could not be encoded.
     #[error("the message could not be encoded: {0}")]
     Encode(String),
+    /// Too much already waits to go out to the node (its connection's
+    /// queue is over [`ClusterConfig::outbox_limit`](crate::ClusterConfig::outbox_limit)):
+    /// the receiver does not keep up. Wait and try again, or send with
+    /// [`Addr::cast`](crate::Addr::cast), which waits for room.
+    #[error("too much already waits to go out to {0}")]
+    Busy(NodeName),
     /// The encoded message is over the frame limit.
     #[error("the encoded message is {size} bytes; the limit is {max}")]
     TooLarge {
@@ -31,16 +38,40 @@ pub enum RemoteSendError {
 impl Node {
     /// Sends `msg` to the process `to` on another node, like Erlang's `!`:
     /// it returns once the message is queued for the connection, and a
-    /// message in flight when the connection is lost may be lost.
+    /// message in flight when the connection is lost may be lost. It never
+    /// waits: when the receiver does not keep up and too much already waits
+    /// for its node, it fails with [`RemoteSendError::Busy`] (use
+    /// [`Addr::cast`](crate::Addr::cast) to wait for room instead).
     ///
     /// # Errors
     ///
     /// [`RemoteSendError::NoConnection`] if `to`'s node is not connected,
+    /// [`RemoteSendError::Busy`] if its queue is full,
     /// [`RemoteSendError::Encode`] or [`RemoteSendError::TooLarge`] for a
     /// message that cannot go; nothing is sent then.
     pub fn send_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
         let frame = encode_send(Dest::of(to), msg, None)?;
-        self.queue_frame(to.node(), Outgoing::new(frame))
+        self.try_queue_frame(to.node(), Outgoing::new(frame))
+    }
+
+    /// Sends `msg` to the process `to` on another node as
+    /// [`send_remote`](Self::send_remote) does, but waits for room while
+    /// too much already waits to go out to that node, as a bounded
+    /// mailbox makes a local cast wait: a sender cannot outrun a receiver
+    /// that does not keep up, and the memory the connection holds stays
+    /// bounded ([`ClusterConfig::outbox_limit`](crate::ClusterConfig::outbox_limit)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_remote`](Self::send_remote), but never `Busy`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before the message is queued drops it unsent.
+    pub async fn cast_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
+        let frame = encode_send(Dest::of(to), msg, None)?;
+        self.queue_frame_waiting(to.node(), Outgoing::new(frame))
+            .await
     }
 
     /// Sends `msg` to the process registered as `name` on `node`.
@@ -55,7 +86,7 @@ impl Node {
         msg: &M,
     ) -> Result<(), RemoteSendError> {
         let frame = encode_send(Dest::Name(name.to_owned()), msg, None)?;
-        self.queue_frame(node, Outgoing::new(frame))
+        self.try_queue_frame(node, Outgoing::new(frame))
     }
 
     /// Sends `msg` to the process `to` on another node and waits until the
@@ -64,11 +95,17 @@ impl Node {
     /// of either node). Other sends from the same process stay in order
     /// with it.
     ///
+    /// It waits for room while too much waits for the node already.
+    ///
     /// # Errors
     ///
-    /// As for [`send_remote`](Self::send_remote), and
+    /// As for [`send_remote`](Self::send_remote) (but never `Busy`), and
     /// [`RemoteSendError::NoConnection`] if the connection was lost before
     /// the transport took the message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before the message is queued drops it unsent.
     pub async fn send_remote_confirmed<M: Serialize>(
         &self,
         to: Pid,
@@ -99,14 +136,15 @@ impl Node {
         let (taken, answer) = tokio::sync::oneshot::channel();
         let mut item = Outgoing::new(frame);
         item.taken = Some(taken);
-        self.queue_frame(node, item)?;
+        self.queue_frame_waiting(node, item).await?;
         match answer.await {
             Ok(true) => Ok(()),
             _ => Err(RemoteSendError::NoConnection(node)),
         }
     }
 
-    pub(crate) fn queue_frame(
+    /// Queues a frame for `node` unless too much waits for it already.
+    pub(crate) fn try_queue_frame(
         &self,
         node: NodeName,
         frame: Outgoing,
@@ -115,6 +153,24 @@ impl Node {
             .inner
             .cluster()
             .ok_or(RemoteSendError::NoConnection(node))?;
-        cluster.send(node, frame)
+        match cluster.try_send(node, frame) {
+            Ok(()) => Ok(()),
+            Err(TrySend::Full(..)) => Err(RemoteSendError::Busy(node)),
+            Err(TrySend::Failed(err)) => Err(err),
+        }
+    }
+
+    /// Queues a frame for `node`, waiting for room while too much waits
+    /// for it already.
+    pub(crate) async fn queue_frame_waiting(
+        &self,
+        node: NodeName,
+        frame: Outgoing,
+    ) -> Result<(), RemoteSendError> {
+        let cluster = self
+            .inner
+            .cluster()
+            .ok_or(RemoteSendError::NoConnection(node))?;
+        cluster.send_waiting(node, frame).await
     }
 }
