@@ -309,10 +309,11 @@ pub async fn remote_monitor_and_link(harness: &dyn Harness) {
 pub async fn handshake_refusals(harness: &dyn Harness) {
     let (a, _) = node(harness, "a", "one", 1 << 20).await;
     let (b, at) = node(harness, "b", "two", 1 << 20).await;
+    // b checks a's proof before proving anything itself, so b refuses.
     let got = a.connect(&at).await;
     assert_eq!(
         got,
-        Err(ClusterError::Handshake(HandshakeError::Refused(
+        Err(ClusterError::Handshake(HandshakeError::RefusedByPeer(
             Refusal::BadCookie
         )))
     );

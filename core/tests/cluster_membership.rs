@@ -66,10 +66,11 @@ async fn a_wrong_cookie_is_refused_on_both_sides() {
     let net = LocalNetwork::new();
     let a = member(&net, "a", "one cookie").await;
     let b = member(&net, "b", "another").await;
+    // b checks a's proof before proving anything itself, so b refuses.
     let got = a.connect(&local("b")).await;
     assert_eq!(
         got,
-        Err(ClusterError::Handshake(HandshakeError::Refused(
+        Err(ClusterError::Handshake(HandshakeError::RefusedByPeer(
             Refusal::BadCookie
         )))
     );

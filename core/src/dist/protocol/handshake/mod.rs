@@ -4,62 +4,56 @@
 //! ```text
 //! initiator                                   acceptor
 //!   Hello { versions, name, creation, caps, nonce_i } ->
-//!                  <- Welcome { version, name, creation, caps, nonce_a, proof_a }
-//!   Proof { proof_i } ->
-//!                  <- Ready
+//!                  <- Challenge { version, name, creation, caps, nonce_a }
+//!   ChallengeReply { proof_i } ->
+//!                  <- ChallengeAck { proof_a }
 //! ```
 //!
-//! `proof_a` and `proof_i` are HMAC-SHA256 under the shared cookie of a
+//! `proof_i` and `proof_a` are HMAC-SHA256 under the shared cookie of a
 //! transcript holding the chosen version, both names, both creations and
 //! both nonces, each with its own role label, so each side proves it knows
 //! the cookie without sending it, and neither proof can be replayed as the
-//! other. A side that finds something wrong sends `Refuse` with the reason
-//! before closing, so both ends report the same clear error. Nothing from
-//! the peer is interned or trusted before the proofs check out.
+//! other.
+//!
+//! As in Erlang, the side that accepts proves itself only after the side
+//! that connects has: anyone may open a connection and send a Hello, and
+//! what comes back before a valid `proof_i` (the acceptor's name, creation
+//! and nonce) does not depend on the cookie, so it gives nothing to guess
+//! the cookie against offline. Whether a node of the caller's name is
+//! already connected is checked only once `proof_i` has checked out, so a
+//! stranger cannot learn who is connected either.
+//!
+//! A side that finds something wrong sends `Refuse` with the reason before
+//! closing, so both ends report the same clear error. Nothing from the
+//! peer is interned or trusted before its proof checks out. `Hello` and
+//! `Refuse` keep their shape from one protocol version to the next, so
+//! nodes of different versions refuse each other with
+//! [`Refusal::UnsupportedVersion`] rather than a garbled message.
+
+mod cookie;
 
 use std::fmt;
-use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::pid::validate;
 use crate::{Creation, NodeName, NodeNameError};
 
+pub use cookie::Cookie;
+
 /// The version of the distribution protocol this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// Version 2 has the accepting side prove itself after the connecting
+/// side (version 1 had it prove itself first); the two do not talk.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 const NONCE: usize = 32;
 
 type Proof = [u8; 32];
 
-/// The shared secret of a cluster. It never crosses the wire, and its
-/// `Debug` form does not show it.
-#[derive(Clone)]
-pub struct Cookie(Arc<[u8]>);
-
-impl Cookie {
-    /// A cookie from any bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        Self(Arc::from(secret.as_ref()))
-    }
-
-    fn mac(&self, label: &[u8], transcript: &[u8]) -> Hmac<Sha256> {
-        // HMAC takes keys of any length.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-        mac.update(label);
-        mac.update(transcript);
-        mac
-    }
-}
-
-impl fmt::Debug for Cookie {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Cookie(..)")
-    }
-}
+/// Labels that keep one role's proof from passing as the other's.
+const INITIATOR: &[u8] = b"beamish/initiator";
+const ACCEPTOR: &[u8] = b"beamish/acceptor";
 
 /// What a node brings to a handshake.
 #[derive(Clone, Debug)]
@@ -118,7 +112,7 @@ pub enum Refusal {
         high: u16,
     },
     /// A node with this name is already connected (or it is the refusing
-    /// node's own name).
+    /// node's own name). Sent only to a peer that has proved the cookie.
     #[error("a node named {0:?} is already connected")]
     DuplicateName(String),
     /// A message could not be understood.
@@ -158,6 +152,8 @@ pub enum Step {
     SendAndFail(Vec<u8>, HandshakeError),
 }
 
+/// The messages. Serialized with variant names, so `Hello` and `Refuse`
+/// must keep their names and fields across versions (see the module doc).
 #[derive(Serialize, Deserialize)]
 enum Wire {
     Hello {
@@ -168,18 +164,19 @@ enum Wire {
         capabilities: u64,
         nonce: [u8; NONCE],
     },
-    Welcome {
+    Challenge {
         version: u16,
         name: String,
         creation: u32,
         capabilities: u64,
         nonce: [u8; NONCE],
+    },
+    ChallengeReply {
         proof: Proof,
     },
-    Proof {
+    ChallengeAck {
         proof: Proof,
     },
-    Ready,
     Refuse(Refusal),
 }
 
@@ -192,18 +189,21 @@ impl Wire {
 
 enum State {
     /// Initiator, Hello sent.
-    AwaitWelcome {
+    AwaitChallenge {
         nonce: [u8; NONCE],
     },
-    /// Acceptor, waiting for Hello.
-    AwaitHello,
-    /// Acceptor, Welcome sent.
-    AwaitProof {
+    /// Acceptor, waiting for Hello; `nonce` goes into its Challenge.
+    AwaitHello {
+        nonce: [u8; NONCE],
+    },
+    /// Acceptor, Challenge sent.
+    AwaitReply {
         transcript: Vec<u8>,
         peer: Pending,
     },
-    /// Initiator, Proof sent.
-    AwaitReady {
+    /// Initiator, its proof sent.
+    AwaitAck {
+        transcript: Vec<u8>,
         peer: Pending,
     },
     Ended,
@@ -238,10 +238,10 @@ pub struct Handshake {
 impl fmt::Debug for Handshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            State::AwaitWelcome { .. } => "await welcome",
-            State::AwaitHello => "await hello",
-            State::AwaitProof { .. } => "await proof",
-            State::AwaitReady { .. } => "await ready",
+            State::AwaitChallenge { .. } => "await challenge",
+            State::AwaitHello { .. } => "await hello",
+            State::AwaitReply { .. } => "await reply",
+            State::AwaitAck { .. } => "await ack",
             State::Ended => "ended",
         };
         f.debug_struct("Handshake")
@@ -265,21 +265,22 @@ impl Handshake {
         };
         let handshake = Self {
             config,
-            state: State::AwaitWelcome { nonce },
+            state: State::AwaitChallenge { nonce },
             taken: Box::new(|_| false),
         };
         (handshake, hello.bytes())
     }
 
     /// Starts a handshake as the accepting side. `taken` says whether a
-    /// node of that name is already connected; such a peer is refused.
+    /// node of that name is already connected; such a peer is refused, once
+    /// it has proved the cookie.
     pub fn accept(
         config: HandshakeConfig,
         taken: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> Self {
         Self {
             config,
-            state: State::AwaitHello,
+            state: State::AwaitHello { nonce: nonce() },
             taken: Box::new(taken),
         }
     }
@@ -290,7 +291,7 @@ impl Handshake {
     ///
     /// [`HandshakeError::RefusedByPeer`] when the peer sent a refusal,
     /// [`HandshakeError::Ended`] for a message after the end, a bad name in
-    /// an otherwise proven Welcome or Proof. Every refusal of ours comes as
+    /// an otherwise proven message. Every refusal of ours comes as
     /// [`Step::SendAndFail`], so that the peer hears of it.
     pub fn handle(&mut self, bytes: &[u8]) -> Result<Step, HandshakeError> {
         let state = std::mem::replace(&mut self.state, State::Ended);
@@ -305,7 +306,7 @@ impl Handshake {
         }
         match (state, msg) {
             (
-                State::AwaitHello,
+                State::AwaitHello { nonce: ours },
                 Wire::Hello {
                     low,
                     high,
@@ -314,65 +315,19 @@ impl Handshake {
                     capabilities,
                     nonce: theirs,
                 },
-            ) => {
-                if !(low..=high).contains(&PROTOCOL_VERSION) {
-                    return Ok(refuse(Refusal::UnsupportedVersion {
-                        low: PROTOCOL_VERSION,
-                        high: PROTOCOL_VERSION,
-                    }));
-                }
-                if validate(&name).is_err() {
-                    return Ok(refuse(Refusal::Malformed));
-                }
-                if name == self.config.name.as_str() || (self.taken)(&name) {
-                    return Ok(refuse(Refusal::DuplicateName(name)));
-                }
-                let ours = nonce();
-                let transcript = transcript(
-                    PROTOCOL_VERSION,
-                    (&name, creation),
-                    (self.config.name.as_str(), self.config.creation.0),
-                    &theirs,
-                    &ours,
-                );
-                let proof = self.sign(b"beamish/acceptor", &transcript);
-                self.state = State::AwaitProof {
-                    transcript,
-                    peer: Pending {
-                        name,
-                        creation,
-                        capabilities: capabilities & self.config.capabilities,
-                        version: PROTOCOL_VERSION,
-                    },
-                };
-                Ok(Step::Send(
-                    Wire::Welcome {
-                        version: PROTOCOL_VERSION,
-                        name: self.config.name.as_str().to_owned(),
-                        creation: self.config.creation.0,
-                        capabilities: self.config.capabilities,
-                        nonce: ours,
-                        proof,
-                    }
-                    .bytes(),
-                ))
-            }
+            ) => Ok(self.challenge(ours, low..=high, name, creation, capabilities, theirs)),
             (
-                State::AwaitWelcome { nonce: ours },
-                Wire::Welcome {
+                State::AwaitChallenge { nonce: ours },
+                Wire::Challenge {
                     version,
                     name,
                     creation,
                     capabilities,
                     nonce: theirs,
-                    proof,
                 },
             ) => {
                 if version != PROTOCOL_VERSION {
-                    return Ok(refuse(Refusal::UnsupportedVersion {
-                        low: PROTOCOL_VERSION,
-                        high: PROTOCOL_VERSION,
-                    }));
+                    return Ok(refuse(unsupported()));
                 }
                 let transcript = transcript(
                     version,
@@ -381,11 +336,9 @@ impl Handshake {
                     &ours,
                     &theirs,
                 );
-                if !self.verify(b"beamish/acceptor", &transcript, &proof) {
-                    return Ok(refuse(Refusal::BadCookie));
-                }
-                let mine = self.sign(b"beamish/initiator", &transcript);
-                self.state = State::AwaitReady {
+                let proof = self.sign(INITIATOR, &transcript);
+                self.state = State::AwaitAck {
+                    transcript,
                     peer: Pending {
                         name,
                         creation,
@@ -393,35 +346,102 @@ impl Handshake {
                         version,
                     },
                 };
-                Ok(Step::Send(Wire::Proof { proof: mine }.bytes()))
+                Ok(Step::Send(Wire::ChallengeReply { proof }.bytes()))
             }
-            (State::AwaitProof { transcript, peer }, Wire::Proof { proof }) => {
-                if !self.verify(b"beamish/initiator", &transcript, &proof) {
+            (State::AwaitReply { transcript, peer }, Wire::ChallengeReply { proof }) => {
+                if !self.verify(INITIATOR, &transcript, &proof) {
                     return Ok(refuse(Refusal::BadCookie));
                 }
-                Ok(Step::SendAndReady(Wire::Ready.bytes(), peer.confirm()?))
+                // Only a peer that knows the cookie learns who is connected.
+                if peer.name == self.config.name.as_str() || (self.taken)(&peer.name) {
+                    return Ok(refuse(Refusal::DuplicateName(peer.name)));
+                }
+                let peer = peer.confirm()?;
+                let proof = self.sign(ACCEPTOR, &transcript);
+                Ok(Step::SendAndReady(
+                    Wire::ChallengeAck { proof }.bytes(),
+                    peer,
+                ))
             }
-            (State::AwaitReady { peer }, Wire::Ready) => Ok(Step::Ready(peer.confirm()?)),
+            (State::AwaitAck { transcript, peer }, Wire::ChallengeAck { proof }) => {
+                if !self.verify(ACCEPTOR, &transcript, &proof) {
+                    return Ok(refuse(Refusal::BadCookie));
+                }
+                Ok(Step::Ready(peer.confirm()?))
+            }
             _ => Ok(refuse(Refusal::Malformed)),
         }
     }
 
+    /// The acceptor's answer to a Hello: its own challenge, which does not
+    /// depend on the cookie, or a refusal that says nothing of who is
+    /// connected.
+    fn challenge(
+        &mut self,
+        ours: [u8; NONCE],
+        versions: std::ops::RangeInclusive<u16>,
+        name: String,
+        creation: u32,
+        capabilities: u64,
+        theirs: [u8; NONCE],
+    ) -> Step {
+        if !versions.contains(&PROTOCOL_VERSION) {
+            return refuse(unsupported());
+        }
+        if validate(&name).is_err() {
+            return refuse(Refusal::Malformed);
+        }
+        let transcript = transcript(
+            PROTOCOL_VERSION,
+            (&name, creation),
+            (self.config.name.as_str(), self.config.creation.0),
+            &theirs,
+            &ours,
+        );
+        self.state = State::AwaitReply {
+            transcript,
+            peer: Pending {
+                name,
+                creation,
+                capabilities: capabilities & self.config.capabilities,
+                version: PROTOCOL_VERSION,
+            },
+        };
+        Step::Send(
+            Wire::Challenge {
+                version: PROTOCOL_VERSION,
+                name: self.config.name.as_str().to_owned(),
+                creation: self.config.creation.0,
+                capabilities: self.config.capabilities,
+                nonce: ours,
+            }
+            .bytes(),
+        )
+    }
+
     fn sign(&self, label: &[u8], transcript: &[u8]) -> Proof {
-        self.config
-            .cookie
-            .mac(label, transcript)
-            .finalize()
-            .into_bytes()
-            .into()
+        self.config.cookie.sign(label, transcript)
     }
 
     fn verify(&self, label: &[u8], transcript: &[u8], proof: &Proof) -> bool {
-        // Constant-time comparison.
-        self.config
-            .cookie
-            .mac(label, transcript)
-            .verify_slice(proof)
-            .is_ok()
+        self.config.cookie.verify(label, transcript, proof)
+    }
+
+    /// An acceptor whose challenge carries `nonce`, so that tests can run
+    /// two acceptors that differ only in their cookie.
+    #[cfg(test)]
+    fn with_nonce(mut self, nonce: [u8; NONCE]) -> Self {
+        if let State::AwaitHello { nonce: ours } = &mut self.state {
+            *ours = nonce;
+        }
+        self
+    }
+}
+
+fn unsupported() -> Refusal {
+    Refusal::UnsupportedVersion {
+        low: PROTOCOL_VERSION,
+        high: PROTOCOL_VERSION,
     }
 }
 

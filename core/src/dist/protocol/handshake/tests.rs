@@ -30,7 +30,7 @@ fn run(
                 acceptor_done = Some(Err(err));
                 bytes
             }
-            Ok(Step::Ready(_)) => unreachable!("the acceptor sends Ready"),
+            Ok(Step::Ready(_)) => unreachable!("the acceptor sends its proof last"),
             Err(err) => {
                 return (
                     Err(err),
@@ -65,6 +65,32 @@ fn run(
     }
 }
 
+/// Plays a peer that does not know the cookie against `acceptor`: it
+/// says what an initiator with a guessed cookie would say, for as long as
+/// the acceptor answers. Returns what the stranger said and what the
+/// acceptor sent back.
+fn stranger(name: &str, mut acceptor: Handshake) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut stranger, hello) = Handshake::initiate(config(name, "a guess"));
+    let (mut said, mut heard) = (Vec::new(), Vec::new());
+    let mut next = hello;
+    loop {
+        said.push(next.clone());
+        match acceptor.handle(&next) {
+            Ok(Step::Send(bytes)) => heard.push(bytes),
+            Ok(Step::SendAndFail(bytes, _)) => {
+                heard.push(bytes);
+                return (said, heard);
+            }
+            Ok(step) => panic!("a stranger was let in: {step:?}"),
+            Err(_) => return (said, heard),
+        }
+        match stranger.handle(heard.last().expect("an answer")) {
+            Ok(Step::Send(bytes)) => next = bytes,
+            _ => return (said, heard),
+        }
+    }
+}
+
 #[test]
 fn matching_cookies_connect_both_sides() {
     let acceptor = Handshake::accept(config("b@host", "secret").capabilities(0b110), |_| false);
@@ -79,10 +105,12 @@ fn matching_cookies_connect_both_sides() {
 
 #[test]
 fn a_wrong_cookie_is_refused_on_both_sides() {
+    // The acceptor checks the initiator's proof first, so it is the one
+    // that refuses.
     let acceptor = Handshake::accept(config("b@host", "right"), |_| false);
     let (a, b) = run(config("a@host", "wrong"), acceptor);
-    assert_eq!(a, Err(HandshakeError::Refused(Refusal::BadCookie)));
-    assert_eq!(b, Err(HandshakeError::RefusedByPeer(Refusal::BadCookie)));
+    assert_eq!(a, Err(HandshakeError::RefusedByPeer(Refusal::BadCookie)));
+    assert_eq!(b, Err(HandshakeError::Refused(Refusal::BadCookie)));
 }
 
 #[test]
@@ -101,61 +129,122 @@ fn a_duplicate_name_is_refused_on_both_sides() {
     ));
 }
 
+/// Offline cookie guessing: everything the acceptor sends a peer without
+/// the cookie is the same whatever the acceptor's cookie is, so it holds
+/// no HMAC (nor anything else) to test guesses against.
+#[test]
+fn a_stranger_gets_nothing_that_depends_on_the_cookie() {
+    let nonce = [7; NONCE];
+    let acceptor = |cookie: &str| Handshake::accept(config("b@host", cookie), |_| false);
+    let (said, heard) = stranger("x@host", acceptor("the real cookie").with_nonce(nonce));
+    assert!(!heard.is_empty(), "the acceptor answers a Hello");
+    // The same words to acceptors that differ only in their cookie.
+    for other in ["another cookie", "", "the real cookie, almost"] {
+        let mut acceptor = acceptor(other).with_nonce(nonce);
+        let answers: Vec<Vec<u8>> = said
+            .iter()
+            .map_while(|bytes| match acceptor.handle(bytes) {
+                Ok(Step::Send(out) | Step::SendAndFail(out, _)) => Some(out),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            answers, heard,
+            "what a stranger hears depends on the cookie"
+        );
+    }
+}
+
+/// Who is connected is told only to a peer that proved the cookie: a
+/// stranger claiming the name of a connected node, or the acceptor's own,
+/// hears only that its cookie is wrong.
+#[test]
+fn a_stranger_never_learns_who_is_connected() {
+    // a@host is connected; b@host is the acceptor itself.
+    for claimed in ["a@host", "b@host"] {
+        let acceptor = Handshake::accept(config("b@host", "s"), |name| name == "a@host");
+        let (_, heard) = stranger(claimed, acceptor);
+        let refusals: Vec<Refusal> = heard
+            .iter()
+            .filter_map(|bytes| match rmp_serde::from_slice::<Wire>(bytes) {
+                Ok(Wire::Refuse(refusal)) => Some(refusal),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refusals, vec![Refusal::BadCookie], "claiming {claimed}");
+    }
+}
+
 #[test]
 fn an_unsupported_version_is_refused() {
-    let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
-    let hello = Wire::Hello {
-        low: PROTOCOL_VERSION + 1,
-        high: PROTOCOL_VERSION + 3,
-        name: "a@host".into(),
-        creation: 1,
-        capabilities: 0,
-        nonce: [0; NONCE],
-    };
-    match acceptor.handle(&hello.bytes()) {
-        Ok(Step::SendAndFail(
-            bytes,
-            HandshakeError::Refused(Refusal::UnsupportedVersion { .. }),
-        )) => {
-            let (mut init, _) = Handshake::initiate(config("a@host", "s"));
-            assert!(matches!(
-                init.handle(&bytes),
-                Err(HandshakeError::RefusedByPeer(
-                    Refusal::UnsupportedVersion { .. }
-                ))
-            ));
+    // A version 1 node (whose acceptor proved itself first), and one from
+    // the future.
+    for (low, high) in [(1, 1), (PROTOCOL_VERSION + 1, PROTOCOL_VERSION + 3)] {
+        let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+        let hello = Wire::Hello {
+            low,
+            high,
+            name: "a@host".into(),
+            creation: 1,
+            capabilities: 0,
+            nonce: [0; NONCE],
+        };
+        match acceptor.handle(&hello.bytes()) {
+            Ok(Step::SendAndFail(
+                bytes,
+                HandshakeError::Refused(Refusal::UnsupportedVersion { .. }),
+            )) => {
+                let (mut init, _) = Handshake::initiate(config("a@host", "s"));
+                assert!(matches!(
+                    init.handle(&bytes),
+                    Err(HandshakeError::RefusedByPeer(
+                        Refusal::UnsupportedVersion { .. }
+                    ))
+                ));
+            }
+            other => panic!("expected a version refusal, got {other:?}"),
         }
-        other => panic!("expected a version refusal, got {other:?}"),
     }
 }
 
 #[test]
 fn the_cookie_never_crosses_the_wire() {
     let secret = "a-very-recognisable-cookie";
-    let (_, hello) = Handshake::initiate(config("a@host", secret));
     let mut acceptor = Handshake::accept(config("b@host", secret), |_| false);
-    let Ok(Step::Send(welcome)) = acceptor.handle(&hello) else {
-        panic!("welcome");
+    let (mut init, hello) = Handshake::initiate(config("a@host", secret));
+    let Ok(Step::Send(challenge)) = acceptor.handle(&hello) else {
+        panic!("challenge");
     };
-    for bytes in [&hello, &welcome] {
+    let Ok(Step::Send(reply)) = init.handle(&challenge) else {
+        panic!("reply");
+    };
+    let Ok(Step::SendAndReady(ack, _)) = acceptor.handle(&reply) else {
+        panic!("ack");
+    };
+    assert!(matches!(init.handle(&ack), Ok(Step::Ready(_))));
+    for bytes in [hello, challenge, reply, ack] {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
     }
     assert_eq!(format!("{:?}", Cookie::new(secret)), "Cookie(..)");
 }
 
 #[test]
-fn a_replayed_acceptor_proof_does_not_pass_as_the_initiators() {
-    let (_, hello) = Handshake::initiate(config("a@host", "s"));
+fn a_reflected_initiator_proof_does_not_pass_as_the_acceptors() {
+    // An acceptor without the cookie sends the caller's own proof back.
+    let (mut init, hello) = Handshake::initiate(config("a@host", "s"));
     let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
-    let Ok(Step::Send(welcome)) = acceptor.handle(&hello) else {
-        panic!("welcome");
+    let Ok(Step::Send(challenge)) = acceptor.handle(&hello) else {
+        panic!("challenge");
     };
-    let Ok(Wire::Welcome { proof, .. }) = rmp_serde::from_slice::<Wire>(&welcome) else {
+    let Ok(Step::Send(reply)) = init.handle(&challenge) else {
+        panic!("reply");
+    };
+    let Ok(Wire::ChallengeReply { proof }) = rmp_serde::from_slice::<Wire>(&reply) else {
         panic!("decodes");
     };
-    let replay = Wire::Proof { proof }.bytes();
+    let reflected = Wire::ChallengeAck { proof }.bytes();
     assert!(matches!(
-        acceptor.handle(&replay),
+        init.handle(&reflected),
         Ok(Step::SendAndFail(
             _,
             HandshakeError::Refused(Refusal::BadCookie)
