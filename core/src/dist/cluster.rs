@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::outbox::{Outbox, Outgoing, Refused, DEFAULT_OUTBOX_LIMIT};
 use super::protocol::{
     Beat, Cookie, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig, Peer,
-    Step, DEFAULT_MAX_FRAME,
+    Step, DEFAULT_MAX_FRAME, SHORT_COOKIE,
 };
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
@@ -41,7 +41,16 @@ pub struct ClusterConfig {
 impl ClusterConfig {
     /// Members must share `cookie`. Heartbeats default to a 1 s tick with
     /// 4 missed ticks; handshakes must finish within 5 s.
+    ///
+    /// A cookie shorter than 16 bytes can be guessed: it is logged as a
+    /// warning, once for this configuration (its clones do not warn again).
     pub fn new(cookie: Cookie) -> Self {
+        if cookie.is_short() {
+            tracing::warn!(
+                "the cluster cookie is shorter than {SHORT_COOKIE} bytes and can be guessed; \
+                 use Cookie::generate or Cookie::from_file"
+            );
+        }
         Self {
             cookie,
             heartbeat: HeartbeatConfig::default(),

@@ -30,6 +30,7 @@ pub(crate) mod wire;
 
 pub use crate::transport::{Endpoint, EndpointError};
 pub use protocol::{
-    Beat, Cookie, FrameCodec, FrameError, Handshake, HandshakeConfig, HandshakeError, Heartbeat,
-    HeartbeatConfig, Peer, Refusal, Step, DEFAULT_MAX_FRAME, PROTOCOL_VERSION,
+    Beat, Cookie, CookieFileError, FrameCodec, FrameError, Handshake, HandshakeConfig,
+    HandshakeError, Heartbeat, HeartbeatConfig, Peer, RandomnessError, Refusal, Step,
+    DEFAULT_MAX_FRAME, PROTOCOL_VERSION,
 };

@@ -8,7 +8,9 @@ mod handshake;
 mod heartbeat;
 
 pub use frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME};
+pub(crate) use handshake::SHORT_COOKIE;
 pub use handshake::{
-    Cookie, Handshake, HandshakeConfig, HandshakeError, Peer, Refusal, Step, PROTOCOL_VERSION,
+    Cookie, CookieFileError, Handshake, HandshakeConfig, HandshakeError, Peer, RandomnessError,
+    Refusal, Step, PROTOCOL_VERSION,
 };
 pub use heartbeat::{Beat, Heartbeat, HeartbeatConfig};

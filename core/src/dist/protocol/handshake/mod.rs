@@ -39,7 +39,8 @@ use serde::{Deserialize, Serialize};
 use crate::pid::validate;
 use crate::{Creation, NodeName, NodeNameError};
 
-pub use cookie::Cookie;
+pub(crate) use cookie::SHORT_COOKIE;
+pub use cookie::{Cookie, CookieFileError, RandomnessError};
 
 /// The version of the distribution protocol this build speaks.
 ///
