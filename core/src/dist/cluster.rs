@@ -18,8 +18,7 @@ use tokio::time::Instant;
 
 use super::outbox::{Outbox, Outgoing, Refused, DEFAULT_OUTBOX_LIMIT};
 use super::protocol::{
-    Beat, Cookie, Handshake, HandshakeConfig, HandshakeError, Heartbeat, HeartbeatConfig, Peer,
-    Step, DEFAULT_MAX_FRAME, SHORT_COOKIE,
+    Beat, Cookie, HandshakeError, Heartbeat, HeartbeatConfig, Peer, DEFAULT_MAX_FRAME, SHORT_COOKIE,
 };
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
@@ -29,9 +28,9 @@ use crate::{Node, NodeName, Pid, Signal};
 /// How a node takes part in a cluster.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
-    cookie: Cookie,
+    pub(super) cookie: Cookie,
     heartbeat: HeartbeatConfig,
-    handshake_timeout: Duration,
+    pub(super) handshake_timeout: Duration,
     pub(crate) max_frame: usize,
     pub(crate) outbox_limit: usize,
     pub(crate) peers: HashMap<NodeName, Endpoint>,
@@ -169,7 +168,7 @@ impl NodeEvents {
 pub(crate) struct Cluster {
     pub(crate) config: ClusterConfig,
     transports: Vec<Arc<dyn Transport>>,
-    peers: Mutex<HashMap<NodeName, PeerLink>>,
+    pub(super) peers: Mutex<HashMap<NodeName, PeerLink>>,
     watchers: Mutex<Vec<mpsc::UnboundedSender<NodeEvent>>>,
     /// Processes told of every node coming and going.
     subscribers: Mutex<Vec<Pid>>,
@@ -186,7 +185,7 @@ pub(crate) struct Cluster {
     pub(crate) me: std::sync::Weak<Cluster>,
 }
 
-struct PeerLink {
+pub(super) struct PeerLink {
     id: u64,
     /// Frames for the peer, written in order, in batches.
     outbox: Arc<Outbox>,
@@ -249,27 +248,8 @@ impl Node {
             .distribution
             .set(Arc::clone(&cluster) as Arc<dyn Distribution>)
             .map_err(|_| ClusterError::NotJoined("the node has already joined a cluster"))?;
-        for mut listener in listeners {
-            let node = self.clone();
-            let cluster = Arc::clone(&cluster);
-            self.inner.runtime.spawn(async move {
-                while let Ok(connection) = listener.accept().await {
-                    let node = node.clone();
-                    let cluster = Arc::clone(&cluster);
-                    if let Some(from) = connection.resumed_from.clone() {
-                        tokio::spawn(
-                            async move { cluster.resumed(&node, &from, connection).await },
-                        );
-                        continue;
-                    }
-                    tokio::spawn(async move {
-                        let peer = connection.peer.clone();
-                        if let Err(err) = cluster.accept(&node, connection).await {
-                            tracing::warn!(%peer, error = %err, "refused an incoming connection");
-                        }
-                    });
-                }
-            });
+        for listener in listeners {
+            cluster.listen(self, listener);
         }
         Ok(listening)
     }
@@ -322,10 +302,6 @@ impl Node {
             .and_then(|cluster| cluster.me.upgrade())
             .ok_or(ClusterError::NotJoined("the node has not joined a cluster"))
     }
-
-    fn handshake_config(&self, cluster: &Cluster) -> HandshakeConfig {
-        HandshakeConfig::new(self.name(), self.creation(), cluster.config.cookie.clone())
-    }
 }
 
 impl NodeInner {
@@ -337,63 +313,18 @@ impl NodeInner {
 }
 
 impl Cluster {
-    fn transport(&self, endpoint: &Endpoint) -> Result<&Arc<dyn Transport>, ClusterError> {
+    pub(super) fn transport(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<&Arc<dyn Transport>, ClusterError> {
         self.transports
             .iter()
             .find(|t| t.scheme() == endpoint.scheme())
             .ok_or_else(|| ClusterError::NoTransport(endpoint.to_string()))
     }
 
-    async fn initiate(
-        self: &Arc<Self>,
-        node: &Node,
-        mut conn: Connection,
-    ) -> Result<NodeName, ClusterError> {
-        let (mut handshake, hello) = Handshake::initiate(node.handshake_config(self));
-        let peer = conn.peer.clone();
-        let exchange = async {
-            conn.sink.send(vec![Bytes::from(hello)]).await?;
-            run_handshake(&mut handshake, &mut conn).await
-        };
-        let outcome = tokio::time::timeout(self.config.handshake_timeout, exchange).await;
-        let peer = match outcome {
-            Ok(Ok(peer)) => peer,
-            Ok(Err(err)) => return Err(err),
-            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
-        };
-        Ok(self.up(node, peer, conn))
-    }
-
-    async fn accept(
-        self: &Arc<Self>,
-        node: &Node,
-        mut conn: Connection,
-    ) -> Result<NodeName, ClusterError> {
-        let cluster = Arc::clone(self);
-        let me = node.name();
-        let mut handshake = Handshake::accept(node.handshake_config(self), move |name| {
-            cluster
-                .peers
-                .lock()
-                .keys()
-                .any(|n| n.as_str() == name && *n != me)
-        });
-        let peer = conn.peer.clone();
-        let outcome = tokio::time::timeout(
-            self.config.handshake_timeout,
-            run_handshake(&mut handshake, &mut conn),
-        )
-        .await;
-        let peer = match outcome {
-            Ok(Ok(peer)) => peer,
-            Ok(Err(err)) => return Err(err),
-            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
-        };
-        Ok(self.up(node, peer, conn))
-    }
-
     /// Registers an authenticated peer and starts its connection's task.
-    fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
+    pub(super) fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (stop, stopped) = mpsc::channel(1);
         let Connection {
@@ -704,34 +635,4 @@ struct Link {
     via: String,
     outbox: Arc<Outbox>,
     heartbeat: Arc<Mutex<Heartbeat>>,
-}
-
-/// Exchanges handshake messages until the handshake ends.
-async fn run_handshake(
-    handshake: &mut Handshake,
-    conn: &mut Connection,
-) -> Result<Peer, ClusterError> {
-    loop {
-        let Some(frame) = conn.stream.recv().await? else {
-            return Err(
-                TransportError::Closed("the peer closed during the handshake".into()).into(),
-            );
-        };
-        let step = handshake.handle(&frame.payload);
-        // Handled, whatever the outcome: a durable transport forgets it.
-        let _ = frame.ack().await;
-        match step? {
-            Step::Send(bytes) => conn.sink.send(vec![Bytes::from(bytes)]).await?,
-            Step::SendAndReady(bytes, peer) => {
-                conn.sink.send(vec![Bytes::from(bytes)]).await?;
-                return Ok(peer);
-            }
-            Step::Ready(peer) => return Ok(peer),
-            Step::SendAndFail(bytes, err) => {
-                let _ = conn.sink.send(vec![Bytes::from(bytes)]).await;
-                conn.sink.close().await;
-                return Err(err.into());
-            }
-        }
-    }
 }

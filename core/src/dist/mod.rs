@@ -6,8 +6,9 @@
 //!   the spirit of quinn-proto): length-prefixed frames with a size limit,
 //!   the authenticated handshake and heartbeats. Transports only move the
 //!   bytes these produce.
-//! - Membership and connections (`cluster`), connections made on first
-//!   use (`dial`), the per-connection queue of frames (`outbox`).
+//! - Membership and connections (`cluster`): listening (`listen`), the
+//!   handshake over a new connection (`authenticate`), connections made on
+//!   first use (`dial`), the per-connection queue of frames (`outbox`).
 //! - What travels: the envelope (`envelope`) and the hand-laid message
 //!   frame (`wire`); sending (`send`), calls (`call`), link, monitor and
 //!   exit signals between nodes (`control`), and, on the receiving side, exports and
@@ -16,6 +17,7 @@
 //!   above both the local runtime and distribution.
 
 pub(crate) mod addr;
+mod authenticate;
 pub(crate) mod call;
 pub(crate) mod cluster;
 pub(crate) mod control;
@@ -23,6 +25,7 @@ pub(crate) mod dial;
 pub(crate) mod envelope;
 pub(crate) mod export;
 pub(crate) mod inbound;
+mod listen;
 pub(crate) mod outbox;
 mod protocol;
 pub(crate) mod send;

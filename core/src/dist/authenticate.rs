@@ -1,0 +1,100 @@
+//! The handshake over a new connection, as the caller or as the
+//! acceptor: the sans-IO [`Handshake`] driven over the transport, within
+//! the handshake timeout.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::cluster::{Cluster, ClusterError};
+use super::protocol::{Handshake, HandshakeConfig, Peer, Step};
+use crate::transport::{Connection, TransportError};
+use crate::{Node, NodeName};
+
+impl Cluster {
+    /// Runs the handshake as the caller over a new connection, then
+    /// registers the peer.
+    pub(super) async fn initiate(
+        self: &Arc<Self>,
+        node: &Node,
+        mut conn: Connection,
+    ) -> Result<NodeName, ClusterError> {
+        let (mut handshake, hello) = Handshake::initiate(handshake_config(node, self));
+        let peer = conn.peer.clone();
+        let exchange = async {
+            conn.sink.send(vec![Bytes::from(hello)]).await?;
+            run_handshake(&mut handshake, &mut conn).await
+        };
+        let outcome = tokio::time::timeout(self.config.handshake_timeout, exchange).await;
+        let peer = match outcome {
+            Ok(Ok(peer)) => peer,
+            Ok(Err(err)) => return Err(err),
+            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
+        };
+        Ok(self.up(node, peer, conn))
+    }
+
+    /// Runs the handshake as the acceptor over a new connection, then
+    /// registers the peer.
+    pub(super) async fn accept(
+        self: &Arc<Self>,
+        node: &Node,
+        mut conn: Connection,
+    ) -> Result<NodeName, ClusterError> {
+        let cluster = Arc::clone(self);
+        let me = node.name();
+        let mut handshake = Handshake::accept(handshake_config(node, self), move |name| {
+            cluster
+                .peers
+                .lock()
+                .keys()
+                .any(|n| n.as_str() == name && *n != me)
+        });
+        let peer = conn.peer.clone();
+        let outcome = tokio::time::timeout(
+            self.config.handshake_timeout,
+            run_handshake(&mut handshake, &mut conn),
+        )
+        .await;
+        let peer = match outcome {
+            Ok(Ok(peer)) => peer,
+            Ok(Err(err)) => return Err(err),
+            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
+        };
+        Ok(self.up(node, peer, conn))
+    }
+}
+
+fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
+    HandshakeConfig::new(node.name(), node.creation(), cluster.config.cookie.clone())
+}
+
+/// Exchanges handshake messages until the handshake ends.
+async fn run_handshake(
+    handshake: &mut Handshake,
+    conn: &mut Connection,
+) -> Result<Peer, ClusterError> {
+    loop {
+        let Some(frame) = conn.stream.recv().await? else {
+            return Err(
+                TransportError::Closed("the peer closed during the handshake".into()).into(),
+            );
+        };
+        let step = handshake.handle(&frame.payload);
+        // Handled, whatever the outcome: a durable transport forgets it.
+        let _ = frame.ack().await;
+        match step? {
+            Step::Send(bytes) => conn.sink.send(vec![Bytes::from(bytes)]).await?,
+            Step::SendAndReady(bytes, peer) => {
+                conn.sink.send(vec![Bytes::from(bytes)]).await?;
+                return Ok(peer);
+            }
+            Step::Ready(peer) => return Ok(peer),
+            Step::SendAndFail(bytes, err) => {
+                let _ = conn.sink.send(vec![Bytes::from(bytes)]).await;
+                conn.sink.close().await;
+                return Err(err.into());
+            }
+        }
+    }
+}
