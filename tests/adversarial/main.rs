@@ -6,5 +6,6 @@
 //! the protocol with `tokio::net`.
 
 mod forged_frames;
+mod large_frame_before_handshake;
 mod stranger_learns_nothing;
 mod support;

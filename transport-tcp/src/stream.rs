@@ -15,6 +15,8 @@ use crate::tls_mismatch::{looks_like_tls, Plaintext};
 pub(crate) struct TcpFrames<R> {
     read: R,
     codec: FrameCodec,
+    /// The transport's own limit, above which `set_max_frame` never goes.
+    ceiling: usize,
     buffer: BytesMut,
     /// Which end of a plaintext connection this is, until the first
     /// frame has come: a TLS record instead of it fails the connection
@@ -28,6 +30,7 @@ impl<R> TcpFrames<R> {
         Self {
             read,
             codec,
+            ceiling: codec.max(),
             buffer: BytesMut::new(),
             tls_check: plaintext,
         }
@@ -83,5 +86,12 @@ impl<R: AsyncRead + Unpin + Send> FrameStream for TcpFrames<R> {
                 };
             }
         }
+    }
+
+    /// A header announcing a frame over `max` (or over the transport's own
+    /// limit, if lower) ends the stream with an error before any of the
+    /// frame is buffered.
+    fn set_max_frame(&mut self, max: usize) {
+        self.codec = FrameCodec::new(max.min(self.ceiling));
     }
 }

@@ -1,13 +1,15 @@
 //! The handshake over a new connection, as the caller or as the
 //! acceptor: the sans-IO [`Handshake`] driven over the transport, within
-//! the handshake timeout.
+//! the handshake timeout. Until the handshake has completed, the peer is
+//! a stranger and its frames may be no larger than
+//! [`MAX_HANDSHAKE_FRAME`]; the node's `max_frame` applies after.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::cluster::{Cluster, ClusterError};
-use super::protocol::{Handshake, HandshakeConfig, Peer, Step};
+use super::protocol::{FrameError, Handshake, HandshakeConfig, Peer, Step, MAX_HANDSHAKE_FRAME};
 use crate::transport::{Connection, TransportError};
 use crate::{Node, NodeName};
 
@@ -31,6 +33,7 @@ impl Cluster {
             Ok(Err(err)) => return Err(err),
             Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
         };
+        conn.stream.set_max_frame(self.config.max_frame);
         Ok(self.up(node, peer, conn))
     }
 
@@ -61,6 +64,7 @@ impl Cluster {
             Ok(Err(err)) => return Err(err),
             Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
         };
+        conn.stream.set_max_frame(self.config.max_frame);
         Ok(self.up(node, peer, conn))
     }
 }
@@ -69,17 +73,30 @@ fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
     HandshakeConfig::new(node.name(), node.creation(), cluster.config.cookie.clone())
 }
 
-/// Exchanges handshake messages until the handshake ends.
+/// Exchanges handshake messages until the handshake ends. A frame over
+/// [`MAX_HANDSHAKE_FRAME`] ends it at once: the transport stops reading at
+/// its header if it can, and the caller drops the connection.
 async fn run_handshake(
     handshake: &mut Handshake,
     conn: &mut Connection,
 ) -> Result<Peer, ClusterError> {
+    conn.stream.set_max_frame(MAX_HANDSHAKE_FRAME);
     loop {
         let Some(frame) = conn.stream.recv().await? else {
             return Err(
                 TransportError::Closed("the peer closed during the handshake".into()).into(),
             );
         };
+        // For a transport that hands over whole frames whatever the limit.
+        let size = frame.payload.len();
+        if size > MAX_HANDSHAKE_FRAME {
+            let _ = frame.ack().await;
+            let too_large = FrameError::TooLarge {
+                size,
+                max: MAX_HANDSHAKE_FRAME,
+            };
+            return Err(TransportError::Io(too_large.to_string()).into());
+        }
         let step = handshake.handle(&frame.payload);
         // Handled, whatever the outcome: a durable transport forgets it.
         let _ = frame.ack().await;

@@ -35,5 +35,5 @@ pub use crate::transport::{Endpoint, EndpointError};
 pub use protocol::{
     Beat, Cookie, CookieFileError, FrameCodec, FrameError, Handshake, HandshakeConfig,
     HandshakeError, Heartbeat, HeartbeatConfig, Peer, RandomnessError, Refusal, Step,
-    DEFAULT_MAX_FRAME, PROTOCOL_VERSION,
+    DEFAULT_MAX_FRAME, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION,
 };

@@ -170,6 +170,23 @@ pub trait FrameStream: Send + fmt::Debug {
     ///
     /// [`TransportError::Closed`] if the connection was lost.
     async fn recv(&mut self) -> Result<Option<Incoming>, TransportError>;
+
+    /// Sets the largest frame the stream takes from now on. The node sets
+    /// a few KiB on every new connection, before the peer has proved
+    /// anything in the handshake, and its configured `max_frame` once the
+    /// handshake has completed. A transport with a lower limit of its own
+    /// keeps that one.
+    ///
+    /// A transport that reads a length before the payload (TCP, QUIC)
+    /// should end the stream with an error as soon as a header announces a
+    /// frame over the limit, before buffering any of it, so that a
+    /// stranger cannot make the node hold megabytes for a frame it will
+    /// never finish. The default does nothing: the node then checks every
+    /// whole frame it receives against the limit, and closes the
+    /// connection if one is over.
+    fn set_max_frame(&mut self, max: usize) {
+        let _ = max;
+    }
 }
 
 /// A frame received, with its acknowledgement where the transport has one

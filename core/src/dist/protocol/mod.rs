@@ -11,6 +11,6 @@ pub use frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME};
 pub(crate) use handshake::SHORT_COOKIE;
 pub use handshake::{
     Cookie, CookieFileError, Handshake, HandshakeConfig, HandshakeError, Peer, RandomnessError,
-    Refusal, Step, PROTOCOL_VERSION,
+    Refusal, Step, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION,
 };
 pub use heartbeat::{Beat, Heartbeat, HeartbeatConfig};

@@ -48,6 +48,11 @@ pub use cookie::{Cookie, CookieFileError, RandomnessError};
 /// side (version 1 had it prove itself first); the two do not talk.
 pub const PROTOCOL_VERSION: u16 = 2;
 
+/// The largest frame a node takes from a peer before the handshake has
+/// completed; a larger one closes the connection at once. Every handshake
+/// message is far smaller (a Hello is under 200 bytes).
+pub const MAX_HANDSHAKE_FRAME: usize = 4096;
+
 const NONCE: usize = 32;
 
 type Proof = [u8; 32];
