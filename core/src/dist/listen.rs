@@ -1,20 +1,64 @@
 //! Listening: each listener's loop, which takes incoming connections
 //! and hands each to the handshake (or, for frames left from a node's
 //! earlier life, to delivery).
+//!
+//! The loop ends only when its listener says it is closed
+//! ([`TransportError::Closed`]); any other error from `accept` is
+//! transient (a connection reset before it was taken, no file descriptor
+//! left for now): the loop logs it, at most once per [`WARN_EVERY`],
+//! pauses a little longer after each error in a row, from
+//! [`FIRST_PAUSE`] up to [`LONGEST_PAUSE`], and accepts again.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::cluster::Cluster;
-use crate::transport::Listener;
+use crate::transport::{Listener, TransportError};
 use crate::Node;
 
+/// The pause after a first transient accept error.
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+
+/// The pause doubles with each error in a row, up to this.
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// One warning of a kind per listener per this period; the others are
+/// counted and told with the next.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
 impl Cluster {
-    /// Accepts connections from `listener` for as long as it gives them.
+    /// Accepts connections from `listener` until it is closed.
     pub(super) fn listen(self: &Arc<Self>, node: &Node, mut listener: Box<dyn Listener>) {
         let node = node.clone();
         let cluster = Arc::clone(self);
         node.inner.runtime.clone().spawn(async move {
-            while let Ok(connection) = listener.accept().await {
+            let endpoint = listener.endpoint();
+            let mut pause = FIRST_PAUSE;
+            let mut failures = Throttle::new(WARN_EVERY);
+            loop {
+                let connection = match listener.accept().await {
+                    Ok(connection) => connection,
+                    Err(TransportError::Closed(why)) => {
+                        tracing::debug!(%endpoint, %why, "the listener is closed");
+                        return;
+                    }
+                    Err(err) => {
+                        if let Some(held) = failures.allow(Instant::now()) {
+                            tracing::warn!(
+                                %endpoint,
+                                error = %err,
+                                "could not accept a connection ({held} more such errors \
+                                 not logged); accepting again in {pause:?}"
+                            );
+                        }
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(LONGEST_PAUSE);
+                        continue;
+                    }
+                };
+                pause = FIRST_PAUSE;
                 let node = node.clone();
                 let cluster = Arc::clone(&cluster);
                 if let Some(from) = connection.resumed_from.clone() {
@@ -29,5 +73,53 @@ impl Cluster {
                 });
             }
         });
+    }
+}
+
+/// Lets one event through per period and counts those held back, so that
+/// a burst of errors is one log line, not thousands.
+#[derive(Debug)]
+struct Throttle {
+    every: Duration,
+    /// When the next event may go through; `None` before the first.
+    next: Option<Instant>,
+    held: u64,
+}
+
+impl Throttle {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            next: None,
+            held: 0,
+        }
+    }
+
+    /// `Some(number held back since the last one let through)` if the
+    /// event at `now` may go through.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self.next.is_some_and(|next| now < next) {
+            self.held += 1;
+            return None;
+        }
+        self.next = Some(now + self.every);
+        Some(std::mem::take(&mut self.held))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_lets_one_through_per_period_and_counts_the_rest() {
+        let start = Instant::now();
+        let mut throttle = Throttle::new(Duration::from_secs(10));
+        assert_eq!(throttle.allow(start), Some(0));
+        assert_eq!(throttle.allow(start + Duration::from_secs(1)), None);
+        assert_eq!(throttle.allow(start + Duration::from_secs(9)), None);
+        assert_eq!(throttle.allow(start + Duration::from_secs(10)), Some(2));
+        assert_eq!(throttle.allow(start + Duration::from_secs(11)), None);
+        assert_eq!(throttle.allow(start + Duration::from_secs(60)), Some(1));
     }
 }

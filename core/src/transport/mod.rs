@@ -78,7 +78,14 @@ pub trait Listener: Send + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`TransportError::Closed`] once the listener is closed.
+    /// [`TransportError::Closed`] means the listener is finished: it will
+    /// never give another connection, and the node stops accepting from
+    /// it. Every other error is transient (a connection reset before it
+    /// was taken, no file descriptor left for now): the node logs it,
+    /// pauses briefly (a few milliseconds, longer after each error in a
+    /// row, at most about a second) and calls `accept` again. A listener
+    /// must therefore not return any other error for ever once it cannot
+    /// recover; it returns `Closed` instead.
     async fn accept(&mut self) -> Result<Connection, TransportError>;
 }
 
