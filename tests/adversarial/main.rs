@@ -7,5 +7,6 @@
 
 mod forged_frames;
 mod large_frame_before_handshake;
+mod silent_connections_capped;
 mod stranger_learns_nothing;
 mod support;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::cluster::{Cluster, ClusterError};
 use super::protocol::{FrameError, Handshake, HandshakeConfig, Peer, Step, MAX_HANDSHAKE_FRAME};
@@ -25,7 +26,7 @@ impl Cluster {
         let peer = conn.peer.clone();
         let exchange = async {
             conn.sink.send(vec![Bytes::from(hello)]).await?;
-            run_handshake(&mut handshake, &mut conn).await
+            run_handshake(&mut handshake, &mut conn, None).await
         };
         let outcome = tokio::time::timeout(self.config.handshake_timeout, exchange).await;
         let peer = match outcome {
@@ -38,11 +39,14 @@ impl Cluster {
     }
 
     /// Runs the handshake as the acceptor over a new connection, then
-    /// registers the peer.
+    /// registers the peer. `slot` is the connection's place among those a
+    /// listener lets into the handshake at once; it is given back as soon
+    /// as the handshake has an outcome.
     pub(super) async fn accept(
         self: &Arc<Self>,
         node: &Node,
         mut conn: Connection,
+        slot: OwnedSemaphorePermit,
     ) -> Result<NodeName, ClusterError> {
         let cluster = Arc::clone(self);
         let me = node.name();
@@ -56,7 +60,7 @@ impl Cluster {
         let peer = conn.peer.clone();
         let outcome = tokio::time::timeout(
             self.config.handshake_timeout,
-            run_handshake(&mut handshake, &mut conn),
+            run_handshake(&mut handshake, &mut conn, Some(slot)),
         )
         .await;
         let peer = match outcome {
@@ -76,9 +80,14 @@ fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
 /// Exchanges handshake messages until the handshake ends. A frame over
 /// [`MAX_HANDSHAKE_FRAME`] ends it at once: the transport stops reading at
 /// its header if it can, and the caller drops the connection.
+///
+/// `slot`, if any, is dropped as soon as the outcome is known, before a
+/// refusal or the last message is sent: a peer that has heard the outcome
+/// finds the place free.
 async fn run_handshake(
     handshake: &mut Handshake,
     conn: &mut Connection,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Result<Peer, ClusterError> {
     conn.stream.set_max_frame(MAX_HANDSHAKE_FRAME);
     loop {
@@ -103,11 +112,13 @@ async fn run_handshake(
         match step? {
             Step::Send(bytes) => conn.sink.send(vec![Bytes::from(bytes)]).await?,
             Step::SendAndReady(bytes, peer) => {
+                drop(slot);
                 conn.sink.send(vec![Bytes::from(bytes)]).await?;
                 return Ok(peer);
             }
             Step::Ready(peer) => return Ok(peer),
             Step::SendAndFail(bytes, err) => {
+                drop(slot);
                 let _ = conn.sink.send(vec![Bytes::from(bytes)]).await;
                 conn.sink.close().await;
                 return Err(err.into());

@@ -31,6 +31,7 @@ pub struct ClusterConfig {
     pub(super) cookie: Cookie,
     heartbeat: HeartbeatConfig,
     pub(super) handshake_timeout: Duration,
+    pub(super) max_handshakes: usize,
     pub(crate) max_frame: usize,
     pub(crate) outbox_limit: usize,
     pub(crate) peers: HashMap<NodeName, Endpoint>,
@@ -54,6 +55,7 @@ impl ClusterConfig {
             cookie,
             heartbeat: HeartbeatConfig::default(),
             handshake_timeout: Duration::from_secs(5),
+            max_handshakes: 64,
             max_frame: DEFAULT_MAX_FRAME,
             outbox_limit: DEFAULT_OUTBOX_LIMIT,
             peers: HashMap::new(),
@@ -108,6 +110,33 @@ impl ClusterConfig {
     /// Sets how long a handshake may take.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// At most `n` connections accepted by each listener may be in the
+    /// handshake at once (default 64; at least 1). A connection beyond
+    /// that is closed as soon as it is accepted, with a warning (one per
+    /// listener every 10 s), so that strangers who open connections and
+    /// say nothing cannot pile them up. Each connection holds its place
+    /// until its handshake ends: at most the
+    /// [`handshake_timeout`](Self::handshake_timeout). Connections this
+    /// node opens are not counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use beamish_core::dist::Cookie;
+    /// use beamish_core::ClusterConfig;
+    ///
+    /// let config = ClusterConfig::new(Cookie::generate()?)
+    ///     .max_handshakes(16)
+    ///     .handshake_timeout(Duration::from_secs(2));
+    /// # let _ = config;
+    /// # Ok::<(), beamish_core::dist::RandomnessError>(())
+    /// ```
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.max_handshakes = n.max(1);
         self
     }
 }

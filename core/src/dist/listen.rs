@@ -8,10 +8,16 @@
 //! left for now): the loop logs it, at most once per [`WARN_EVERY`],
 //! pauses a little longer after each error in a row, from
 //! [`FIRST_PAUSE`] up to [`LONGEST_PAUSE`], and accepts again.
+//!
+//! At most `max_handshakes` of a listener's connections are in the
+//! handshake at once; one beyond that is closed as soon as it is
+//! accepted, so strangers who connect and say nothing cannot pile up
+//! connections (each holds its place for at most the handshake timeout).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::cluster::Cluster;
@@ -37,6 +43,9 @@ impl Cluster {
             let endpoint = listener.endpoint();
             let mut pause = FIRST_PAUSE;
             let mut failures = Throttle::new(WARN_EVERY);
+            let limit = cluster.config.max_handshakes;
+            let slots = Arc::new(Semaphore::new(limit));
+            let mut crowded = Throttle::new(WARN_EVERY);
             loop {
                 let connection = match listener.accept().await {
                     Ok(connection) => connection,
@@ -65,9 +74,22 @@ impl Cluster {
                     tokio::spawn(async move { cluster.resumed(&node, &from, connection).await });
                     continue;
                 }
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    if let Some(held) = crowded.allow(Instant::now()) {
+                        tracing::warn!(
+                            %endpoint,
+                            peer = %connection.peer,
+                            "closed an incoming connection: {limit} others are in the \
+                             handshake ({held} more closed and not logged)"
+                        );
+                    }
+                    // Dropped, not closed politely: nothing to wait for.
+                    drop(connection);
+                    continue;
+                };
                 tokio::spawn(async move {
                     let peer = connection.peer.clone();
-                    if let Err(err) = cluster.accept(&node, connection).await {
+                    if let Err(err) = cluster.accept(&node, connection, slot).await {
                         tracing::warn!(%peer, error = %err, "refused an incoming connection");
                     }
                 });
