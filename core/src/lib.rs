@@ -103,7 +103,8 @@ pub mod forge;
 pub use async_trait::async_trait;
 
 pub use dist::addr::{Addr, CastError, TryCastError};
-pub use dist::cluster::{ClusterConfig, ClusterError, NodeEvent, NodeEvents};
+pub use dist::cluster::{ClusterError, NodeEvent, NodeEvents};
+pub use dist::config::ClusterConfig;
 pub use dist::outbox::DEFAULT_OUTBOX_LIMIT;
 pub use dist::send::RemoteSendError;
 pub use error::{

@@ -9,137 +9,19 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::outbox::{Outbox, Outgoing, Refused, DEFAULT_OUTBOX_LIMIT};
-use super::protocol::{
-    Beat, Cookie, HandshakeError, Heartbeat, HeartbeatConfig, Peer, DEFAULT_MAX_FRAME, SHORT_COOKIE,
-};
+use super::config::ClusterConfig;
+use super::connection::{Link, SILENT};
+use super::outbox::{Outbox, Outgoing, Refused};
+use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
-use crate::transport::{Connection, Endpoint, FrameStream, Transport, TransportError};
+use crate::transport::{Connection, Endpoint, Transport, TransportError};
 use crate::{Node, NodeName, Pid, Signal};
-
-/// How a node takes part in a cluster.
-#[derive(Clone, Debug)]
-pub struct ClusterConfig {
-    pub(super) cookie: Cookie,
-    heartbeat: HeartbeatConfig,
-    pub(super) handshake_timeout: Duration,
-    pub(super) max_handshakes: usize,
-    pub(crate) max_frame: usize,
-    pub(crate) outbox_limit: usize,
-    pub(crate) peers: HashMap<NodeName, Endpoint>,
-    pub(crate) redial: (Duration, Duration),
-}
-
-impl ClusterConfig {
-    /// Members must share `cookie`. Heartbeats default to a 1 s tick with
-    /// 4 missed ticks; handshakes must finish within 5 s.
-    ///
-    /// A cookie shorter than 16 bytes can be guessed: it is logged as a
-    /// warning, once for this configuration (its clones do not warn again).
-    pub fn new(cookie: Cookie) -> Self {
-        if cookie.is_short() {
-            tracing::warn!(
-                "the cluster cookie is shorter than {SHORT_COOKIE} bytes and can be guessed; \
-                 use Cookie::generate or Cookie::from_file"
-            );
-        }
-        Self {
-            cookie,
-            heartbeat: HeartbeatConfig::default(),
-            handshake_timeout: Duration::from_secs(5),
-            max_handshakes: 64,
-            max_frame: DEFAULT_MAX_FRAME,
-            outbox_limit: DEFAULT_OUTBOX_LIMIT,
-            peers: HashMap::new(),
-            redial: (Duration::from_millis(100), Duration::from_secs(10)),
-        }
-    }
-
-    /// Says where the node `name` listens, so that sending to it (or
-    /// linking, monitoring, calling) connects on first use. Messages sent
-    /// while connecting wait and go out in order.
-    pub fn peer(mut self, name: NodeName, endpoint: Endpoint) -> Self {
-        self.peers.insert(name, endpoint);
-        self
-    }
-
-    /// After a failed attempt to reach a known peer, the next one waits
-    /// `initial`, doubling up to `max` (default 100 ms to 10 s); sends in
-    /// between fail at once with `NoConnection`.
-    pub fn redial_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.redial = (initial, max.max(initial));
-        self
-    }
-
-    /// The largest message, encoded, that may be sent or received
-    /// (default 8 MiB). A larger one is an error to its sender; a peer
-    /// sending one has its connection closed.
-    pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes;
-        self
-    }
-
-    /// How many bytes may wait to go out to one peer (default
-    /// [`DEFAULT_OUTBOX_LIMIT`], 16 MiB), as Erlang's distribution buffer
-    /// busy limit: above it, [`Addr::cast`](crate::Addr::cast) and the
-    /// confirmed sends wait for room, [`Addr::try_cast`](crate::Addr::try_cast)
-    /// hands the message back as `Full`, and
-    /// [`Node::send_remote`](crate::Node::send_remote) fails with
-    /// [`RemoteSendError::Busy`]. Signals, call requests and replies are
-    /// never held back (they are counted all the same). One message larger
-    /// than the limit still goes when nothing else waits.
-    pub fn outbox_limit(mut self, bytes: usize) -> Self {
-        self.outbox_limit = bytes.max(1);
-        self
-    }
-
-    /// Sets the heartbeat.
-    pub fn heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
-        self.heartbeat = heartbeat;
-        self
-    }
-
-    /// Sets how long a handshake may take.
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
-
-    /// At most `n` connections accepted by each listener may be in the
-    /// handshake at once (default 64; at least 1). A connection beyond
-    /// that is closed as soon as it is accepted, with a warning (one per
-    /// listener every 10 s), so that strangers who open connections and
-    /// say nothing cannot pile them up. Each connection holds its place
-    /// until its handshake ends: at most the
-    /// [`handshake_timeout`](Self::handshake_timeout). Connections this
-    /// node opens are not counted.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use beamish_core::dist::Cookie;
-    /// use beamish_core::ClusterConfig;
-    ///
-    /// let config = ClusterConfig::new(Cookie::generate()?)
-    ///     .max_handshakes(16)
-    ///     .handshake_timeout(Duration::from_secs(2));
-    /// # let _ = config;
-    /// # Ok::<(), beamish_core::dist::RandomnessError>(())
-    /// ```
-    pub fn max_handshakes(mut self, n: usize) -> Self {
-        self.max_handshakes = n.max(1);
-        self
-    }
-}
 
 /// Why [`Cluster::try_send`] did not queue a frame.
 pub(crate) enum TrySend {
@@ -562,106 +444,4 @@ impl Cluster {
             subscribers.push(pid);
         }
     }
-
-    /// Keeps one connection alive until it is lost, closed, silent or
-    /// stopped, delivering what arrives; a writer task of its own writes
-    /// what is queued, in batches while the socket is busy. Returns why the
-    /// connection ended.
-    async fn serve(
-        &self,
-        node: &Node,
-        link: Link,
-        mut stream: Box<dyn FrameStream>,
-        mut stopped: mpsc::Receiver<()>,
-    ) -> String {
-        let Link {
-            from,
-            via: peer,
-            outbox,
-            heartbeat,
-        } = link;
-        // Silence is checked once a tick, and what was heard is noted then
-        // too: no clock read or timer per frame.
-        let mut clock = tokio::time::interval(self.config.heartbeat.tick);
-        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut heard = false;
-        // A peer declared down has its connection closed and what waits
-        // for it dropped at once, not written first.
-        let silent = || {
-            outbox.abort();
-            SILENT.to_owned()
-        };
-        loop {
-            tokio::select! {
-                _ = stopped.recv() => return "disconnected".to_owned(),
-                now = clock.tick() => {
-                    if !tick(&heartbeat, &outbox, now, std::mem::take(&mut heard)) {
-                        return silent();
-                    }
-                }
-                frame = stream.recv() => match frame {
-                    Ok(Some(frame)) => {
-                        heard = true;
-                        // A delivery may wait for room in a bounded
-                        // mailbox, holding the connection's reading back
-                        // (the sender feels it); heartbeats go on
-                        // meanwhile, the peer counting as heard.
-                        let delivery = self.received(node, from, frame);
-                        tokio::pin!(delivery);
-                        let delivered = loop {
-                            tokio::select! {
-                                delivered = &mut delivery => break delivered,
-                                _ = stopped.recv() => return "disconnected".to_owned(),
-                                now = clock.tick() => {
-                                    if !tick(&heartbeat, &outbox, now, true) {
-                                        return silent();
-                                    }
-                                }
-                            }
-                        };
-                        if let Err(why) = delivered {
-                            tracing::warn!(%peer, "closing the connection: {why}");
-                            return why;
-                        }
-                    }
-                    Ok(None) => return "the peer closed the connection".to_owned(),
-                    Err(err) => return err.to_string(),
-                },
-            }
-        }
-    }
-}
-
-/// Why a connection ended when its peer went silent.
-const SILENT: &str = "no heartbeat from the peer";
-
-/// One heartbeat tick: notes whether the peer was heard since the last
-/// one, and sends a tick if it is time. Returns `false` if the peer is to
-/// be taken for down.
-fn tick(heartbeat: &Mutex<Heartbeat>, outbox: &Outbox, now: Instant, heard: bool) -> bool {
-    let beat = {
-        let mut beat = heartbeat.lock();
-        if heard {
-            beat.heard(now);
-        }
-        beat.poll(now)
-    };
-    match beat {
-        Beat::PeerDown => false,
-        // An empty frame is a tick; it goes out with the rest.
-        Beat::SendTick => {
-            drop(outbox.push(Outgoing::node_level(Bytes::new())));
-            true
-        }
-        Beat::Wait => true,
-    }
-}
-
-/// An authenticated connection's way out and what its task needs to know.
-struct Link {
-    from: NodeName,
-    /// The peer's address, for logs.
-    via: String,
-    outbox: Arc<Outbox>,
-    heartbeat: Arc<Mutex<Heartbeat>>,
 }

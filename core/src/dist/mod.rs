@@ -20,6 +20,8 @@ pub(crate) mod addr;
 mod authenticate;
 pub(crate) mod call;
 pub(crate) mod cluster;
+pub(crate) mod config;
+mod connection;
 pub(crate) mod control;
 pub(crate) mod dial;
 pub(crate) mod envelope;

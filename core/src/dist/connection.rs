@@ -1,0 +1,119 @@
+//! One authenticated connection's life: reading what the peer sends,
+//! heartbeats both ways, and why it ended.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::cluster::Cluster;
+use super::outbox::{Outbox, Outgoing};
+use super::protocol::{Beat, Heartbeat};
+use crate::transport::FrameStream;
+use crate::{Node, NodeName};
+
+impl Cluster {
+    /// Keeps one connection alive until it is lost, closed, silent or
+    /// stopped, delivering what arrives; a writer task of its own writes
+    /// what is queued, in batches while the socket is busy. Returns why the
+    /// connection ended.
+    pub(super) async fn serve(
+        &self,
+        node: &Node,
+        link: Link,
+        mut stream: Box<dyn FrameStream>,
+        mut stopped: mpsc::Receiver<()>,
+    ) -> String {
+        let Link {
+            from,
+            via: peer,
+            outbox,
+            heartbeat,
+        } = link;
+        // Silence is checked once a tick, and what was heard is noted then
+        // too: no clock read or timer per frame.
+        let mut clock = tokio::time::interval(self.config.heartbeat.tick);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = false;
+        // A peer declared down has its connection closed and what waits
+        // for it dropped at once, not written first.
+        let silent = || {
+            outbox.abort();
+            SILENT.to_owned()
+        };
+        loop {
+            tokio::select! {
+                _ = stopped.recv() => return "disconnected".to_owned(),
+                now = clock.tick() => {
+                    if !tick(&heartbeat, &outbox, now, std::mem::take(&mut heard)) {
+                        return silent();
+                    }
+                }
+                frame = stream.recv() => match frame {
+                    Ok(Some(frame)) => {
+                        heard = true;
+                        // A delivery may wait for room in a bounded
+                        // mailbox, holding the connection's reading back
+                        // (the sender feels it); heartbeats go on
+                        // meanwhile, the peer counting as heard.
+                        let delivery = self.received(node, from, frame);
+                        tokio::pin!(delivery);
+                        let delivered = loop {
+                            tokio::select! {
+                                delivered = &mut delivery => break delivered,
+                                _ = stopped.recv() => return "disconnected".to_owned(),
+                                now = clock.tick() => {
+                                    if !tick(&heartbeat, &outbox, now, true) {
+                                        return silent();
+                                    }
+                                }
+                            }
+                        };
+                        if let Err(why) = delivered {
+                            tracing::warn!(%peer, "closing the connection: {why}");
+                            return why;
+                        }
+                    }
+                    Ok(None) => return "the peer closed the connection".to_owned(),
+                    Err(err) => return err.to_string(),
+                },
+            }
+        }
+    }
+}
+
+/// Why a connection ended when its peer went silent.
+pub(super) const SILENT: &str = "no heartbeat from the peer";
+
+/// One heartbeat tick: notes whether the peer was heard since the last
+/// one, and sends a tick if it is time. Returns `false` if the peer is to
+/// be taken for down.
+fn tick(heartbeat: &Mutex<Heartbeat>, outbox: &Outbox, now: Instant, heard: bool) -> bool {
+    let beat = {
+        let mut beat = heartbeat.lock();
+        if heard {
+            beat.heard(now);
+        }
+        beat.poll(now)
+    };
+    match beat {
+        Beat::PeerDown => false,
+        // An empty frame is a tick; it goes out with the rest.
+        Beat::SendTick => {
+            drop(outbox.push(Outgoing::node_level(Bytes::new())));
+            true
+        }
+        Beat::Wait => true,
+    }
+}
+
+/// An authenticated connection's way out and what its task needs to know.
+pub(super) struct Link {
+    pub(super) from: NodeName,
+    /// The peer's address, for logs.
+    pub(super) via: String,
+    pub(super) outbox: Arc<Outbox>,
+    pub(super) heartbeat: Arc<Mutex<Heartbeat>>,
+}
