@@ -89,6 +89,10 @@ pub(crate) struct Cluster {
     pub(crate) calls: super::call::PendingCalls,
     /// Connections being made on first use, and the backoff after failures.
     pub(crate) dialing: Mutex<HashMap<NodeName, super::dial::Dial>>,
+    /// The tasks accepting connections, stopped when the node leaves.
+    pub(crate) listening: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Set once the node has left: nothing connects any more.
+    pub(crate) left: std::sync::atomic::AtomicBool,
     /// Wakes senders waiting on a connection being made, once it is up
     /// or has failed.
     pub(crate) dialed: tokio::sync::Notify,
@@ -145,6 +149,8 @@ impl Node {
             calls: Default::default(),
             dialing: Mutex::new(HashMap::new()),
             dialed: tokio::sync::Notify::new(),
+            listening: Mutex::new(Vec::new()),
+            left: std::sync::atomic::AtomicBool::new(false),
             node: Arc::downgrade(&self.inner),
             me: me.clone(),
         });
@@ -208,10 +214,15 @@ impl Node {
     }
 
     pub(crate) fn cluster(&self) -> Result<Arc<Cluster>, ClusterError> {
-        self.inner
+        let cluster = self
+            .inner
             .cluster()
             .and_then(|cluster| cluster.me.upgrade())
-            .ok_or(ClusterError::NotJoined("the node has not joined a cluster"))
+            .ok_or(ClusterError::NotJoined("the node has not joined a cluster"))?;
+        if cluster.left.load(Ordering::Acquire) {
+            return Err(ClusterError::NotJoined("the node has left its cluster"));
+        }
+        Ok(cluster)
     }
 }
 
@@ -236,6 +247,11 @@ impl Cluster {
 
     /// Registers an authenticated peer and starts its connection's task.
     pub(super) fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
+        if self.left.load(Ordering::Acquire) {
+            // The node left while this connection was being made.
+            drop(conn);
+            return peer.name;
+        }
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (stop, stopped) = mpsc::channel(1);
         let Connection {

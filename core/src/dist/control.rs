@@ -356,6 +356,18 @@ impl Distribution for Cluster {
         self.subscribe(watcher, on);
     }
 
+    fn leave(&self) {
+        self.left.store(true, Ordering::Release);
+        for task in self.listening.lock().drain(..) {
+            task.abort();
+        }
+        self.dialing.lock().clear();
+        // Dropping a peer's link writes what is queued, then closes.
+        let peers: Vec<_> = self.peers.lock().drain().collect();
+        drop(peers);
+        self.dialed.notify_waiters();
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

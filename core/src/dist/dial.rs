@@ -46,6 +46,9 @@ impl Cluster {
         let Some(endpoint) = self.config.peers.get(&node).cloned() else {
             return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
         };
+        if self.left.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
+        }
         let (initial, max) = self.config.redial;
         let mut dialing = self.dialing.lock();
         let delay = match dialing.get_mut(&node) {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::envelope::Dest;
 use crate::node::AnyProcess;
-use crate::node::{CallWatch, Decoder, Delivery, Finished, Settled};
+use crate::node::{warn_limited, CallWatch, Decoder, Delivery, Finished, Settled};
 use crate::process::mailbox::Acked;
 use crate::{Handle, Node};
 
@@ -115,7 +115,12 @@ impl Node {
                 }
                 Err(Undelivered::Refused(why)) => {
                     self.dead_letter();
-                    tracing::warn!(?to, "a remote message was rejected: {why}");
+                    warn_limited!(
+                        self.inner.warnings,
+                        "rejected",
+                        format!("{to:?}"),
+                        "a remote message was rejected: {why}"
+                    );
                     Some(why)
                 }
             },

@@ -6,7 +6,7 @@ use super::cluster::Cluster;
 use super::envelope::{Envelope, ReplyOutcome};
 use super::wire;
 use crate::node::CallWatch;
-use crate::node::{Finished, Settled};
+use crate::node::{warn_limited, Finished, Settled};
 use crate::process::links::monitored_for;
 use crate::transport::{Ack, Connection, Incoming};
 use crate::{Node, NodeName};
@@ -38,7 +38,12 @@ impl Cluster {
                     let (payload, ack) = frame.into_parts();
                     let finished = ack.map(|ack| acknowledge(node, ack));
                     if let Err(why) = self.deliver(node, None, &payload, finished).await {
-                        tracing::warn!(peer = %from, "dropped a frame left from an earlier session: {why}");
+                        warn_limited!(
+                            node.inner.warnings,
+                            "earlier session",
+                            from,
+                            "dropped a frame left from an earlier session: {why}"
+                        );
                     }
                     delivered += 1;
                 }

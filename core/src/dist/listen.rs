@@ -39,7 +39,8 @@ impl Cluster {
     pub(super) fn listen(self: &Arc<Self>, node: &Node, mut listener: Box<dyn Listener>) {
         let node = node.clone();
         let cluster = Arc::clone(self);
-        node.inner.runtime.clone().spawn(async move {
+        let listening = Arc::clone(self);
+        let task = node.inner.runtime.clone().spawn(async move {
             let endpoint = listener.endpoint();
             let mut pause = FIRST_PAUSE;
             let mut failures = Throttle::new(WARN_EVERY);
@@ -95,6 +96,7 @@ impl Cluster {
                 });
             }
         });
+        listening.listening.lock().push(task.abort_handle());
     }
 }
 

@@ -26,6 +26,12 @@ pub(crate) trait Distribution: Send + Sync + 'static {
     /// or no longer if `on` is `false`.
     fn monitor_nodes(&self, watcher: Pid, on: bool);
 
+    /// The node is shutting down and leaves its cluster: it stops
+    /// listening (freeing its endpoints), and closes every connection
+    /// once what is queued on it is written, so that peers see it go at
+    /// once rather than by its silence. Nothing connects afterwards.
+    fn leave(&self);
+
     /// The implementation, so that the distribution layer finds its own
     /// state behind the node.
     fn as_any(&self) -> &dyn Any;

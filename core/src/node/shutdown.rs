@@ -116,6 +116,11 @@ impl Node {
                 report.killed += 1;
             }
         }
+        // Last, so that the exits of its processes reach their links and
+        // monitors on other nodes before the connections close.
+        if let Some(dist) = inner.distribution() {
+            dist.leave();
+        }
         tracing::debug!(
             stopped = report.stopped,
             killed = report.killed,

@@ -1,0 +1,124 @@
+//! A peer repeating what the node warns about (here, messages of the wrong
+//! type) makes a line or two, not one per message: warnings of one kind
+//! from one source come at most once every 10 s, with a count of what was
+//! held back.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use beamish_core::transport::LocalNetwork;
+use beamish_core::{async_trait, Context, ExitReason, Process, SpawnOpts};
+use support::{local, member};
+use tokio::sync::mpsc;
+
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("capture buffer poisoned"))?;
+        bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn warnings(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned"))
+            .lines()
+            .filter(|line| line.contains("WARN") && line.contains("rejected"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Reports every number it gets.
+struct Numbers(mpsc::UnboundedSender<u64>);
+
+#[async_trait]
+impl Process for Numbers {
+    type Args = mpsc::UnboundedSender<u64>;
+    type Msg = u64;
+
+    async fn init(_: &mut Context<u64>, seen: Self::Args) -> Result<Self, ExitReason> {
+        Ok(Numbers(seen))
+    }
+
+    async fn handle(&mut self, _: &mut Context<u64>, n: u64) -> Result<(), ExitReason> {
+        let _ = self.0.send(n);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_wrong_type_messages_makes_one_warning_with_a_count() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let net = LocalNetwork::new();
+    let a = member(&net, "a").await;
+    let b = member(&net, "b").await;
+    a.connect(&local("b")).await.expect("connects");
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let numbers = b
+        .start::<Numbers>(tx, SpawnOpts::new())
+        .await
+        .expect("starts");
+    b.export(&numbers);
+
+    let flood = |count: u64| {
+        let a = a.clone();
+        let to = numbers.pid();
+        async move {
+            for _ in 0..count {
+                a.cast_remote(to, &"not a number").await.expect("connected");
+            }
+            // Handled after the flood, on the same connection.
+            a.cast_remote(to, &7_u64).await.expect("connected");
+        }
+    };
+    flood(1).await;
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), seen.recv()).await,
+        Ok(Some(7))
+    );
+    assert_eq!(captured.warnings().len(), 1, "one wrong message, one line");
+
+    flood(5_000).await;
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), seen.recv()).await,
+        Ok(Some(7))
+    );
+    assert_eq!(captured.warnings().len(), 1, "{:?}", captured.warnings());
+    assert!(
+        seen.try_recv().is_err(),
+        "nothing of the flood was delivered"
+    );
+
+    tokio::time::advance(Duration::from_secs(10)).await;
+    flood(1).await;
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), seen.recv()).await,
+        Ok(Some(7))
+    );
+    let warnings = captured.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[1].contains("held_back=5000"), "{}", warnings[1]);
+    assert_eq!(b.stats().dead_letters, 5_002);
+}
