@@ -4,43 +4,16 @@
 //! warning. A place freed by a timeout goes to the next caller, so a
 //! legitimate node still joins.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use beamish_core::dist::{Cookie, Endpoint};
 use beamish_core::transport::{Connection, LocalNetwork, Transport};
 use beamish_core::{ClusterConfig, Node};
+use support::logs::capture;
 use tokio::time::Instant;
-
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut bytes = self
-            .0
-            .lock()
-            .map_err(|_| std::io::Error::other("capture buffer poisoned"))?;
-        bytes.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// How many lines say a connection was closed for want of a place.
-    fn crowded(&self) -> usize {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned"))
-            .lines()
-            .filter(|line| line.contains("WARN") && line.contains("others are in the handshake"))
-            .count()
-    }
-}
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -73,13 +46,7 @@ async fn silent(net: &LocalNetwork, n: usize) -> Connection {
 
 #[tokio::test(start_paused = true)]
 async fn connections_beyond_the_limit_are_closed_at_once_and_a_freed_place_is_reused() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture();
 
     let net = LocalNetwork::new();
     let b = member(&net, "b", &[local("b")]).await;
@@ -106,7 +73,11 @@ async fn connections_beyond_the_limit_are_closed_at_once_and_a_freed_place_is_re
     let a = member(&net, "a", &[]).await;
     assert!(a.connect(&local("b")).await.is_err());
     assert_eq!(start.elapsed(), Duration::ZERO);
-    assert_eq!(captured.crowded(), 1, "one warning for the burst");
+    assert_eq!(
+        captured.warnings("others are in the handshake").len(),
+        1,
+        "one warning for the burst"
+    );
 
     // The silent ones time out, and their places go to the next callers.
     tokio::time::sleep(TIMEOUT + Duration::from_secs(1)).await;

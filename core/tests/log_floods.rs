@@ -5,43 +5,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beamish_core::transport::LocalNetwork;
 use beamish_core::{async_trait, Context, ExitReason, Process, SpawnOpts};
+use support::logs::capture;
 use support::{local, member};
 use tokio::sync::mpsc;
-
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut bytes = self
-            .0
-            .lock()
-            .map_err(|_| std::io::Error::other("capture buffer poisoned"))?;
-        bytes.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn warnings(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned"))
-            .lines()
-            .filter(|line| line.contains("WARN") && line.contains("rejected"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 /// Reports every number it gets.
 struct Numbers(mpsc::UnboundedSender<u64>);
@@ -63,13 +33,7 @@ impl Process for Numbers {
 
 #[tokio::test(start_paused = true)]
 async fn a_flood_of_wrong_type_messages_makes_one_warning_with_a_count() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _default) = capture();
 
     let net = LocalNetwork::new();
     let a = member(&net, "a").await;
@@ -98,14 +62,23 @@ async fn a_flood_of_wrong_type_messages_makes_one_warning_with_a_count() {
         tokio::time::timeout(Duration::from_secs(5), seen.recv()).await,
         Ok(Some(7))
     );
-    assert_eq!(captured.warnings().len(), 1, "one wrong message, one line");
+    assert_eq!(
+        captured.warnings("rejected").len(),
+        1,
+        "one wrong message, one line"
+    );
 
     flood(5_000).await;
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(5), seen.recv()).await,
         Ok(Some(7))
     );
-    assert_eq!(captured.warnings().len(), 1, "{:?}", captured.warnings());
+    assert_eq!(
+        captured.warnings("rejected").len(),
+        1,
+        "{:?}",
+        captured.warnings("rejected")
+    );
     assert!(
         seen.try_recv().is_err(),
         "nothing of the flood was delivered"
@@ -117,7 +90,7 @@ async fn a_flood_of_wrong_type_messages_makes_one_warning_with_a_count() {
         tokio::time::timeout(Duration::from_secs(5), seen.recv()).await,
         Ok(Some(7))
     );
-    let warnings = captured.warnings();
+    let warnings = captured.warnings("rejected");
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[1].contains("held_back=5000"), "{}", warnings[1]);
     assert_eq!(b.stats().dead_letters, 5_002);

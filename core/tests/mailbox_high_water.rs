@@ -2,41 +2,13 @@
 //! high-water mark the node warns, naming the process, at most once every
 //! 10 s, and `Node::stats` shows the largest mailboxes.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use beamish_core::{async_trait, Context, ExitReason, Node, Process, SpawnOpts};
+use support::logs::capture;
 use tokio::sync::{mpsc, oneshot};
-
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut bytes = self
-            .0
-            .lock()
-            .map_err(|_| std::io::Error::other("capture buffer poisoned"))?;
-        bytes.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn warnings(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned"))
-            .lines()
-            .filter(|line| line.contains("WARN"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 enum Job {
     /// Wait for the gate before going on.
@@ -92,13 +64,7 @@ async fn flood(
 
 #[tokio::test(start_paused = true)]
 async fn a_mailbox_past_its_high_water_mark_warns_once_a_period_and_shows_in_stats() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _default) = capture();
 
     let node = Node::new().expect("runtime");
     let (tx, mut done) = mpsc::unbounded_channel();
@@ -111,7 +77,11 @@ async fn a_mailbox_past_its_high_water_mark_warns_once_a_period_and_shows_in_sta
 
     // Below the mark: nothing said.
     flood(&slow, &mut done, 50, || {}).await;
-    assert!(captured.warnings().is_empty(), "{:?}", captured.warnings());
+    assert!(
+        captured.warnings("").is_empty(),
+        "{:?}",
+        captured.warnings("")
+    );
 
     // Above it: one warning, naming the process; the stats show it.
     flood(&slow, &mut done, 150, || {
@@ -120,7 +90,7 @@ async fn a_mailbox_past_its_high_water_mark_warns_once_a_period_and_shows_in_sta
         assert!(largest.iter().all(|(pid, _)| *pid != idle.pid()));
     })
     .await;
-    let warnings = captured.warnings();
+    let warnings = captured.warnings("");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains(&slow.pid().to_string()),
@@ -131,10 +101,10 @@ async fn a_mailbox_past_its_high_water_mark_warns_once_a_period_and_shows_in_sta
 
     // Again at once: held back. After the period: said again, with a count.
     flood(&slow, &mut done, 150, || {}).await;
-    assert_eq!(captured.warnings().len(), 1);
+    assert_eq!(captured.warnings("").len(), 1);
     tokio::time::advance(Duration::from_secs(10)).await;
     flood(&slow, &mut done, 150, || {}).await;
-    let warnings = captured.warnings();
+    let warnings = captured.warnings("");
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[1].contains("held_back=1"), "{}", warnings[1]);
     assert!(node.stats().largest_mailboxes.is_empty());

@@ -1,35 +1,10 @@
 //! Every log line a handler writes names its process: the pid, and the
 //! registered name once there is one.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use beamish_core::{async_trait, Context, ExitReason, Node, Process, ReplyTo, SpawnOpts};
-
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut bytes = self
-            .0
-            .lock()
-            .map_err(|_| std::io::Error::other("capture buffer poisoned"))?;
-        bytes.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
+use support::logs::capture;
 
 struct Chatty;
 
@@ -68,13 +43,7 @@ impl Process for Chatty {
 
 #[test]
 fn handler_logs_carry_the_pid_and_name() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _default) = capture();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

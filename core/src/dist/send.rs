@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::cluster::TrySend;
+use super::cluster::{Cluster, TrySend};
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
 use crate::{Node, NodeName, Pid};
@@ -149,11 +149,7 @@ impl Node {
         node: NodeName,
         frame: Outgoing,
     ) -> Result<(), RemoteSendError> {
-        let cluster = self
-            .inner
-            .cluster()
-            .ok_or(RemoteSendError::NoConnection(node))?;
-        match cluster.try_send(node, frame) {
+        match self.cluster_for(node)?.try_send(node, frame) {
             Ok(()) => Ok(()),
             Err(TrySend::Full(..)) => Err(RemoteSendError::Busy(node)),
             Err(TrySend::Failed(err)) => Err(err),
@@ -167,10 +163,13 @@ impl Node {
         node: NodeName,
         frame: Outgoing,
     ) -> Result<(), RemoteSendError> {
-        let cluster = self
-            .inner
+        self.cluster_for(node)?.send_waiting(node, frame).await
+    }
+
+    /// The cluster, through which `node` is reached.
+    fn cluster_for(&self, node: NodeName) -> Result<&Cluster, RemoteSendError> {
+        self.inner
             .cluster()
-            .ok_or(RemoteSendError::NoConnection(node))?;
-        cluster.send_waiting(node, frame).await
+            .ok_or(RemoteSendError::NoConnection(node))
     }
 }

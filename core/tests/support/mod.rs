@@ -3,6 +3,8 @@
 //! sees on a channel.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod logs;
+
 use std::time::Duration;
 
 use beamish_core::{
