@@ -138,6 +138,8 @@ impl Node {
         transports: Vec<Arc<dyn Transport>>,
         listen: &[Endpoint],
     ) -> Result<Vec<Endpoint>, ClusterError> {
+        let secret = config.cookie.transport_secret();
+        transports.iter().for_each(|t| t.use_secret(secret.clone()));
         let cluster = Arc::new_cyclic(|me| Cluster {
             config,
             transports,

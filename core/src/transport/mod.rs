@@ -66,6 +66,46 @@ pub trait Transport: Send + Sync + 'static {
     /// [`TransportError::WrongScheme`], [`TransportError::Unreachable`], or
     /// an I/O failure.
     async fn connect(&self, endpoint: &Endpoint) -> Result<Connection, TransportError>;
+
+    /// Takes the secret the node derives from its cookie, which every node
+    /// of the cluster derives alike (see [`SharedSecret`]). The node hands
+    /// it to each of its transports when it joins, before it listens or
+    /// connects.
+    ///
+    /// A transport that delivers frames outside an authenticated
+    /// connection (a durable broker's frames left from a node's earlier
+    /// life) signs and verifies them with a key derived from it. The
+    /// default ignores it.
+    fn use_secret(&self, secret: SharedSecret) {
+        let _ = secret;
+    }
+}
+
+/// A secret every node that knows the cluster's cookie derives alike, and
+/// nothing else can: handed to the transports
+/// ([`Transport::use_secret`]) to key what they authenticate themselves.
+/// It is not the cookie, and tells nothing of it; its `Debug` form does
+/// not show it.
+#[derive(Clone)]
+pub struct SharedSecret([u8; 32]);
+
+impl SharedSecret {
+    /// A secret from its bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Its bytes, to derive keys from (with a label of the transport's
+    /// own, so that keys for different uses differ).
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSecret(..)")
+    }
 }
 
 /// Incoming connections at one endpoint.

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::transport::SharedSecret;
+
 /// Cookies shorter than this many bytes can be guessed; the node warns.
 pub(crate) const SHORT_COOKIE: usize = 16;
 
@@ -138,6 +140,25 @@ impl Cookie {
     /// Whether the cookie is short enough to be guessed.
     pub(crate) fn is_short(&self) -> bool {
         self.0.len() < SHORT_COOKIE
+    }
+
+    /// The secret the node hands its transports
+    /// ([`Transport::use_secret`](crate::transport::Transport::use_secret)):
+    /// HMAC-SHA256 of a label of its own under the cookie, which no
+    /// handshake proof shares, so that it neither reveals the cookie nor
+    /// passes for a proof.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::dist::Cookie;
+    ///
+    /// let secret = Cookie::new("secret").transport_secret();
+    /// assert_eq!(secret.expose(), Cookie::new("secret").transport_secret().expose());
+    /// assert_eq!(format!("{secret:?}"), "SharedSecret(..)");
+    /// ```
+    pub fn transport_secret(&self) -> SharedSecret {
+        SharedSecret::new(self.sign(b"beamish/transport secret v1", &[]))
     }
 
     /// The HMAC-SHA256 of `label` then `transcript` under the cookie.

@@ -265,6 +265,20 @@ fn messages_after_the_end_are_errors() {
     ));
 }
 
+#[test]
+fn the_transport_secret_is_the_cookies_own_and_not_the_cookie() {
+    let secret = Cookie::new("s").transport_secret();
+    assert_eq!(
+        secret.expose(),
+        Cookie::new("s").transport_secret().expose()
+    );
+    assert_ne!(
+        secret.expose(),
+        Cookie::new("t").transport_secret().expose()
+    );
+    assert_eq!(format!("{secret:?}"), "SharedSecret(..)");
+}
+
 proptest! {
     #[test]
     fn arbitrary_input_never_panics(first in proptest::collection::vec(any::<u8>(), 0..200), second in proptest::collection::vec(any::<u8>(), 0..200)) {
