@@ -98,6 +98,16 @@ pub fn message<M: Serialize>(to: Pid, msg: &M) -> Bytes {
     encode_send(Dest::of(to), msg, None).expect("the message encodes")
 }
 
+/// A message for the process registered as `name` on the receiving node,
+/// as a cast by name carries it.
+///
+/// # Panics
+///
+/// If `msg` cannot be encoded.
+pub fn message_to_name<M: Serialize>(name: &str, msg: &M) -> Bytes {
+    encode_send(Dest::Name(name.to_owned()), msg, None).expect("the message encodes")
+}
+
 /// `from` asks to be linked to `to`.
 pub fn link(from: Pid, to: Pid) -> Bytes {
     encode(&Envelope::Link { from, to })
