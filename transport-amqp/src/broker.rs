@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use crate::ack::Failures;
 use crate::demux::Route;
 use crate::session::{lost, SessionKey};
+use crate::signature::FrameKey;
 use crate::{Mode, Settings};
 
 /// What [`Broker::ensure`] returns.
@@ -103,6 +104,11 @@ pub(crate) struct Broker {
     pub(crate) me: Weak<Broker>,
     /// How often the handlers of durable frames failed.
     pub(crate) failures: Arc<Failures>,
+    /// The key durable frames are signed with, once the node has handed
+    /// its secret.
+    frame_key: Mutex<Option<Arc<FrameKey>>>,
+    /// Frames refused for want of a valid signature, acknowledged.
+    pub(crate) refused: AtomicU64,
 }
 
 impl Broker {
@@ -122,7 +128,19 @@ impl Broker {
             runtime: std::sync::OnceLock::new(),
             me: me.clone(),
             failures: Arc::new(Failures::new(settings.delivery_limit, me.clone())),
+            frame_key: Mutex::new(None),
+            refused: AtomicU64::new(0),
         })
+    }
+
+    /// The key durable frames are signed and verified with, if the node
+    /// has handed its secret.
+    pub(crate) fn frame_key(&self) -> Option<Arc<FrameKey>> {
+        self.frame_key.lock().clone()
+    }
+
+    pub(crate) fn use_frame_key(&self, key: Arc<FrameKey>) {
+        *self.frame_key.lock() = Some(key);
     }
 
     pub(crate) fn node(&self) -> &str {

@@ -7,7 +7,6 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use lapin::message::DeliveryResult;
-use lapin::options::BasicAckOptions;
 use lapin::ConsumerDelegate;
 
 use crate::broker::Broker;
@@ -31,9 +30,10 @@ impl ConsumerDelegate for Inbox {
                     .broker
                     .upgrade()
                     .and_then(|broker| broker.route(delivery, self.generation));
+                let broker = self.broker.clone();
                 return Box::pin(async move {
-                    if let Some(acker) = settle {
-                        let _ = acker.ack(BasicAckOptions::default()).await;
+                    if let Some(settle) = settle {
+                        settle.settle(broker).await;
                     }
                 });
             }

@@ -3,21 +3,62 @@
 //! `accept`; frames of a session this node does not know (left from its
 //! earlier life) yield a resumed connection.
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use beamish_core::transport::{Connection, Incoming};
 use bytes::Bytes;
+use lapin::options::BasicAckOptions;
 use tokio::sync::mpsc;
 
 use crate::ack::{Counted, DeliveryAck};
 use crate::broker::Broker;
 use crate::session::{AmqpFrames, AmqpSink, Idle, Item, ReceiveOnly, SessionKey};
+use crate::signature::{mac_of, Signed, Unauthenticated};
 use crate::Mode;
 
 /// What kind of message a frame travels in (the AMQP `type` property).
 pub(crate) const OPEN: &str = "open";
 pub(crate) const DATA: &str = "data";
 pub(crate) const CLOSE: &str = "close";
+
+/// A delivery settled at once, without waiting for a handler.
+#[derive(Debug)]
+pub(crate) enum Settle {
+    /// Acknowledged: an opening, a closing, or a message that can never be
+    /// handled.
+    Ack(lapin::Acker),
+    /// A frame refused for want of a valid signature: acknowledged, so
+    /// that it does not come again, then counted.
+    Refused(Incoming),
+}
+
+impl Settle {
+    /// Acknowledges the delivery; counts a refused frame in `broker`.
+    pub(crate) async fn settle(self, broker: Weak<Broker>) {
+        match self {
+            Settle::Ack(acker) => {
+                let _ = acker.ack(BasicAckOptions::default()).await;
+            }
+            Settle::Refused(frame) => {
+                if let Err(err) = frame.ack().await {
+                    tracing::debug!("a refused frame could not be acknowledged: {err}");
+                }
+                if let Some(broker) = broker.upgrade() {
+                    broker.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// The number a durable frame's sender gave it (its message id).
+fn seq_of(properties: &lapin::BasicProperties) -> Option<u64> {
+    properties
+        .message_id()
+        .as_ref()
+        .and_then(|id| id.as_str().parse::<u64>().ok())
+}
 
 /// Where a session's frames go.
 #[derive(Debug)]
@@ -107,16 +148,16 @@ impl Broker {
     }
 
     /// Routes one delivery from the inbox, at once and in order (on the
-    /// broker connection's own thread); returns what is to be acknowledged
+    /// broker connection's own thread); returns what is to be settled
     /// without waiting for a handler (in durable mode: openings, closings,
-    /// and frames that can never be handled).
+    /// and frames that can never be handled or are refused).
     pub(crate) fn route(
         &self,
         delivery: lapin::message::Delivery,
         generation: u64,
-    ) -> Option<lapin::Acker> {
+    ) -> Option<Settle> {
         let durable = self.mode() == Mode::Durable;
-        let settle = durable.then(|| delivery.acker.clone());
+        let settle = durable.then(|| Settle::Ack(delivery.acker.clone()));
         let props = &delivery.properties;
         let kind = props.kind().as_ref().map(|k| k.as_str());
         let from = props.reply_to().as_ref().map(|f| f.as_str());
@@ -135,8 +176,7 @@ impl Broker {
             DATA => {
                 let size = delivery.data.len();
                 if size <= self.settings.max_frame {
-                    self.data(key, delivery);
-                    return None;
+                    return self.data(key, delivery);
                 }
                 tracing::warn!(peer = %key.0, size, "a frame over the limit ends the session");
                 self.forget(
@@ -168,16 +208,22 @@ impl Broker {
     }
 
     /// A frame to its session; to a resumed connection if the session is
-    /// not known (or no longer received), in durable mode.
-    fn data(&self, key: SessionKey, mut delivery: lapin::message::Delivery) {
+    /// not known (or no longer received), in durable mode, if it is signed.
+    fn data(&self, key: SessionKey, mut delivery: lapin::message::Delivery) -> Option<Settle> {
         let durable = self.mode() == Mode::Durable;
+        // Where the frame goes, and whether it goes to a resumed
+        // connection, delivered without a handshake.
+        let (route, resumed) = match self.sessions.lock().get(&key) {
+            Some(route) => (Some(route.tx.clone()), !route.watched),
+            None => (None, true),
+        };
+        if route.is_none() && !durable {
+            tracing::debug!(peer = %key.0, "dropped a frame of an unknown session");
+            return None;
+        }
         let payload = Bytes::from(std::mem::take(&mut delivery.data));
         // Numbered by its sender, so that failures of its handler count.
-        let seq = delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .and_then(|id| id.as_str().parse::<u64>().ok());
+        let seq = seq_of(&delivery.properties);
         let counted = seq.map(|seq| {
             let id = (key.clone(), seq);
             let last = self.failures.last_chance(&id);
@@ -187,33 +233,82 @@ impl Broker {
                 failures: Arc::clone(&self.failures),
             }
         });
-        let frame = || {
-            if durable {
-                let acker = delivery.acker.clone();
-                let ack = Box::new(DeliveryAck::new(delivery.acker, counted));
-                Item::Frame(Incoming::with_ack(payload, ack), Some(acker))
-            } else {
-                Item::Frame(Incoming::new(payload), None)
-            }
+        let frame = if durable {
+            let acker = delivery.acker.clone();
+            let ack = Box::new(DeliveryAck::new(delivery.acker, counted));
+            Item::Frame(Incoming::with_ack(payload.clone(), ack), Some(acker))
+        } else {
+            Item::Frame(Incoming::new(payload.clone()), None)
         };
-        let route = self.sessions.lock().get(&key).map(|route| route.tx.clone());
+        let signed = |frame| match self.authenticate(&key, &delivery.properties, &payload) {
+            Ok(()) => Ok(frame),
+            Err(why) => Err(self.refuse(&key, why, frame)),
+        };
+        let frame = if resumed {
+            match signed(frame) {
+                Ok(frame) => frame,
+                Err(refused) => return refused,
+            }
+        } else {
+            frame
+        };
         let frame = match route {
-            Some(tx) => match tx.send(frame()) {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(item)) => {
+            Some(tx) => match tx.send(frame) {
+                Ok(()) => return None,
+                Err(mpsc::error::SendError(frame)) => {
                     // The session's receiver is gone.
                     self.sessions.lock().remove(&key);
-                    item
+                    if !durable {
+                        return None;
+                    }
+                    if resumed {
+                        frame
+                    } else {
+                        match signed(frame) {
+                            Ok(frame) => frame,
+                            Err(refused) => return refused,
+                        }
+                    }
                 }
             },
-            None if durable => frame(),
-            None => {
-                tracing::debug!(peer = %key.0, "dropped a frame of an unknown session");
-                return;
-            }
+            None => frame,
         };
-        if durable {
-            self.resume(key, frame);
+        self.resume(key, frame);
+        None
+    }
+
+    /// Whether a frame of the session `key` was signed with this cluster's
+    /// key (see [`crate::signature`]).
+    fn authenticate(
+        &self,
+        key: &SessionKey,
+        properties: &lapin::BasicProperties,
+        body: &[u8],
+    ) -> Result<(), Unauthenticated> {
+        let frame_key = self.frame_key().ok_or(Unauthenticated::NoSecret)?;
+        let mac = mac_of(properties)?;
+        let seq = seq_of(properties).ok_or(Unauthenticated::Malformed)?;
+        let signed = Signed {
+            from: &key.0,
+            to: self.node(),
+            session: key.1,
+            seq,
+            body,
+        };
+        frame_key.verify(&signed, mac)
+    }
+
+    /// A frame that failed [`authenticate`](Self::authenticate): it is
+    /// acknowledged, so that it does not come again, and counted.
+    fn refuse(&self, key: &SessionKey, why: Unauthenticated, frame: Item) -> Option<Settle> {
+        tracing::warn!(
+            peer = %key.0,
+            session = key.1,
+            "refused a frame of a session this node does not know: {why}"
+        );
+        match frame {
+            Item::Frame(frame, _) => Some(Settle::Refused(frame)),
+            Item::End | Item::Lost(_) => None,
         }
     }
 

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::broker::{inbox_of, Broker, EXCHANGE};
 use crate::demux::{CLOSE, DATA, OPEN};
+use crate::signature::{FrameKey, Signed};
 use crate::Mode;
 
 /// What a session's receiving side is given.
@@ -114,7 +115,7 @@ pub(crate) struct AmqpSink {
     /// reconnection the session is gone.
     generation: u64,
     closed: bool,
-    /// The number of the last durable frame sent, its message id.
+    /// The number of the last durable data frame sent, its message id.
     seq: u64,
 }
 
@@ -130,17 +131,36 @@ impl AmqpSink {
         }
     }
 
-    /// A frame's properties; a persistent frame is numbered.
-    fn properties(&mut self, kind: &str, persistent: bool) -> BasicProperties {
-        let props = properties(self.broker.node(), self.session, kind);
-        if persistent {
-            self.seq += 1;
-            props
-                .with_delivery_mode(2)
-                .with_message_id(self.seq.to_string().into())
-        } else {
-            props
+    /// A data frame's properties. In durable mode it is numbered and, once
+    /// the node has handed its secret, signed (see [`crate::signature`]);
+    /// it is persistent unless it is a heartbeat tick (an empty frame),
+    /// which need not outlive a crash.
+    fn data_properties(
+        &mut self,
+        frame: &[u8],
+        durable: bool,
+        key: Option<&FrameKey>,
+    ) -> BasicProperties {
+        let props = properties(self.broker.node(), self.session, DATA);
+        if !durable {
+            return props;
         }
+        self.seq += 1;
+        let mut props = props.with_message_id(self.seq.to_string().into());
+        if !frame.is_empty() {
+            props = props.with_delivery_mode(2);
+        }
+        let Some(key) = key else {
+            return props;
+        };
+        let signed = Signed {
+            from: self.broker.node(),
+            to: &self.peer,
+            session: self.session,
+            seq: self.seq,
+            body: frame,
+        };
+        key.seal(&signed, props)
     }
 }
 
@@ -178,10 +198,14 @@ impl FrameSink for AmqpSink {
         } else {
             self.broker.live_for(self.generation)?
         };
+        let key = if durable {
+            self.broker.frame_key()
+        } else {
+            None
+        };
         let mut confirms = Vec::with_capacity(if durable { frames.len() } else { 0 });
         for frame in &frames {
-            // Heartbeat ticks (empty frames) need not outlive a crash.
-            let persistent = durable && !frame.is_empty();
+            let properties = self.data_properties(frame, durable, key.as_deref());
             let confirm = live
                 .publish
                 .basic_publish(
@@ -189,7 +213,7 @@ impl FrameSink for AmqpSink {
                     self.peer.as_str().into(),
                     BasicPublishOptions::default(),
                     frame,
-                    self.properties(DATA, persistent),
+                    properties,
                 )
                 .await
                 .map_err(lost)?;
@@ -221,7 +245,7 @@ impl FrameSink for AmqpSink {
                     self.peer.as_str().into(),
                     BasicPublishOptions::default(),
                     b"",
-                    self.properties(CLOSE, false),
+                    properties(self.broker.node(), self.session, CLOSE),
                 )
                 .await;
         }

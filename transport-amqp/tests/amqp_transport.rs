@@ -12,7 +12,7 @@ use beamish_transport_amqp::Mode;
 use bytes::Bytes;
 use lapin::options::BasicGetOptions;
 use lapin::types::AMQPValue;
-use support::{at, broker, next, transport, unique, Pair, WAIT};
+use support::{at, broker, next, secret, transport, unique, Pair, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_a_session_to_a_node_without_an_inbox_is_unreachable() {
@@ -91,6 +91,9 @@ async fn unacknowledged_frames_reach_the_nodes_next_life() {
     let (server, client) = (unique("crashing"), unique("sender"));
     let first = transport(&server, Mode::Durable);
     let a = transport(&client, Mode::Durable);
+    // Frames left from an earlier life are taken only if signed with the
+    // cluster's key, which a node hands its transports when it joins.
+    a.use_secret(secret());
     let Pair {
         a,
         b: first,
@@ -116,6 +119,7 @@ async fn unacknowledged_frames_reach_the_nodes_next_life() {
 
     let second =
         transport(&server, Mode::Durable).resumed_idle(std::time::Duration::from_millis(300));
+    second.use_secret(secret());
     let mut listener = second.listen(&broker()).await.expect("listens again");
     let mut resumed = tokio::time::timeout(WAIT, listener.accept())
         .await

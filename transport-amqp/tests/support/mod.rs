@@ -5,18 +5,24 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use beamish_core::dist::Endpoint;
-use beamish_core::transport::{Connection, Incoming, Listener, Transport, TransportError};
+use beamish_core::dist::{Cookie, Endpoint};
+use beamish_core::transport::{
+    Connection, Incoming, Listener, SharedSecret, Transport, TransportError,
+};
 use beamish_transport_amqp::{AmqpTransport, Mode};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, ConnectionProperties};
 
 /// How long a test waits for the broker before failing.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// The broker every AMQP test uses, as lapin takes it.
+pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
 /// The broker every AMQP test uses.
 pub fn broker() -> Endpoint {
-    "amqp://guest:guest@127.0.0.1:5672/%2f"
-        .parse()
-        .expect("valid")
+    BROKER.parse().expect("valid")
 }
 
 /// A node identity unique to this run.
@@ -33,6 +39,14 @@ pub fn transport(node: &str, mode: Mode) -> AmqpTransport {
     AmqpTransport::new(&broker(), node, mode)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_secs(60))
+}
+
+/// The cookie of the tests' cluster.
+pub const COOKIE: &str = "amqp-tests";
+
+/// The secret a node of the tests' cluster hands its transports.
+pub fn secret() -> SharedSecret {
+    Cookie::new(COOKIE).transport_secret()
 }
 
 /// The endpoint of `node`.
@@ -82,5 +96,72 @@ impl Pair {
         for transport in [self.a, self.b] {
             transport.delete_inbox().await.expect("inbox deleted");
         }
+    }
+}
+
+/// Publishes `messages` with plain lapin, as any user of the broker could,
+/// to the inbox of `node` (through the exchange that routes frames to node
+/// inboxes); returns once the broker has confirmed every one.
+pub async fn publish_raw(node: &str, messages: Vec<(Vec<u8>, BasicProperties)>) {
+    let conn = lapin::Connection::connect(BROKER, ConnectionProperties::default())
+        .await
+        .expect("connects");
+    let channel = conn.create_channel().await.expect("a channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let mut confirms = Vec::with_capacity(messages.len());
+    for (body, properties) in messages {
+        let confirm = channel
+            .basic_publish(
+                "beamish.nodes".into(),
+                node.into(),
+                BasicPublishOptions::default(),
+                &body,
+                properties,
+            )
+            .await
+            .expect("published");
+        confirms.push(confirm);
+    }
+    for confirm in confirms {
+        assert!(
+            confirm.await.expect("confirmed").is_ack(),
+            "the broker took it"
+        );
+    }
+    let _ = conn.close(200, "done".into()).await;
+}
+
+/// How many messages wait in the queue `queue` (not counting those
+/// delivered and not yet acknowledged).
+pub async fn queue_depth(queue: &str) -> u32 {
+    let conn = lapin::Connection::connect(BROKER, ConnectionProperties::default())
+        .await
+        .expect("connects");
+    let channel = conn.create_channel().await.expect("a channel");
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let queue = channel
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await
+        .expect("the queue exists");
+    let _ = conn.close(200, "done".into()).await;
+    queue.message_count()
+}
+
+/// Polls `done` until it holds, failing the test if it does not in time:
+/// for counters that have nothing to wait on.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in time"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
