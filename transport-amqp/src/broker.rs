@@ -21,6 +21,7 @@ use crate::ack::Failures;
 use crate::demux::Route;
 use crate::session::{lost, SessionKey};
 use crate::signature::FrameKey;
+use crate::warnings::Warnings;
 use crate::{Mode, Settings};
 
 /// What [`Broker::ensure`] returns.
@@ -109,6 +110,10 @@ pub(crate) struct Broker {
     frame_key: Mutex<Option<Arc<FrameKey>>>,
     /// Frames refused for want of a valid signature, acknowledged.
     pub(crate) refused: AtomicU64,
+    /// Warnings about what arrives in the inbox, rate limited, and the
+    /// debug lines about it, limited apart.
+    pub(crate) warnings: Warnings,
+    pub(crate) notes: Warnings,
 }
 
 impl Broker {
@@ -130,6 +135,8 @@ impl Broker {
             failures: Arc::new(Failures::new(settings.delivery_limit, me.clone())),
             frame_key: Mutex::new(None),
             refused: AtomicU64::new(0),
+            warnings: Warnings::default(),
+            notes: Warnings::default(),
         })
     }
 
@@ -141,6 +148,17 @@ impl Broker {
 
     pub(crate) fn use_frame_key(&self, key: Arc<FrameKey>) {
         *self.frame_key.lock() = Some(key);
+    }
+
+    /// Logs how many warnings of each kind were held back in a period that
+    /// is over, if any were: a flood that has ended is still counted.
+    pub(crate) fn report_held_back(&self) {
+        for (kind, held_back) in self.warnings.overdue(std::time::Instant::now()) {
+            tracing::warn!(kind, held_back, inbox = %self.inbox(), "warnings held back");
+        }
+        for (kind, held_back) in self.notes.overdue(std::time::Instant::now()) {
+            tracing::debug!(kind, held_back, inbox = %self.inbox(), "debug lines held back");
+        }
     }
 
     pub(crate) fn node(&self) -> &str {

@@ -15,6 +15,7 @@ use crate::ack::{Counted, DeliveryAck};
 use crate::broker::Broker;
 use crate::session::{AmqpFrames, AmqpSink, Idle, Item, ReceiveOnly, SessionKey};
 use crate::signature::{mac_of, Signed, Unauthenticated};
+use crate::warnings::{debug_limited, warn_limited};
 use crate::Mode;
 
 /// What kind of message a frame travels in (the AMQP `type` property).
@@ -166,7 +167,13 @@ impl Broker {
             .as_ref()
             .and_then(|s| s.as_str().parse::<u64>().ok());
         let (Some(kind), Some(from), Some(session)) = (kind, from, session) else {
-            tracing::warn!(inbox = %self.inbox(), "dropped a message that is not a beamish frame");
+            warn_limited!(
+                self.warnings,
+                "not a frame",
+                from.unwrap_or("an unnamed sender"),
+                inbox = %self.inbox(),
+                "dropped a message that is not a beamish frame"
+            );
             return settle;
         };
         let key = (from.to_owned(), session);
@@ -178,7 +185,13 @@ impl Broker {
                 if size <= self.settings.max_frame {
                     return self.data(key, delivery);
                 }
-                tracing::warn!(peer = %key.0, size, "a frame over the limit ends the session");
+                warn_limited!(
+                    self.warnings,
+                    "over the limit",
+                    &key.0,
+                    size,
+                    "a frame over the limit ends the session"
+                );
                 self.forget(
                     &key,
                     Item::Lost(format!(
@@ -188,7 +201,13 @@ impl Broker {
                 );
                 // Acknowledged: it can never be handled.
             }
-            other => tracing::warn!(kind = other, "dropped a message of an unknown kind"),
+            other => warn_limited!(
+                self.warnings,
+                "unknown kind",
+                from,
+                kind = other,
+                "dropped a message of an unknown kind"
+            ),
         }
         settle
     }
@@ -197,7 +216,12 @@ impl Broker {
     fn opened(&self, key: SessionKey, generation: u64) {
         let accepted = self.accepted.lock().clone();
         let Some(accepted) = accepted else {
-            tracing::debug!(peer = %key.0, "an opening while not listening, dropped");
+            debug_limited!(
+                self.notes,
+                "opening while not listening",
+                &key.0,
+                "an opening while not listening, dropped"
+            );
             return;
         };
         let frames = self.register(key.clone(), true);
@@ -218,7 +242,12 @@ impl Broker {
             None => (None, true),
         };
         if route.is_none() && !durable {
-            tracing::debug!(peer = %key.0, "dropped a frame of an unknown session");
+            debug_limited!(
+                self.notes,
+                "unknown session",
+                &key.0,
+                "dropped a frame of an unknown session"
+            );
             return None;
         }
         let payload = Bytes::from(std::mem::take(&mut delivery.data));
@@ -301,8 +330,10 @@ impl Broker {
     /// A frame that failed [`authenticate`](Self::authenticate): it is
     /// acknowledged, so that it does not come again, and counted.
     fn refuse(&self, key: &SessionKey, why: Unauthenticated, frame: Item) -> Option<Settle> {
-        tracing::warn!(
-            peer = %key.0,
+        warn_limited!(
+            self.warnings,
+            "unauthenticated",
+            &key.0,
             session = key.1,
             "refused a frame of a session this node does not know: {why}"
         );

@@ -140,12 +140,22 @@
 //!   random, 64 bits, and travels in the frames' properties), or end it
 //!   with a `close` naming it: the handshake vouches for a live session,
 //!   and its frames are not verified;
-//! - fill, purge or delete queues, publish garbage (acknowledged and
-//!   dropped), or open sessions whose handshakes fail, as any broker user
-//!   can deny service.
+//! - fill, purge or delete queues, publish garbage (acknowledged, dropped,
+//!   and logged sparingly: see below), or open sessions whose handshakes
+//!   fail, as any broker user can deny service.
 //!
 //! So keep the nodes' vhost to broker users you would trust with the
 //! cookie when confidentiality or live sessions matter.
+//!
+//! # Warnings
+//!
+//! Every warning the transport logs about a message it receives (not a
+//! beamish frame, of an unknown kind, over the frame limit, unsigned or
+//! wrongly signed) is rate limited by kind and by source (the sender the
+//! message names): at most one line per source and four per kind every
+//! 10 s. The next line of a kind says how many were held back since the
+//! last; once the 10 s are over, a line says so for a flood that has
+//! stopped.
 //!
 //! # Example
 //!
@@ -175,6 +185,7 @@ mod demux;
 mod presence;
 mod session;
 mod signature;
+mod warnings;
 
 use std::fmt;
 use std::sync::atomic::Ordering;

@@ -61,7 +61,8 @@ pub(crate) async fn present(live: &Live, peer: &str, timeout: Duration) -> Optio
     }
 }
 
-/// Watches the peers of this node's sessions until the transport stops.
+/// Watches the peers of this node's sessions until the transport stops;
+/// with each round, logs the warnings held back in a period that is over.
 pub(crate) async fn watch(broker: Weak<Broker>, mut stop: watch::Receiver<bool>) {
     let mut misses: HashMap<String, u32> = HashMap::new();
     let mut generation = 0;
@@ -78,6 +79,7 @@ pub(crate) async fn watch(broker: Weak<Broker>, mut stop: watch::Receiver<bool>)
             return;
         };
         me.check_connection();
+        me.report_held_back();
         let Some(live) = me.current() else {
             continue;
         };
