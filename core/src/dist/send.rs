@@ -163,7 +163,13 @@ impl Node {
         node: NodeName,
         frame: Outgoing,
     ) -> Result<(), RemoteSendError> {
-        self.cluster_for(node)?.send_waiting(node, frame).await
+        let cluster = self.cluster_for(node)?;
+        // The common case, room at once, builds no waiting future.
+        match cluster.try_send(node, frame) {
+            Ok(()) => Ok(()),
+            Err(TrySend::Failed(err)) => Err(err),
+            Err(TrySend::Full(frame, _)) => cluster.send_waiting(node, frame).await,
+        }
     }
 
     /// The cluster, through which `node` is reached.
