@@ -228,11 +228,7 @@ impl NodeInner {
         if let Some(cluster) = self.cluster() {
             cluster.calls_lost(node);
         }
-        let procs: Vec<Arc<dyn AnyProcess>> = self
-            .table
-            .iter()
-            .map(|entry| Arc::clone(entry.value()))
-            .collect();
+        let procs = self.live();
         for proc in procs {
             let (links, monitors) = {
                 let mut sig = proc.core().sig.lock();

@@ -2,7 +2,6 @@
 //! node's counters, and the crashes nobody watched.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use super::{AnyProcess, Failure, Node, NodeInner, NodeStats, ProcessInfo, Watcher};
 use crate::Pid;
@@ -16,12 +15,7 @@ const KEPT_FAILURES: usize = 256;
 impl Node {
     /// A snapshot of every live process, in spawn order.
     pub fn processes(&self) -> Vec<ProcessInfo> {
-        let procs: Vec<Arc<dyn AnyProcess>> = self
-            .inner
-            .table
-            .iter()
-            .map(|entry| Arc::clone(entry.value()))
-            .collect();
+        let procs = self.inner.live();
         let mut infos: Vec<ProcessInfo> = procs.iter().map(|p| info_of(&**p)).collect();
         infos.sort_by_key(|info| info.pid.id());
         infos
@@ -35,14 +29,7 @@ impl Node {
     /// Node-wide counters.
     pub fn stats(&self) -> NodeStats {
         let counters = &self.inner.counters;
-        // Collected first: a mailbox's lock is not taken while the table
-        // is being iterated.
-        let procs: Vec<Arc<dyn AnyProcess>> = self
-            .inner
-            .table
-            .iter()
-            .map(|entry| Arc::clone(entry.value()))
-            .collect();
+        let procs = self.inner.live();
         let mut largest: Vec<(Pid, usize)> = procs
             .iter()
             .map(|proc| (proc.core().pid, proc.mailbox_len()))

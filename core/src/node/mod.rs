@@ -136,6 +136,15 @@ impl NodeInner {
             .map(|entry| Arc::clone(entry.value()))
     }
 
+    /// Every live process, collected first, so that no process's own lock
+    /// is taken while the table is being iterated.
+    pub(crate) fn live(&self) -> Vec<Arc<dyn AnyProcess>> {
+        self.table
+            .iter()
+            .map(|entry| Arc::clone(entry.value()))
+            .collect()
+    }
+
     /// The reason links and monitors fire with for a process that cannot be
     /// found: `NoConnection` for other nodes (no distribution is running),
     /// `NoProc` for this one.

@@ -43,11 +43,7 @@ impl Node {
         let node_pid = self.pid();
         // Collect first: watching takes the process's own locks, which must
         // not be taken while the table is being iterated.
-        let live: Vec<Arc<dyn AnyProcess>> = inner
-            .table
-            .iter()
-            .map(|entry| Arc::clone(entry.value()))
-            .collect();
+        let live = inner.live();
         let mut procs: Vec<Stopping> = live
             .into_iter()
             .map(|proc| Stopping {
@@ -101,11 +97,7 @@ impl Node {
 
         // Anything that slipped in while the flag was being raised.
         loop {
-            let late: Vec<Arc<dyn AnyProcess>> = inner
-                .table
-                .iter()
-                .map(|entry| Arc::clone(entry.value()))
-                .collect();
+            let late = inner.live();
             if late.is_empty() {
                 break;
             }

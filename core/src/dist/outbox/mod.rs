@@ -297,14 +297,7 @@ impl Outbox {
             if !ok {
                 // The reader sees the loss too and reports it; confirmed
                 // senders still waiting learn of it as their tokens drop.
-                let dropped = {
-                    let mut state = self.state.lock();
-                    state.open = false;
-                    state.bytes = 0;
-                    mem::take(&mut state.queue)
-                };
-                drop(dropped);
-                self.room.notify_waiters();
+                self.abort();
                 return;
             }
             self.heartbeat.lock().sent(Instant::now());
