@@ -10,6 +10,9 @@ bash scripts/ensure-rabbitmq.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# A million peers that come and go under new names, in a release build
+# (about a minute; a debug build runs a smaller number of them).
+cargo test --release -p beamish-core --features testing --test node_names_are_forgotten
 cargo run -q -p beamish-examples --example signup >/dev/null
 
 # The demo across two OS processes over TCP: the services node prints

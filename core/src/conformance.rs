@@ -324,7 +324,7 @@ pub async fn handshake_refusals(harness: &dyn Harness) {
     d.connect(&at_c).await.expect("d connects");
     // Another node with d's name.
     let twin = Node::builder()
-        .name(d.name().as_str())
+        .name(d.name().to_string())
         .build()
         .expect("runtime");
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -339,7 +339,7 @@ pub async fn handshake_refusals(harness: &dyn Harness) {
     assert_eq!(
         got,
         Err(ClusterError::Handshake(HandshakeError::RefusedByPeer(
-            Refusal::DuplicateName(d.name().as_str().to_owned())
+            Refusal::DuplicateName(d.name().to_string())
         )))
     );
     assert_eq!(c.nodes(), vec![d.name()]);

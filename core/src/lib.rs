@@ -114,7 +114,10 @@ pub use error::{
 pub use node::{
     ExitWatch, Failure, Node, NodeBuilder, NodeStats, ProcessInfo, ShutdownReport, Status,
 };
-pub use pid::{Creation, NodeName, NodeNameError, ParsePidError, Pid, MAX_NODE_NAME_LEN};
+pub use pid::{
+    known_node_names, Creation, NodeName, NodeNameError, ParsePidError, Pid, PinnedName,
+    MAX_NODE_NAME_LEN,
+};
 pub use process::{
     Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, TimerRef, DEFAULT_MAILBOX_HIGH_WATER,
 };

@@ -51,11 +51,8 @@ impl Cluster {
         let cluster = Arc::clone(self);
         let me = node.name();
         let mut handshake = Handshake::accept(handshake_config(node, self), move |name| {
-            cluster
-                .peers
-                .lock()
-                .keys()
-                .any(|n| n.as_str() == name && *n != me)
+            let name = NodeName::identity_of(name);
+            name != me && cluster.peers.lock().contains_key(&name)
         });
         let peer = conn.peer.clone();
         let outcome = tokio::time::timeout(

@@ -21,7 +21,7 @@ use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
 use crate::transport::{Connection, Endpoint, Transport, TransportError};
-use crate::{Node, NodeName, Pid, Signal};
+use crate::{Node, NodeName, Pid, PinnedName, Signal};
 
 /// Why [`Cluster::try_send`] did not queue a frame.
 pub(crate) enum TrySend {
@@ -102,6 +102,8 @@ pub(crate) struct Cluster {
 
 pub(super) struct PeerLink {
     id: u64,
+    /// Keeps the peer's name known while it is connected.
+    _name: PinnedName,
     /// Frames for the peer, written in order, in batches.
     outbox: Arc<Outbox>,
     /// Dropping it ends the connection's task.
@@ -275,6 +277,7 @@ impl Cluster {
                     peer.name,
                     PeerLink {
                         id,
+                        _name: peer.name.pin(),
                         outbox: Arc::clone(&outbox),
                         _stop: stop,
                     },

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::outbox::DEFAULT_OUTBOX_LIMIT;
 use super::protocol::{Cookie, HeartbeatConfig, DEFAULT_MAX_FRAME, SHORT_COOKIE};
 use crate::transport::Endpoint;
-use crate::NodeName;
+use crate::{NodeName, PinnedName};
 
 /// How a node takes part in a cluster.
 #[derive(Clone, Debug)]
@@ -19,6 +19,8 @@ pub struct ClusterConfig {
     pub(crate) max_frame: usize,
     pub(crate) outbox_limit: usize,
     pub(crate) peers: HashMap<NodeName, Endpoint>,
+    /// Keeps the configured peers' names known.
+    pinned: Vec<PinnedName>,
     pub(crate) redial: (Duration, Duration),
 }
 
@@ -43,6 +45,7 @@ impl ClusterConfig {
             max_frame: DEFAULT_MAX_FRAME,
             outbox_limit: DEFAULT_OUTBOX_LIMIT,
             peers: HashMap::new(),
+            pinned: Vec::new(),
             redial: (Duration::from_millis(100), Duration::from_secs(10)),
         }
     }
@@ -51,7 +54,9 @@ impl ClusterConfig {
     /// linking, monitoring, calling) connects on first use. Messages sent
     /// while connecting wait and go out in order.
     pub fn peer(mut self, name: NodeName, endpoint: Endpoint) -> Self {
-        self.peers.insert(name, endpoint);
+        if self.peers.insert(name, endpoint).is_none() {
+            self.pinned.push(name.pin());
+        }
         self
     }
 

@@ -57,6 +57,7 @@ impl NodeBuilder {
         Ok(Node {
             inner: Arc::new(NodeInner {
                 name,
+                _name_pin: name.pin(),
                 creation: self.creation.unwrap_or_else(Creation::fresh),
                 // Id 0 stands for the node itself.
                 next_id: AtomicU64::new(1),

@@ -83,7 +83,9 @@ pub(crate) struct ProcCore {
     pub(crate) pid: Pid,
     /// The Rust type implementing the process, for tools that look at it.
     pub(crate) process_type: &'static str,
-    pub(crate) parent: Option<Pid>,
+    /// The number of the process that spawned this one, always a process
+    /// of the same node (a number, not a pid, keeps an idle process small).
+    parent: Option<u64>,
     pub(crate) started: SystemTime,
     pub(crate) status: AtomicU8,
     pub(crate) trap_exit: AtomicBool,
@@ -98,6 +100,12 @@ pub(crate) struct ProcCore {
 }
 
 impl ProcCore {
+    /// The process that spawned this one, if a process did.
+    pub(crate) fn parent(&self) -> Option<Pid> {
+        self.parent
+            .map(|id| Pid::new(self.pid.node(), id, self.pid.creation()))
+    }
+
     /// The shared state of a process just spawned, not yet started.
     pub(crate) fn new(
         pid: Pid,
@@ -108,7 +116,14 @@ impl ProcCore {
         Self {
             pid,
             process_type,
-            parent,
+            parent: parent.map(|parent| {
+                debug_assert_eq!(
+                    (parent.node(), parent.creation()),
+                    (pid.node(), pid.creation()),
+                    "a parent is a process of the same node"
+                );
+                parent.id()
+            }),
             started: SystemTime::now(),
             status: AtomicU8::new(Status::Starting as u8),
             trap_exit: AtomicBool::new(false),

@@ -97,7 +97,7 @@ fn info_of(proc: &dyn AnyProcess) -> ProcessInfo {
         links,
         monitors,
         monitored_by,
-        parent: core.parent,
+        parent: core.parent(),
         started_at: core.started,
         trap_exit: core.traps_exits(),
         message_type: proc.message_type().to_owned(),

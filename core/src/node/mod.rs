@@ -38,7 +38,7 @@ pub(crate) use warnings::{warn_limited, Warnings};
 pub(crate) use watch::watch_core;
 pub use watch::ExitWatch;
 
-use crate::{Creation, ExitReason, MonitorRef, NodeError, NodeName, Pid};
+use crate::{Creation, ExitReason, MonitorRef, NodeError, NodeName, Pid, PinnedName};
 
 /// A running node: spawns processes and answers for them.
 ///
@@ -53,7 +53,7 @@ use crate::{Creation, ExitReason, MonitorRef, NodeError, NodeName, Pid};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), beamish_core::NodeError> {
 /// let node = Node::builder().name("orders@localhost").build()?;
-/// assert_eq!(node.name().as_str(), "orders@localhost");
+/// assert_eq!(node.name().to_string(), "orders@localhost");
 /// assert!(node.processes().is_empty());
 /// # Ok(())
 /// # }
@@ -65,6 +65,8 @@ pub struct Node {
 
 pub(crate) struct NodeInner {
     pub(crate) name: NodeName,
+    /// Keeps the node's own name known for as long as the node lives.
+    pub(crate) _name_pin: PinnedName,
     pub(crate) creation: Creation,
     pub(crate) next_id: AtomicU64,
     pub(crate) next_ref: AtomicU64,

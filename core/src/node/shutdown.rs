@@ -59,7 +59,12 @@ impl Node {
             .collect();
         let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
         for (at, p) in procs.iter().enumerate() {
-            if let Some(parent) = p.proc.core().parent.and_then(|pid| position.get(&pid.id())) {
+            if let Some(parent) = p
+                .proc
+                .core()
+                .parent()
+                .and_then(|pid| position.get(&pid.id()))
+            {
                 children.entry(*parent).or_default().push(at);
             }
         }

@@ -50,7 +50,7 @@ impl<M: Send + 'static> Context<M> {
 
     /// The process that spawned this one, if a process did.
     pub fn parent(&self) -> Option<Pid> {
-        self.shared.core.parent
+        self.shared.core.parent()
     }
 
     /// The node this process runs on.

@@ -188,6 +188,9 @@ impl Transport for LocalTransport {
         let listener = net.listeners.get(target).ok_or_else(unreachable)?.clone();
         let mode = net.modes.get(&pair).copied().unwrap_or_default();
         let (control, watched) = watch::channel(mode);
+        // Links whose connection has ended are forgotten here, so that a
+        // network that sees many short connections does not grow.
+        net.links.retain(|(_, link)| !link.is_closed());
         net.links.push((pair, control));
         drop(net);
 

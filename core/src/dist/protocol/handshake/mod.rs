@@ -65,6 +65,8 @@ const ACCEPTOR: &[u8] = b"beamish/acceptor";
 #[derive(Clone, Debug)]
 pub struct HandshakeConfig {
     name: NodeName,
+    /// The name's text, as it goes on the wire.
+    text: String,
     creation: Creation,
     cookie: Cookie,
     capabilities: u64,
@@ -75,6 +77,7 @@ impl HandshakeConfig {
     pub fn new(name: NodeName, creation: Creation, cookie: Cookie) -> Self {
         Self {
             name,
+            text: name.to_string(),
             creation,
             cookie,
             capabilities: 0,
@@ -264,7 +267,7 @@ impl Handshake {
         let hello = Wire::Hello {
             low: PROTOCOL_VERSION,
             high: PROTOCOL_VERSION,
-            name: config.name.as_str().to_owned(),
+            name: config.text.clone(),
             creation: config.creation.0,
             capabilities: config.capabilities,
             nonce,
@@ -337,7 +340,7 @@ impl Handshake {
                 }
                 let transcript = transcript(
                     version,
-                    (self.config.name.as_str(), self.config.creation.0),
+                    (self.config.text.as_str(), self.config.creation.0),
                     (&name, creation),
                     &ours,
                     &theirs,
@@ -359,7 +362,7 @@ impl Handshake {
                     return Ok(refuse(Refusal::BadCookie));
                 }
                 // Only a peer that knows the cookie learns who is connected.
-                if peer.name == self.config.name.as_str() || (self.taken)(&peer.name) {
+                if peer.name == self.config.text.as_str() || (self.taken)(&peer.name) {
                     return Ok(refuse(Refusal::DuplicateName(peer.name)));
                 }
                 let peer = peer.confirm()?;
@@ -400,7 +403,7 @@ impl Handshake {
         let transcript = transcript(
             PROTOCOL_VERSION,
             (&name, creation),
-            (self.config.name.as_str(), self.config.creation.0),
+            (self.config.text.as_str(), self.config.creation.0),
             &theirs,
             &ours,
         );
@@ -416,7 +419,7 @@ impl Handshake {
         Step::Send(
             Wire::Challenge {
                 version: PROTOCOL_VERSION,
-                name: self.config.name.as_str().to_owned(),
+                name: self.config.text.clone(),
                 creation: self.config.creation.0,
                 capabilities: self.config.capabilities,
                 nonce: ours,

@@ -97,8 +97,8 @@ fn matching_cookies_connect_both_sides() {
     let (a, b) = run(config("a@host", "secret").capabilities(0b011), acceptor);
     let a = a.expect("initiator connects");
     let b = b.expect("acceptor connects");
-    assert_eq!(a.name.as_str(), "b@host");
-    assert_eq!(b.name.as_str(), "a@host");
+    assert_eq!(a.name.to_string(), "b@host");
+    assert_eq!(b.name.to_string(), "a@host");
     assert_eq!((a.capabilities, b.capabilities), (0b010, 0b010));
     assert_eq!(a.version, PROTOCOL_VERSION);
 }

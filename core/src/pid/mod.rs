@@ -1,193 +1,15 @@
 //! Addressing: node names, creations and process identifiers.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
-use parking_lot::RwLock;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// The longest node name accepted, in bytes.
-pub const MAX_NODE_NAME_LEN: usize = 255;
+mod name;
+mod names;
 
-/// The name of a node, such as `orders@host`.
-///
-/// A node name is `name@host`: `name` is one or more ASCII letters, digits,
-/// `_` or `-`; `host` is one or more ASCII letters, digits, `_`, `-` or `.`.
-/// Names are interned, so a `NodeName` is a small `Copy` value and comparing
-/// two is cheap; ordering follows the text of the names.
-///
-/// # Examples
-///
-/// ```
-/// use beamish_core::NodeName;
-///
-/// let node: NodeName = "orders@localhost".parse()?;
-/// assert_eq!(node.as_str(), "orders@localhost");
-/// assert!("no-at-sign".parse::<NodeName>().is_err());
-/// # Ok::<(), beamish_core::NodeNameError>(())
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NodeName(u32);
-
-/// Why a text is not a valid node name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NodeNameError {
-    /// The name has no `@` separating the name from the host.
-    #[error("node name {0:?} must have the form name@host")]
-    MissingAt(String),
-    /// The part before `@` or after it is empty.
-    #[error("node name {0:?} has an empty name or host part")]
-    EmptyPart(String),
-    /// The name holds a character outside the allowed set.
-    #[error("node name {name:?} contains the character {ch:?}, which is not allowed")]
-    BadChar {
-        /// The rejected name.
-        name: String,
-        /// The first character that is not allowed.
-        ch: char,
-    },
-    /// The name is longer than [`MAX_NODE_NAME_LEN`] bytes.
-    #[error("node name is {0} bytes long; the limit is {MAX_NODE_NAME_LEN}")]
-    TooLong(usize),
-}
-
-impl NodeName {
-    /// The name a node gets when none is given: `nonode@nohost`, as in Erlang.
-    pub fn local_default() -> Self {
-        Self::intern_valid("nonode@nohost")
-    }
-
-    /// Parses and interns a node name.
-    ///
-    /// # Errors
-    ///
-    /// Returns a [`NodeNameError`] saying what is wrong with `text`.
-    pub fn new(text: &str) -> Result<Self, NodeNameError> {
-        validate(text)?;
-        Ok(Self::intern_valid(text))
-    }
-
-    /// The text of the name.
-    pub fn as_str(self) -> &'static str {
-        interner().read().names[self.0 as usize]
-    }
-
-    /// The part before the `@`.
-    pub fn short(self) -> &'static str {
-        let text = self.as_str();
-        text.split_once('@').map_or(text, |(name, _)| name)
-    }
-
-    /// The part after the `@`.
-    pub fn host(self) -> &'static str {
-        let text = self.as_str();
-        text.split_once('@').map_or("", |(_, host)| host)
-    }
-
-    fn intern_valid(text: &str) -> Self {
-        if let Some(&index) = interner().read().index.get(text) {
-            return Self(index);
-        }
-        let mut table = interner().write();
-        if let Some(&index) = table.index.get(text) {
-            return Self(index);
-        }
-        // Node names are few and live as long as the program; leaking one
-        // copy of each distinct name keeps `NodeName` `Copy`.
-        let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
-        let index = u32::try_from(table.names.len()).unwrap_or(u32::MAX);
-        table.names.push(name);
-        table.index.insert(name, index);
-        Self(index)
-    }
-}
-
-#[derive(Default)]
-struct Interner {
-    names: Vec<&'static str>,
-    index: HashMap<&'static str, u32>,
-}
-
-fn interner() -> &'static RwLock<Interner> {
-    static INTERNER: OnceLock<RwLock<Interner>> = OnceLock::new();
-    INTERNER.get_or_init(|| RwLock::new(Interner::default()))
-}
-
-pub(crate) fn validate(text: &str) -> Result<(), NodeNameError> {
-    if text.len() > MAX_NODE_NAME_LEN {
-        return Err(NodeNameError::TooLong(text.len()));
-    }
-    let Some((name, host)) = text.split_once('@') else {
-        return Err(NodeNameError::MissingAt(text.to_owned()));
-    };
-    if name.is_empty() || host.is_empty() {
-        return Err(NodeNameError::EmptyPart(text.to_owned()));
-    }
-    let name_ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let host_ok = |c: char| name_ok(c) || c == '.';
-    let bad = name
-        .chars()
-        .find(|&c| !name_ok(c))
-        .or_else(|| host.chars().find(|&c| !host_ok(c)));
-    match bad {
-        Some(ch) => Err(NodeNameError::BadChar {
-            name: text.to_owned(),
-            ch,
-        }),
-        None => Ok(()),
-    }
-}
-
-impl fmt::Debug for NodeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for NodeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for NodeName {
-    type Err = NodeNameError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl PartialOrd for NodeName {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for NodeName {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        if self.0 == other.0 {
-            return std::cmp::Ordering::Equal;
-        }
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl Serialize for NodeName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for NodeName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        NodeName::new(&text).map_err(serde::de::Error::custom)
-    }
-}
+pub(crate) use name::validate;
+pub use name::{known_node_names, NodeName, NodeNameError, PinnedName, MAX_NODE_NAME_LEN};
 
 /// The incarnation of a node: chosen when the node starts, so that a node
 /// restarted under the same name never receives messages meant for its
@@ -354,8 +176,8 @@ mod tests {
         let a = NodeName::new("same@host").expect("valid");
         let b = NodeName::new("same@host").expect("valid");
         assert_eq!(a, b);
-        assert_eq!(a.short(), "same");
-        assert_eq!(a.host(), "host");
+        assert_eq!(a.short().as_deref(), Some("same"));
+        assert_eq!(a.host().as_deref(), Some("host"));
     }
 
     #[test]
