@@ -42,7 +42,8 @@ struct Email {
     sent: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, beamish::Message)]
+#[message(name = "signup.EmailMsg")]
 enum EmailMsg {
     Welcome(UserSignedUp),
     Sent(ReplyTo<u64>),
@@ -85,7 +86,8 @@ struct Analytics {
     per_domain: BTreeMap<String, u64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, beamish::Message)]
+#[message(name = "signup.AnalyticsMsg")]
 enum AnalyticsMsg {
     /// Count a signup and confirm.
     Count(UserSignedUp, ReplyTo<()>),

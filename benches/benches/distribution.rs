@@ -221,7 +221,8 @@ fn raw_streams(group: &mut BenchmarkGroup<'_, WallTime>, size: usize, round: u64
 struct Echo;
 
 /// What [`Echo`] takes.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize, beamish::Message)]
+#[message(name = "distribution.EchoMsg")]
 enum EchoMsg {
     Echo(String, beamish::ReplyTo<String>),
 }

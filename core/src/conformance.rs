@@ -117,7 +117,8 @@ struct Echo {
 }
 
 /// What [`Echo`] takes.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, crate::Message)]
+#[message(name = "conformance.Echo")]
 enum EchoMsg {
     Num(u64),
     Double(u64, ReplyTo<u64>),

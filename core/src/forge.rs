@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::dist::envelope::{encode_send, Dest, Envelope, ReplyOutcome};
 use crate::dist::{Cookie, Handshake, HandshakeConfig, Step};
 use crate::transport::{Connection, Endpoint, Transport};
-use crate::{Creation, ExitReason, MonitorRef, NodeName, Pid};
+use crate::{Creation, ExitReason, Message, MonitorRef, NodeName, Pid};
 
 /// How long the hand-made handshake waits for each step.
 const WAIT: Duration = Duration::from_secs(10);
@@ -94,7 +94,7 @@ pub fn exit(from: Pid, to: Pid, reason: ExitReason, link: bool) -> Bytes {
 /// # Panics
 ///
 /// If `msg` cannot be encoded.
-pub fn message<M: Serialize>(to: Pid, msg: &M) -> Bytes {
+pub fn message<M: Message>(to: Pid, msg: &M) -> Bytes {
     encode_send(Dest::of(to), msg, None).expect("the message encodes")
 }
 
@@ -104,7 +104,7 @@ pub fn message<M: Serialize>(to: Pid, msg: &M) -> Bytes {
 /// # Panics
 ///
 /// If `msg` cannot be encoded.
-pub fn message_to_name<M: Serialize>(name: &str, msg: &M) -> Bytes {
+pub fn message_to_name<M: Message>(name: &str, msg: &M) -> Bytes {
     encode_send(Dest::Name(name.to_owned()), msg, None).expect("the message encodes")
 }
 
@@ -138,7 +138,7 @@ pub fn down(mref: MonitorRef, watcher: Pid, target: Pid, reason: ExitReason) -> 
 ///
 /// If `value` cannot be encoded.
 pub fn reply<R: Serialize>(id: u64, value: &R) -> Bytes {
-    let value = rmp_serde::to_vec(value).expect("the reply encodes");
+    let value = rmp_serde::to_vec_named(value).expect("the reply encodes");
     encode(&Envelope::Reply {
         id,
         outcome: ReplyOutcome::Value(value),

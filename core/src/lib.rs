@@ -85,7 +85,12 @@
 //! # }
 //! ```
 
+// The derive macro names this crate `::beamish_core`, in its own tests
+// too.
+extern crate self as beamish_core;
+
 mod error;
+mod message;
 mod pid;
 mod reason;
 mod signal;
@@ -101,6 +106,8 @@ pub mod conformance;
 pub mod forge;
 
 pub use async_trait::async_trait;
+pub use beamish_macros::Message;
+pub use message::{wire_id, Message};
 
 pub use dist::addr::{Addr, CastError, TryCastError};
 pub use dist::cluster::{ClusterError, NodeEvent, NodeEvents};

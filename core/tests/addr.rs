@@ -16,7 +16,8 @@ use support::{local, member};
 /// A tally: casts add, calls read.
 struct Tally(u64);
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, beamish_core::Message)]
+#[message(name = "addr.TallyMsg")]
 enum TallyMsg {
     Add(u64),
     Read(ReplyTo<u64>),

@@ -51,7 +51,9 @@ async fn a_flood_of_wrong_type_messages_makes_one_warning_with_a_count() {
         let to = numbers.pid();
         async move {
             for _ in 0..count {
-                a.cast_remote(to, &"not a number").await.expect("connected");
+                a.cast_remote(to, &"not a number".to_owned())
+                    .await
+                    .expect("connected");
             }
             // Handled after the flood, on the same connection.
             a.cast_remote(to, &7_u64).await.expect("connected");

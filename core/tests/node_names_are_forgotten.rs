@@ -40,7 +40,8 @@ fn rss() -> u64 {
 
 struct Echo;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, beamish_core::Message)]
+#[message(name = "node_names_are_forgotten.EchoMsg")]
 enum EchoMsg {
     Echo(String, ReplyTo<String>),
 }

@@ -19,7 +19,8 @@ struct Store {
     held: Option<ReplyTo<String>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, beamish_core::Message)]
+#[message(name = "remote_call.StoreMsg")]
 enum StoreMsg {
     Get(ReplyTo<String>),
     Put(String, ReplyTo<()>),
@@ -231,7 +232,8 @@ async fn losing_the_node_mid_call_is_noconnection() {
 }
 
 /// A request of a type the store does not take.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, beamish_core::Message)]
+#[message(name = "remote_call.Other")]
 enum Other {
     Ask(ReplyTo<String>),
 }
@@ -243,7 +245,7 @@ async fn a_refused_request_fails_at_once() {
     let wrong_type = s.a.call_remote(s.store.pid(), Other::Ask, CALL).await;
     assert!(
         matches!(&wrong_type, Err(CallError::Rejected(why))
-            if why.contains("StoreMsg") && why.contains("Other")),
+            if why.contains("remote_call.StoreMsg") && why.contains("remote_call.Other")),
         "names both types: {wrong_type:?}"
     );
     let hidden = s.b.spawn::<Store>(()).expect("spawns");

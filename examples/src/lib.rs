@@ -1,8 +1,9 @@
 //! Shared pieces of the beamish examples: the services the node program
-//! hosts, with their message types. Nodes that talk to each other share
-//! their message types like this (in practice, a protocol crate both
-//! sides depend on): a remote message is checked against the receiver's
-//! Rust type path.
+//! hosts, with their message types, and what the two versions of the
+//! rolling-upgrade programs share. Nodes that talk to each other agree on
+//! their messages' wire names (`#[message(name = "...")]`), usually
+//! through a protocol crate both sides depend on; the Rust types may
+//! differ, as they do between two versions of a program.
 //!
 //! ```
 //! use beamish_examples::services::{EchoMsg, Echo};
@@ -22,6 +23,8 @@ pub fn log_to_stderr() {
         .init();
 }
 
+pub mod upgrade;
+
 pub mod services {
     //! `echo` answers calls; `counter` counts casts.
 
@@ -29,7 +32,8 @@ pub mod services {
     use serde::{Deserialize, Serialize};
 
     /// What `echo` takes.
-    #[derive(Serialize, Deserialize, Debug)]
+    #[derive(Serialize, Deserialize, Debug, beamish::Message)]
+    #[message(name = "examples.Echo")]
     pub enum EchoMsg {
         /// Answer with the number doubled.
         Double(u64, ReplyTo<u64>),
@@ -60,7 +64,8 @@ pub mod services {
     }
 
     /// What `counter` takes.
-    #[derive(Serialize, Deserialize, Debug)]
+    #[derive(Serialize, Deserialize, Debug, beamish::Message)]
+    #[message(name = "examples.Counter")]
     pub enum CounterMsg {
         /// Count one.
         Add,

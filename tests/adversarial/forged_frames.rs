@@ -22,7 +22,8 @@ const WAIT: Duration = Duration::from_secs(10);
 const COOKIE: &str = "adversarial";
 
 /// What a recorder is told to do.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, beamish::Message)]
+#[message(name = "forged_frames.Order")]
 enum Order {
     /// Report the number.
     Note(u64),

@@ -7,13 +7,13 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
 use crate::node::NodeInner;
 use crate::{
-    CallError, Handle, LookupError, Node, NodeName, Pid, RemoteSendError, ReplyTo, TrySendError,
+    CallError, Handle, LookupError, Message, Node, NodeName, Pid, RemoteSendError, ReplyTo,
+    TrySendError,
 };
 
 /// A typed address of a process taking messages of type `M`, wherever it
@@ -127,7 +127,7 @@ impl<M> fmt::Debug for TryCastError<M> {
     }
 }
 
-impl<M: Serialize + Send + 'static> Addr<M> {
+impl<M: Message> Addr<M> {
     /// The process's pid, unless it is addressed by name.
     pub fn pid(&self) -> Option<Pid> {
         match &self.to {
@@ -282,7 +282,7 @@ impl Node {
     ///
     /// For a local pid, as [`handle`](Self::handle): not alive, or another
     /// message type.
-    pub fn addr<M: Serialize + Send + 'static>(&self, pid: Pid) -> Result<Addr<M>, LookupError> {
+    pub fn addr<M: Message>(&self, pid: Pid) -> Result<Addr<M>, LookupError> {
         if pid.node() == self.name() {
             return self.handle(pid).map(Addr::from);
         }
@@ -297,7 +297,7 @@ impl Node {
 
     /// A location-transparent address for the process registered as
     /// `name` on `node` (this node or another), resolved on every send.
-    pub fn addr_named<M: Serialize + Send + 'static>(&self, name: &str, node: NodeName) -> Addr<M> {
+    pub fn addr_named<M: Message>(&self, name: &str, node: NodeName) -> Addr<M> {
         let to = if node == self.name() {
             To::LocalNamed {
                 node: Arc::downgrade(&self.inner),

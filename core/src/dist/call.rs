@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+
 use tokio::sync::oneshot;
 
 use super::cluster::Cluster;
 use super::envelope::{encode_send, CallHeader, Dest, Envelope, ReplyOutcome};
 use super::outbox::Outgoing;
-use crate::{CallError, ExitReason, MonitorRef, Node, NodeName, Pid, RemoteSendError, ReplyTo};
+use crate::{
+    CallError, ExitReason, Message, MonitorRef, Node, NodeName, Pid, RemoteSendError, ReplyTo,
+};
 
 /// The remote calls a node is waiting on.
 #[derive(Default)]
@@ -134,7 +136,7 @@ impl Node {
         timeout: Duration,
     ) -> Result<R, CallError>
     where
-        M: Serialize,
+        M: Message,
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
@@ -162,7 +164,7 @@ impl Node {
         timeout: Duration,
     ) -> Result<R, CallError>
     where
-        M: Serialize,
+        M: Message,
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
@@ -178,7 +180,7 @@ impl Node {
         timeout: Duration,
     ) -> Result<R, CallError>
     where
-        M: Serialize,
+        M: Message,
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
@@ -220,6 +222,13 @@ impl Node {
         // The request is on its way: the callee's node may watch for it.
         waiting.watched = true;
         let (outcome, ended_there) = answered(rx, timeout).await;
+        // The callee's node may not know the request's type by name.
+        let outcome = outcome.map_err(|err| match err {
+            CallError::Rejected(why) => {
+                CallError::Rejected(format!("{why} (the request was a {})", M::NAME))
+            }
+            other => other,
+        });
         waiting.watched = !ended_there;
         // An answer was taken off the list by whoever gave it; only a
         // timeout leaves the call there.

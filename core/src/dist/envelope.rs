@@ -1,16 +1,16 @@
 //! What travels between nodes: one envelope per frame, and the encoding
 //! of a message for another node's process.
 //!
-//! Messages are encoded with rmp-serde. The envelope names the sender's
-//! message type, and the receiving node checks it against the target's
-//! before decoding, so a mismatch is a clear error naming both types, never
+//! Messages are encoded with rmp-serde. The envelope carries the wire id
+//! of the sender's message type, and the receiving node checks it against
+//! the target's before decoding, so a mismatch is a clear error, never
 //! garbage. Local sends never come through here.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::send::RemoteSendError;
-use crate::{Creation, ExitReason, MonitorRef, Pid};
+use crate::{Creation, ExitReason, Message, MonitorRef, Pid};
 
 /// What travels between nodes, one per frame. A received message borrows
 /// its type name and payload from the frame: decoding copies nothing.
@@ -27,7 +27,7 @@ pub(crate) enum Envelope<'a> {
         to: Dest,
         watcher: Pid,
         mref: MonitorRef,
-        msg_type: &'a str,
+        msg_type: u64,
         #[serde(with = "serde_bytes")]
         payload: &'a [u8],
     },
@@ -124,7 +124,7 @@ pub(crate) struct CallHeader {
 
 /// Encodes a message for `to` as a frame: a plain message, or a call's
 /// request.
-pub(crate) fn encode_send<M: Serialize>(
+pub(crate) fn encode_send<M: Message>(
     to: Dest,
     msg: &M,
     call: Option<CallHeader>,
@@ -134,17 +134,16 @@ pub(crate) fn encode_send<M: Serialize>(
     };
     let encode = |err: rmp_serde::encode::Error| RemoteSendError::Encode(err.to_string());
     let mut payload = Vec::with_capacity(ENCODE_START);
-    rmp_serde::encode::write(&mut payload, msg).map_err(encode)?;
-    let msg_type = std::any::type_name::<M>();
+    super::wire::encode_payload(&mut payload, msg)?;
     let envelope = Envelope::Call {
         id,
         to,
         watcher,
         mref,
-        msg_type,
+        msg_type: M::WIRE_ID,
         payload: &payload,
     };
-    let mut frame = Vec::with_capacity(payload.len() + msg_type.len() + ENCODE_START);
+    let mut frame = Vec::with_capacity(payload.len() + ENCODE_START);
     rmp_serde::encode::write(&mut frame, &envelope).map_err(encode)?;
     Ok(Bytes::from(frame))
 }

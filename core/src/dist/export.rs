@@ -5,22 +5,19 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-
 use super::envelope::Dest;
 use crate::node::AnyProcess;
-use crate::node::{warn_limited, CallWatch, Decoder, Delivery, Finished, Settled};
+use crate::node::{warn_limited, CallWatch, Decoder, Delivery, Exported, Finished, Settled};
 use crate::process::mailbox::Acked;
-use crate::{Handle, Node};
+use crate::{Handle, Message, Node};
 
 impl Node {
-    /// Lets other nodes send to this process: its messages are decoded
-    /// with rmp-serde on arrival. A message sent meanwhile to a process
-    /// that is not exported is dropped and counted as a dead letter.
-    pub fn export<M>(&self, handle: &Handle<M>)
-    where
-        M: DeserializeOwned + Send + 'static,
-    {
+    /// Lets other nodes send to this process: messages that name its
+    /// message type ([`Message::NAME`]) are decoded with rmp-serde on
+    /// arrival. A message sent meanwhile to a process that is not
+    /// exported, or of another type, is dropped and counted as a dead
+    /// letter (a call is answered with `Rejected`).
+    pub fn export<M: Message>(&self, handle: &Handle<M>) {
         // Weak references: the decoder lives in the process's own shared
         // state, which must not keep itself or the node alive.
         let target = Arc::downgrade(&handle.shared);
@@ -56,7 +53,11 @@ impl Node {
                 })))
             },
         );
-        let _ = handle.shared.core.exported.set(decoder);
+        let _ = handle.shared.core.exported.set(Box::new(Exported {
+            name: M::NAME,
+            id: M::WIRE_ID,
+            decode: decoder,
+        }));
     }
 
     /// Delivers a message that came from another node; `finished` is
@@ -68,7 +69,7 @@ impl Node {
     pub(crate) async fn dispatch(
         &self,
         to: Dest,
-        msg_type: &[u8],
+        msg_type: u64,
         payload: &[u8],
         finished: Option<Finished>,
     ) -> Option<String> {
@@ -92,7 +93,7 @@ impl Node {
         &self,
         target: Option<Arc<dyn AnyProcess>>,
         to: &Dest,
-        (msg_type, payload): (&[u8], &[u8]),
+        (msg_type, payload): (u64, &[u8]),
         mut finished: Option<Finished>,
         undelivered: Settled,
         call: Option<CallWatch>,
@@ -163,25 +164,22 @@ enum Undelivered {
 
 async fn deliver(
     target: &dyn AnyProcess,
-    msg_type: &[u8],
+    msg_type: u64,
     payload: &[u8],
     finished: &mut Option<Finished>,
     call: Option<CallWatch>,
 ) -> Result<(), Undelivered> {
     let pid = target.core().pid;
-    let expected = target.message_type();
-    // Compared as bytes: the sender's type name is not worth validating
-    // as UTF-8 unless it is shown.
-    if expected.as_bytes() != msg_type {
-        let msg_type = String::from_utf8_lossy(msg_type);
-        return Err(Undelivered::Refused(format!(
-            "{pid} takes {expected}, not {msg_type}"
-        )));
-    }
-    let Some(decoder) = target.core().exported.get() else {
+    let Some(exported) = target.core().exported.get() else {
         return Err(Undelivered::Refused(format!("{pid} is not exported")));
     };
-    let delivery = decoder(payload, finished, call)
+    let expected = exported.name;
+    if exported.id != msg_type {
+        return Err(Undelivered::Refused(format!(
+            "{pid} takes {expected}, not the message type with wire id {msg_type:#018x}"
+        )));
+    }
+    let delivery = (exported.decode)(payload, finished, call)
         .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
     let delivered = match delivery {
         Delivery::Done(queued) => queued,

@@ -124,7 +124,6 @@ impl Cluster {
                     .inner
                     .resolve(&to)
                     .filter(|proc| monitored_for(&**proc, watcher, mref));
-                let msg_type = msg_type.as_bytes();
                 let outcome = match target {
                     None => {
                         // The caller has its answer: nothing comes again.
@@ -204,9 +203,9 @@ fn acknowledge(node: &Node, ack: Box<dyn Ack>) -> Finished {
 mod tests {
     use std::sync::Arc;
 
+    use crate::Message;
     use async_trait::async_trait;
     use bytes::Bytes;
-    use serde::Serialize;
     use tokio::sync::{mpsc, Semaphore};
 
     use super::*;
@@ -355,7 +354,7 @@ mod tests {
         }
     }
 
-    fn encode<M: Serialize>(to: Dest, msg: M) -> Bytes {
+    fn encode<M: Message>(to: Dest, msg: M) -> Bytes {
         wire::encode_message(&to, &msg).expect("encodes")
     }
 
@@ -388,7 +387,7 @@ mod tests {
         let nobody = f.frame(1, Dest::Name("nobody".into()), 1);
         f.deliver(nobody).await;
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(1)));
-        let wrong = Incoming::with_ack(encode(named(), "text"), Box::new(f.tracked(2)));
+        let wrong = Incoming::with_ack(encode(named(), "text".to_owned()), Box::new(f.tracked(2)));
         f.deliver(wrong).await;
         assert_eq!(f.fates.recv().await, Some(Fate::Failed(2)));
         assert_eq!(f.node.stats().dead_letters, 2);

@@ -2,12 +2,11 @@
 //! connection, or confirmed once the transport has taken it.
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::cluster::{Cluster, TrySend};
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
-use crate::{Node, NodeName, Pid};
+use crate::{Message, Node, NodeName, Pid};
 
 /// Why a message could not be sent to another node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,7 +48,7 @@ impl Node {
     /// [`RemoteSendError::Busy`] if its queue is full,
     /// [`RemoteSendError::Encode`] or [`RemoteSendError::TooLarge`] for a
     /// message that cannot go; nothing is sent then.
-    pub fn send_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
+    pub fn send_remote<M: Message>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
         let frame = encode_send(Dest::of(to), msg, None)?;
         self.try_queue_frame(to.node(), Outgoing::new(frame))
     }
@@ -68,7 +67,7 @@ impl Node {
     /// # Cancel safety
     ///
     /// Dropping the future before the message is queued drops it unsent.
-    pub async fn cast_remote<M: Serialize>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
+    pub async fn cast_remote<M: Message>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
         let frame = encode_send(Dest::of(to), msg, None)?;
         self.queue_frame_waiting(to.node(), Outgoing::new(frame))
             .await
@@ -79,7 +78,7 @@ impl Node {
     /// # Errors
     ///
     /// As for [`send_remote`](Self::send_remote).
-    pub fn send_remote_named<M: Serialize>(
+    pub fn send_remote_named<M: Message>(
         &self,
         node: NodeName,
         name: &str,
@@ -106,7 +105,7 @@ impl Node {
     /// # Cancel safety
     ///
     /// Dropping the future before the message is queued drops it unsent.
-    pub async fn send_remote_confirmed<M: Serialize>(
+    pub async fn send_remote_confirmed<M: Message>(
         &self,
         to: Pid,
         msg: &M,
@@ -122,7 +121,7 @@ impl Node {
     /// # Errors
     ///
     /// As for [`send_remote_confirmed`](Self::send_remote_confirmed).
-    pub async fn send_remote_named_confirmed<M: Serialize>(
+    pub async fn send_remote_named_confirmed<M: Message>(
         &self,
         node: NodeName,
         name: &str,

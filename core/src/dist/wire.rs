@@ -3,12 +3,14 @@
 //! few fixed fields instead of running a serde decoder:
 //!
 //! ```text
-//! 0x00 | id: u64 | creation: u32 | type_len: u16 | type | payload   (to a pid)
-//! 0x01 | name_len: u16 | name | type_len: u16 | type | payload     (to a name)
+//! 0x00 | id: u64 | creation: u32 | type: u64 | payload            (to a pid)
+//! 0x01 | name_len: u16 | name | type: u64 | payload              (to a name)
 //! ```
 //!
-//! Integers are big-endian; the payload, the message encoded with
-//! rmp-serde, runs to the end of the frame. Every other frame is an
+//! Integers are big-endian; `type` is the message's
+//! [`WIRE_ID`](crate::Message::WIRE_ID); the payload, the message encoded
+//! with rmp-serde (structs as maps, so that they can gain fields), runs to
+//! the end of the frame. Every other frame is an
 //! rmp-serde encoded envelope, which never starts with these bytes (an
 //! envelope is a map), and an empty frame is a heartbeat tick.
 
@@ -17,7 +19,7 @@ use serde::Serialize;
 
 use super::envelope::Dest;
 use super::send::RemoteSendError;
-use crate::Creation;
+use crate::{Creation, Message};
 
 const TO_PID: u8 = 0x00;
 const TO_NAME: u8 = 0x01;
@@ -30,8 +32,8 @@ const ENCODE_START: usize = 128;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct MessageFrame<'a> {
     pub(crate) to: Dest,
-    /// The sender's Rust type name, unvalidated: it is only compared.
-    pub(crate) msg_type: &'a [u8],
+    /// The wire id of the sender's message type.
+    pub(crate) msg_type: u64,
     pub(crate) payload: &'a [u8],
 }
 
@@ -47,7 +49,7 @@ thread_local! {
 const SCRATCH_KEPT: usize = 1 << 20;
 
 /// Encodes `msg` for `to` as a message frame.
-pub(crate) fn encode_message<M: Serialize>(to: &Dest, msg: &M) -> Result<Bytes, RemoteSendError> {
+pub(crate) fn encode_message<M: Message>(to: &Dest, msg: &M) -> Result<Bytes, RemoteSendError> {
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut frame) => {
             frame.clear();
@@ -66,12 +68,11 @@ pub(crate) fn encode_message<M: Serialize>(to: &Dest, msg: &M) -> Result<Bytes, 
     })
 }
 
-fn write_message<M: Serialize>(
+fn write_message<M: Message>(
     frame: &mut Vec<u8>,
     to: &Dest,
     msg: &M,
 ) -> Result<(), RemoteSendError> {
-    let msg_type = std::any::type_name::<M>();
     match to {
         Dest::Id { id, creation } => {
             frame.push(TO_PID);
@@ -83,8 +84,18 @@ fn write_message<M: Serialize>(
             put_text(frame, name)?;
         }
     }
-    put_text(frame, msg_type)?;
-    rmp_serde::encode::write(frame, msg).map_err(|err| RemoteSendError::Encode(err.to_string()))
+    frame.extend_from_slice(&M::WIRE_ID.to_be_bytes());
+    encode_payload(frame, msg)
+}
+
+/// Encodes a message's payload after what `out` holds: structs as maps of
+/// their fields, so that a field added with `#[serde(default)]` is read
+/// by nodes on either side of an upgrade.
+pub(crate) fn encode_payload<M: Serialize>(
+    out: &mut Vec<u8>,
+    msg: &M,
+) -> Result<(), RemoteSendError> {
+    rmp_serde::encode::write_named(out, msg).map_err(|err| RemoteSendError::Encode(err.to_string()))
 }
 
 fn put_text(frame: &mut Vec<u8>, text: &str) -> Result<(), RemoteSendError> {
@@ -112,7 +123,7 @@ pub(crate) fn decode_message(frame: &[u8]) -> Result<MessageFrame<'_>, String> {
         [TO_NAME] => Dest::Name(text(reader.field()?)?.to_owned()),
         _ => return Err("not a message frame".to_owned()),
     };
-    let msg_type = reader.field()?;
+    let msg_type = u64::from_be_bytes(reader.array()?);
     Ok(MessageFrame {
         to,
         msg_type,
@@ -168,7 +179,7 @@ mod tests {
         assert!(is_message(&frame));
         let decoded = decode_message(&frame).expect("decodes");
         assert_eq!(decoded.to, by_pid);
-        assert_eq!(decoded.msg_type, b"alloc::string::String");
+        assert_eq!(decoded.msg_type, crate::wire_id("String"));
         let text: String = rmp_serde::from_slice(decoded.payload).expect("payload");
         assert_eq!(text, "hello");
 
@@ -176,7 +187,7 @@ mod tests {
         let frame = encode_message(&by_name, &5_u64).expect("encodes");
         let decoded = decode_message(&frame).expect("decodes");
         assert_eq!(decoded.to, by_name);
-        assert_eq!(decoded.msg_type, b"u64");
+        assert_eq!(decoded.msg_type, crate::wire_id("u64"));
     }
 
     #[test]
@@ -210,7 +221,7 @@ mod tests {
         fn every_prefix_of_a_frame_is_refused(cut in 0_usize..40) {
             let frame = encode_message(&Dest::Name("svc".into()), &"payload".to_owned())
                 .expect("encodes");
-            let header = 1 + 2 + 3 + 2 + "alloc::string::String".len();
+            let header = 1 + 2 + 3 + 8;
             prop_assume!(cut < header);
             prop_assert!(decode_message(&frame[..cut]).is_err());
         }

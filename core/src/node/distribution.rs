@@ -137,3 +137,11 @@ pub(crate) type Decoder = Arc<
         + Send
         + Sync,
 >;
+
+/// What an exported process takes from other nodes: the wire name and id
+/// of the message type, and how to decode and deliver one.
+pub(crate) struct Exported {
+    pub(crate) name: &'static str,
+    pub(crate) id: u64,
+    pub(crate) decode: Decoder,
+}

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::{Decoder, Status};
+use super::{Exported, Status};
 use crate::{ExitReason, MonitorRef, Pid, Signal};
 
 /// Node-wide counters shared by every process, so that sends can count
@@ -96,7 +96,7 @@ pub(crate) struct ProcCore {
     pub(crate) exit: OnceLock<ExitReason>,
     pub(crate) counters: Arc<Counters>,
     /// Set once the process is exported to other nodes.
-    pub(crate) exported: OnceLock<Decoder>,
+    pub(crate) exported: OnceLock<Box<Exported>>,
 }
 
 impl ProcCore {

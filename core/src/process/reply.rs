@@ -246,7 +246,7 @@ impl<'de, R: Serialize> Deserialize<'de> for ReplyTo<R> {
                 caller,
                 id,
                 watch,
-                encode: |value| rmp_serde::to_vec(value).map_err(|err| err.to_string()),
+                encode: |value| rmp_serde::to_vec_named(value).map_err(|err| err.to_string()),
             }),
         })
     }

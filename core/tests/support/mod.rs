@@ -66,7 +66,8 @@ pub enum Event {
 /// Instructions a probe follows. Serializable, so that a probe can be
 /// exported to other nodes (which may then link to it, monitor it and send
 /// it exit signals); the commands that carry local things are never sent.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize, beamish_core::Message)]
+#[message(name = "mod.Cmd")]
 pub enum Cmd {
     /// Report `Got(n)`.
     Num(u64),

@@ -45,8 +45,11 @@ pub use cookie::{Cookie, CookieFileError, RandomnessError};
 /// The version of the distribution protocol this build speaks.
 ///
 /// Version 2 has the accepting side prove itself after the connecting
-/// side (version 1 had it prove itself first); the two do not talk.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// side (version 1 had it prove itself first). Version 3 names a message's
+/// type by the wire id of its [`Message::NAME`](crate::Message::NAME)
+/// instead of its Rust type path, and encodes structs as maps. Versions do
+/// not talk to each other.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The largest frame a node takes from a peer before the handshake has
 /// completed; a larger one closes the connection at once. Every handshake

@@ -177,9 +177,9 @@ fn a_stranger_never_learns_who_is_connected() {
 
 #[test]
 fn an_unsupported_version_is_refused() {
-    // A version 1 node (whose acceptor proved itself first), and one from
-    // the future.
-    for (low, high) in [(1, 1), (PROTOCOL_VERSION + 1, PROTOCOL_VERSION + 3)] {
+    // A version 1 node (whose acceptor proved itself first), a version 2
+    // node (Rust type paths on the wire), and one from the future.
+    for (low, high) in [(1, 1), (1, 2), (PROTOCOL_VERSION + 1, PROTOCOL_VERSION + 3)] {
         let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
         let hello = Wire::Hello {
             low,
