@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 /// - [`Shutdown`](Self::Shutdown) is an orderly stop requested by a parent or
 ///   the node; it is abnormal for links (a linked process that does not trap
 ///   exits stops too) but is not logged as a crash.
+///   [`ShutdownWith`](Self::ShutdownWith) is the same with a detail
+///   (Erlang's `{shutdown, Term}`): treated as `Shutdown` everywhere (a
+///   transient child is not restarted, it is not a crash), the detail only
+///   says why.
 /// - [`Kill`](Self::Kill) is only ever a *signal*: sent with
 ///   [`Context::exit`](crate::Context::exit) it ends the target at once and
 ///   cannot be trapped. Everyone else then sees the reason
@@ -46,12 +50,27 @@ pub enum ExitReason {
     NoConnection,
     /// Any other failure, described.
     Error(Arc<str>),
+    /// An orderly stop with a detail (Erlang's `{shutdown, Term}`): a
+    /// `Shutdown` in every respect.
+    ShutdownWith(Arc<str>),
 }
 
 impl ExitReason {
     /// An [`Error`](Self::Error) reason with the given description.
     pub fn error(description: impl fmt::Display) -> Self {
         Self::Error(description.to_string().into())
+    }
+
+    /// A [`ShutdownWith`](Self::ShutdownWith) reason: an orderly stop,
+    /// with a detail saying why (Erlang's `{shutdown, Term}`).
+    pub fn shutdown_with(detail: impl fmt::Display) -> Self {
+        Self::ShutdownWith(detail.to_string().into())
+    }
+
+    /// `true` for [`Shutdown`](Self::Shutdown) and
+    /// [`ShutdownWith`](Self::ShutdownWith).
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, Self::Shutdown | Self::ShutdownWith(_))
     }
 
     /// `true` for [`Normal`](Self::Normal).
@@ -66,9 +85,9 @@ impl ExitReason {
     }
 
     /// `true` for the reasons worth reporting as a crash: everything but
-    /// `Normal` and `Shutdown`.
+    /// `Normal`, `Shutdown` and `ShutdownWith`.
     pub fn is_crash(&self) -> bool {
-        !matches!(self, Self::Normal | Self::Shutdown)
+        !self.is_normal() && !self.is_shutdown()
     }
 
     /// The reason others see: `Kill` becomes `Killed`, anything else stays.
@@ -91,6 +110,7 @@ impl fmt::Display for ExitReason {
             Self::NoProc => f.write_str("noproc"),
             Self::NoConnection => f.write_str("noconnection"),
             Self::Error(msg) => write!(f, "error: {msg}"),
+            Self::ShutdownWith(detail) => write!(f, "shutdown: {detail}"),
         }
     }
 }
@@ -136,6 +156,18 @@ mod tests {
         assert_eq!(ExitReason::Normal.into_seen(), ExitReason::Normal);
         assert!(!ExitReason::Shutdown.is_crash());
         assert!(ExitReason::Shutdown.is_abnormal());
+    }
+
+    #[test]
+    fn shutdown_with_a_detail_is_a_shutdown() {
+        let reason = ExitReason::shutdown_with("config reloaded");
+        assert_eq!(reason, ExitReason::ShutdownWith("config reloaded".into()));
+        assert!(reason.is_shutdown());
+        assert!(ExitReason::Shutdown.is_shutdown());
+        assert!(!reason.is_crash());
+        assert!(reason.is_abnormal());
+        assert_eq!(reason.to_string(), "shutdown: config reloaded");
+        assert!(!ExitReason::error("x").is_shutdown());
     }
 
     #[test]
