@@ -94,6 +94,23 @@ pub enum CallError {
     Rejected(String),
 }
 
+/// Why a [`stop`](crate::Handle::stop) did not see the process end with
+/// the reason it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopError {
+    /// The process had already ended.
+    #[error("the process does not exist")]
+    NoProc,
+    /// The process had not ended within the timeout; it may still run.
+    #[error("the process did not stop in time")]
+    Timeout,
+    /// The process ended, with another reason than the one it was given
+    /// (a process that traps exits chooses its own).
+    #[error("the process exited with another reason: {0}")]
+    Exited(ExitReason),
+}
+
 /// Why a process could not be spawned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

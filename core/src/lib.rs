@@ -116,7 +116,7 @@ pub use dist::outbox::DEFAULT_OUTBOX_LIMIT;
 pub use dist::send::RemoteSendError;
 pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,
-    StartError, TrySendError,
+    StartError, StopError, TrySendError,
 };
 pub use node::{
     ExitWatch, Failure, Node, NodeBuilder, NodeStats, ProcessInfo, ShutdownReport, Status,
@@ -126,7 +126,8 @@ pub use pid::{
     MAX_NODE_NAME_LEN,
 };
 pub use process::{
-    Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, TimerRef, DEFAULT_MAILBOX_HIGH_WATER,
+    Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, Timeout, TimerRef,
+    DEFAULT_MAILBOX_HIGH_WATER,
 };
 pub use reason::ExitReason;
 pub use signal::{MonitorRef, Signal, TimerId};

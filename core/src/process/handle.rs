@@ -14,8 +14,40 @@ use super::cell::Shared;
 use super::reply::{Answer, ReplyTo};
 use super::run::current_pid;
 use super::timer::{self, TimerRef};
-use crate::node::watch_core;
-use crate::{CallError, LookupError, NamedSendError, Node, Pid, SendError, TrySendError};
+use crate::node::{watch_core, AnyProcess};
+use crate::{
+    CallError, ExitReason, LookupError, NamedSendError, Node, Pid, SendError, StopError,
+    TrySendError,
+};
+
+/// How long to wait: for a time, or as long as it takes (Erlang's
+/// `infinity`). A [`Duration`] converts into [`After`](Self::After).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timeout {
+    /// At most this long.
+    After(Duration),
+    /// As long as it takes.
+    Infinity,
+}
+
+impl Timeout {
+    /// The deadline from now; `Infinity`, or a time too long to represent,
+    /// is about thirty years, which is to say never.
+    fn deadline(self) -> Instant {
+        let now = Instant::now();
+        let never = now + Duration::from_secs(30 * 365 * 86_400);
+        match self {
+            Self::After(timeout) => now.checked_add(timeout).unwrap_or(never),
+            Self::Infinity => never,
+        }
+    }
+}
+
+impl From<Duration> for Timeout {
+    fn from(timeout: Duration) -> Self {
+        Self::After(timeout)
+    }
+}
 
 /// A typed handle to a process taking messages of type `M`.
 ///
@@ -91,7 +123,8 @@ impl<M: Send + 'static> Handle<M> {
     /// - [`CallError::NoReply`] if it dropped the token without replying;
     /// - [`CallError::CallToSelf`] if a process calls itself.
     ///
-    /// `Duration::MAX` waits as long as it takes (Erlang's `infinity`).
+    /// [`Timeout::Infinity`] (or [`call_infinity`](Self::call_infinity))
+    /// waits as long as it takes, as Erlang's `infinity` does.
     ///
     /// # Cancel safety
     ///
@@ -128,10 +161,11 @@ impl<M: Send + 'static> Handle<M> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn call<R, F>(&self, request: F, timeout: Duration) -> Result<R, CallError>
+    pub async fn call<R, F>(&self, request: F, timeout: impl Into<Timeout>) -> Result<R, CallError>
     where
         F: FnOnce(ReplyTo<R>) -> M,
     {
+        let timeout = timeout.into();
         if current_pid() == Some(self.pid()) {
             return Err(CallError::CallToSelf);
         }
@@ -141,7 +175,7 @@ impl<M: Send + 'static> Handle<M> {
         // an unbounded one never waits, so its deadline is set lazily.
         let mut deadline = None;
         if self.shared.mailbox.is_bounded() {
-            let at = deadline_after(timeout);
+            let at = timeout.deadline();
             deadline = Some(at);
             match tokio::time::timeout_at(at, self.cast(msg)).await {
                 Ok(Ok(())) => {}
@@ -162,10 +196,107 @@ impl<M: Send + 'static> Handle<M> {
         if let Poll::Ready(answer) = poll_once(&mut rx).await {
             return self.answer(answer).await;
         }
-        let deadline = deadline.unwrap_or_else(|| deadline_after(timeout));
+        let deadline = deadline.unwrap_or_else(|| timeout.deadline());
         match tokio::time::timeout_at(deadline, &mut rx).await {
             Ok(answer) => self.answer(answer).await,
             Err(_) => Err(CallError::Timeout),
+        }
+    }
+
+    /// A [`call`](Self::call) that waits for its reply as long as it takes
+    /// (Erlang's `call(Pid, Request, infinity)`): it still ends if the
+    /// process ends or drops the request.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call), but never [`CallError::Timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the call; a reply is then dropped.
+    pub async fn call_infinity<R, F>(&self, request: F) -> Result<R, CallError>
+    where
+        F: FnOnce(ReplyTo<R>) -> M,
+    {
+        self.call(request, Timeout::Infinity).await
+    }
+
+    /// Stops the process with `reason` and waits until it has ended, like
+    /// `gen_server:stop/3`.
+    ///
+    /// A process that does not trap exits ends at once with `reason` (even
+    /// `Normal`, which an exit signal would not do), without `terminate`.
+    /// One that traps exits receives [`Signal::Exit`](crate::Signal::Exit)
+    /// from the node and chooses how to end: a supervisor stops its
+    /// children first.
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::NoProc`] if it had already ended,
+    /// [`StopError::Timeout`] if it has not ended within `timeout` (it may
+    /// still be stopping), [`StopError::Exited`] if it ended with another
+    /// reason.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops only the waiting: the process has been
+    /// told to stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use beamish_core::{async_trait, Context, ExitReason, Node, Process, Timeout};
+    /// # struct Idle;
+    /// # #[async_trait]
+    /// # impl Process for Idle {
+    /// #     type Args = ();
+    /// #     type Msg = ();
+    /// #     async fn init(_: &mut Context<()>, _: ()) -> Result<Self, ExitReason> { Ok(Idle) }
+    /// #     async fn handle(&mut self, _: &mut Context<()>, _: ()) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::new()?;
+    /// let idle = node.spawn::<Idle>(())?;
+    /// idle.stop(ExitReason::Normal, Timeout::Infinity).await?;
+    /// assert!(!idle.is_alive());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn stop(
+        &self,
+        reason: ExitReason,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), StopError> {
+        if !self.is_alive() {
+            return Err(StopError::NoProc);
+        }
+        let core = &self.shared.core;
+        let ended = watch_core(core);
+        let node = Pid::new(core.pid.node(), 0, core.pid.creation());
+        if reason == ExitReason::Kill {
+            self.shared.kill(ExitReason::Killed);
+        } else if core.traps_exits() {
+            self.shared.push_signal(crate::Signal::Exit {
+                from: node,
+                reason: reason.clone(),
+            });
+        } else {
+            self.shared.kill(reason.clone());
+        }
+        let seen = match tokio::time::timeout_at(timeout.into().deadline(), ended).await {
+            Ok(seen) => seen,
+            Err(_) => return Err(StopError::Timeout),
+        };
+        let expected = if reason == ExitReason::Kill {
+            ExitReason::Killed
+        } else {
+            reason
+        };
+        match seen {
+            seen if seen == expected => Ok(()),
+            ExitReason::NoProc => Err(StopError::NoProc),
+            other => Err(StopError::Exited(other)),
         }
     }
 
@@ -202,14 +333,6 @@ impl<M: Send + 'static> Handle<M> {
             let _ = handle.cast(msg).await;
         })
     }
-}
-
-/// `timeout` from now; a timeout too long to represent (such as
-/// `Duration::MAX`) means about thirty years, which is to say never.
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// Polls a future once, registering the task's waker.

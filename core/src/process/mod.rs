@@ -22,7 +22,7 @@ mod timer;
 
 pub use behaviour::Process;
 pub use context::Context;
-pub use handle::Handle;
+pub use handle::{Handle, Timeout};
 pub use mailbox::MailboxSize;
 pub use reply::ReplyTo;
 pub use spawn::{SpawnOpts, DEFAULT_MAILBOX_HIGH_WATER};
