@@ -271,6 +271,10 @@ impl SupervisorSpec {
 
     /// At most `max_restarts` restarts within `period`; one more and the
     /// supervisor stops its children and exits with `Shutdown`.
+    ///
+    /// Counted as OTP counts: in whole seconds, a restart stays counted
+    /// while `now - then <= period`, so with `intensity(1, 5 s)` a crash 5 s
+    /// after the last restart is one too many, and one 6 s after is not.
     pub fn intensity(mut self, max_restarts: usize, period: Duration) -> Self {
         self.max_restarts = max_restarts;
         self.period = period;

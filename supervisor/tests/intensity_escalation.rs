@@ -99,3 +99,21 @@ async fn escalation_goes_through_two_levels() {
     assert_eq!(crashes, 8);
     assert_eq!(node.stats().processes, 0);
 }
+
+/// OTP counts a restart while `now - then <= period`, in whole seconds
+/// (`supervisor:add_restart/3`): with the default 1 restart in 5 s, a crash
+/// exactly 5 s after the last restart is one too many.
+#[tokio::test(start_paused = true)]
+async fn a_restart_exactly_one_period_apart_still_counts() {
+    let node = node();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = SupervisorSpec::new(Strategy::OneForOne).child(worker(WorkerArgs::new("w", &tx)));
+    let sup = start(&node, spec).await;
+    let watch = node.monitor(sup.pid());
+    let _ = next(&mut rx).await;
+    end_and_wait(&node, pid_of(&sup, "w").await, ExitReason::error("1")).await;
+    assert_eq!(next_start(&mut rx).await.0, "w");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    end(&node, pid_of(&sup, "w").await, ExitReason::error("2")).await;
+    assert_eq!(watch.await, ExitReason::Shutdown);
+}
