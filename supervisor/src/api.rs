@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beamish_core::{
-    CallError, Context, ExitReason, Handle, Node, Pid, SpawnError, SpawnOpts, StartError,
+    CallError, Context, ExitReason, Handle, LookupError, Node, Pid, SpawnError, SpawnOpts,
+    StartError, StopError, Timeout,
 };
 use tokio::sync::oneshot;
 
@@ -80,9 +81,14 @@ pub enum ChildError {
     /// A child with this id is known (not running).
     #[error("child {0:?} is already present")]
     AlreadyPresent(Arc<str>),
-    /// The child runs; stop it first.
+    /// The child runs: stop it first (OTP's `{error, running}`).
     #[error("child {0:?} runs as {1}; terminate it first")]
     Running(Arc<str>, Pid),
+    /// The child's `init` returned `Err(ExitReason::Normal)`, OTP's
+    /// `ignore`: it does not run, and its spec is kept (so it can be
+    /// restarted or deleted).
+    #[error("child {0:?} was ignored: its init ended normally")]
+    Ignored(Arc<str>),
     /// A significant child needs auto shutdown and a transient or
     /// temporary restart type.
     #[error("child {0:?} may not be significant here")]
@@ -164,6 +170,25 @@ impl SupervisorRef {
         }
     }
 
+    /// The supervisor registered as `name` on this node.
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError::NotRegistered`] if no process has the name,
+    /// [`LookupError::WrongType`] if it is not a supervisor.
+    pub fn named(node: &Node, name: &str) -> Result<Self, LookupError> {
+        node.named::<SupervisorMsg>(name).map(Self::from)
+    }
+
+    /// The supervisor running as `pid` on this node.
+    ///
+    /// # Errors
+    ///
+    /// As [`Node::handle`]: not alive, not local, or not a supervisor.
+    pub fn from_pid(node: &Node, pid: Pid) -> Result<Self, LookupError> {
+        node.handle::<SupervisorMsg>(pid).map(Self::from)
+    }
+
     /// How long requests wait for an answer (default [`DEFAULT_TIMEOUT`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -173,6 +198,22 @@ impl SupervisorRef {
     /// The supervisor's pid.
     pub fn pid(&self) -> Pid {
         self.handle.pid()
+    }
+
+    /// Stops the supervisor from outside and waits until it has ended
+    /// (OTP's `supervisor:stop/3`): it stops its children in reverse start
+    /// order by their shutdown rules, then exits with `reason`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Handle::stop`]: [`StopError::NoProc`] if it had ended,
+    /// [`StopError::Timeout`] if it has not ended in time.
+    pub async fn stop(
+        &self,
+        reason: ExitReason,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), StopError> {
+        self.handle.stop(reason, timeout).await
     }
 
     /// The supervisor's handle.
@@ -207,7 +248,9 @@ impl SupervisorRef {
     /// # Errors
     ///
     /// [`ChildError::AlreadyStarted`] or [`ChildError::AlreadyPresent`] for
-    /// a known id, [`ChildError::Start`] if it fails to start.
+    /// a known id, [`ChildError::Start`] if it fails to start,
+    /// [`ChildError::Ignored`] if its `init` ended `Normal` (the spec is
+    /// kept, as OTP keeps an ignored child).
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Pid, ChildError> {
         self.handle
             .call(|r| SupervisorMsg::StartChild(spec, r), self.timeout)
@@ -233,11 +276,25 @@ impl SupervisorRef {
     ///
     /// # Errors
     ///
-    /// [`ChildError::NotFound`], [`ChildError::AlreadyStarted`] if it runs,
-    /// [`ChildError::Start`] if it fails to start.
+    /// [`ChildError::NotFound`], [`ChildError::Running`] if it runs (OTP's
+    /// `{error, running}`), [`ChildError::Start`] if it fails to start,
+    /// [`ChildError::Ignored`] if its `init` ended `Normal`.
     pub async fn restart_child(&self, id: &str) -> Result<Pid, ChildError> {
         self.handle
             .call(|r| SupervisorMsg::RestartChild(id.into(), r), self.timeout)
+            .await?
+    }
+
+    /// A child's spec (OTP's `get_childspec`), for example to start the
+    /// same child under another supervisor.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`] for an unknown id.
+    #[doc(alias = "get_childspec")]
+    pub async fn child_spec(&self, id: &str) -> Result<ChildSpec, ChildError> {
+        self.handle
+            .call(|r| SupervisorMsg::GetChildSpec(id.into(), r), self.timeout)
             .await?
     }
 
@@ -250,5 +307,14 @@ impl SupervisorRef {
         self.handle
             .call(|r| SupervisorMsg::DeleteChild(id.into(), r), self.timeout)
             .await?
+    }
+}
+
+impl From<Handle<SupervisorMsg>> for SupervisorRef {
+    fn from(handle: Handle<SupervisorMsg>) -> Self {
+        Self {
+            handle,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 }

@@ -56,11 +56,12 @@ mod dynamic;
 mod intensity;
 mod server;
 mod spec;
+mod stop;
 
 pub use api::{
     ChildCounts, ChildError, ChildInfo, SupervisorError, SupervisorRef, DEFAULT_TIMEOUT,
 };
-pub use dynamic::{DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
+pub use dynamic::{DynamicChild, DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
 pub use server::SupervisorMsg;
 pub use spec::{
     AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Shutdown, StartFuture, Strategy,

@@ -15,7 +15,8 @@ use tracing::{error, warn};
 
 use crate::api::{ChildCounts, ChildError, ChildInfo};
 use crate::intensity::Intensity;
-use crate::spec::{AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Shutdown, Strategy};
+use crate::stop::stop;
+use crate::spec::{AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Strategy};
 use crate::SupervisorSpec;
 
 /// The requests a supervisor answers; use them through
@@ -35,6 +36,8 @@ pub enum SupervisorMsg {
     RestartChild(Arc<str>, ReplyTo<Result<Pid, ChildError>>),
     /// Forget a stopped child.
     DeleteChild(Arc<str>, ReplyTo<Result<(), ChildError>>),
+    /// A child's spec.
+    GetChildSpec(Arc<str>, ReplyTo<Result<ChildSpec, ChildError>>),
 }
 
 /// What a supervisor process is started with.
@@ -74,10 +77,10 @@ struct Child {
 }
 
 impl Child {
-    fn new(spec: ChildSpec, pid: Pid) -> Self {
+    fn new(spec: ChildSpec, pid: Option<Pid>) -> Self {
         Self {
             spec,
-            pid: Some(pid),
+            pid,
             restarts: 0,
             started: Instant::now(),
             delays: 0,
@@ -128,7 +131,11 @@ impl Process for Supervisor {
         };
         for child in spec.children {
             match start(ctx, &child).await {
-                Ok(pid) => sup.children.push(Child::new(child, pid)),
+                Ok(pid) => sup.children.push(Child::new(child, Some(pid))),
+                Err(reason) if reason.is_normal() => {
+                    // OTP's `ignore`: kept, not running.
+                    sup.children.push(Child::new(child, None));
+                }
                 Err(reason) => {
                     sup.stop_all(ctx).await;
                     let id = Arc::clone(&child.id);
@@ -167,6 +174,13 @@ impl Process for Supervisor {
             }
             SupervisorMsg::DeleteChild(id, reply) => {
                 reply.reply(self.delete_child(&id));
+            }
+            SupervisorMsg::GetChildSpec(id, reply) => {
+                let spec = match self.position(&id) {
+                    Some(at) => Ok(self.children[at].spec.clone()),
+                    None => Err(ChildError::NotFound(id)),
+                };
+                reply.reply(spec);
             }
         }
         Ok(())
@@ -212,7 +226,7 @@ impl Supervisor {
         let child = &self.children[at];
         let restart = match child.spec.restart {
             Restart::Permanent => true,
-            Restart::Transient => !matches!(reason, ExitReason::Normal | ExitReason::Shutdown),
+            Restart::Transient => reason.is_crash(),
             Restart::Temporary => false,
         };
         if !restart || ctx.node().is_stopping() {
@@ -329,11 +343,14 @@ impl Supervisor {
                 continue;
             }
             let spec = self.children[at].spec.clone();
-            let pid = start(ctx, &spec)
-                .await
-                .map_err(|reason| (Arc::clone(id), reason))?;
+            let pid = match start(ctx, &spec).await {
+                Ok(pid) => Some(pid),
+                // Ignored: it stays, not running, as OTP's `ignore`.
+                Err(reason) if reason.is_normal() => None,
+                Err(reason) => return Err((Arc::clone(id), reason)),
+            };
             let child = &mut self.children[at];
-            child.pid = Some(pid);
+            child.pid = pid;
             child.restarts += 1;
             child.started = Instant::now();
         }
@@ -387,9 +404,18 @@ impl Supervisor {
         {
             return Err(ChildError::InvalidSpec(Arc::clone(&spec.id)));
         }
-        let pid = start(ctx, &spec).await.map_err(ChildError::Start)?;
-        self.children.push(Child::new(spec, pid));
-        Ok(pid)
+        match start(ctx, &spec).await {
+            Ok(pid) => {
+                self.children.push(Child::new(spec, Some(pid)));
+                Ok(pid)
+            }
+            Err(reason) if reason.is_normal() => {
+                let id = Arc::clone(&spec.id);
+                self.children.push(Child::new(spec, None));
+                Err(ChildError::Ignored(id))
+            }
+            Err(reason) => Err(ChildError::Start(reason)),
+        }
     }
 
     async fn terminate_child(
@@ -416,10 +442,14 @@ impl Supervisor {
             .position(id)
             .ok_or_else(|| ChildError::NotFound(id.into()))?;
         if let Some(pid) = self.children[at].pid {
-            return Err(ChildError::AlreadyStarted(id.into(), pid));
+            return Err(ChildError::Running(id.into(), pid));
         }
         let spec = self.children[at].spec.clone();
-        let pid = start(ctx, &spec).await.map_err(ChildError::Start)?;
+        let pid = match start(ctx, &spec).await {
+            Ok(pid) => pid,
+            Err(reason) if reason.is_normal() => return Err(ChildError::Ignored(id.into())),
+            Err(reason) => return Err(ChildError::Start(reason)),
+        };
         let child = &mut self.children[at];
         child.pid = Some(pid);
         child.restarts += 1;
@@ -460,35 +490,12 @@ fn random_unit() -> f64 {
     (hasher.finish() >> 11) as f64 / (1_u64 << 53) as f64
 }
 
-/// Starts one child through its spec's start function.
+/// Starts one child through its spec's start function. A child whose
+/// `init` ended `Normal` was ignored (OTP's `ignore`): `Err(Normal)`.
 async fn start(ctx: &mut Context<SupervisorMsg>, spec: &ChildSpec) -> Result<Pid, ExitReason> {
     (spec.start)(ctx).await.map_err(|err| match err {
         StartError::Init(reason) => reason,
         StartError::Spawn(SpawnError::NodeStopping) => ExitReason::Shutdown,
         other => ExitReason::error(other),
     })
-}
-
-/// Stops one child by its shutdown rule and waits until it has ended.
-/// It is unlinked first, so its exit does not come back as a signal.
-pub(crate) async fn stop<M: Send + 'static>(
-    ctx: &mut Context<M>,
-    pid: Pid,
-    shutdown: Shutdown,
-) -> ExitReason {
-    let mut ended = ctx.node().monitor(pid);
-    ctx.unlink(pid);
-    match shutdown {
-        Shutdown::BrutalKill => ctx.exit(pid, ExitReason::Kill),
-        Shutdown::Infinity => ctx.exit(pid, ExitReason::Shutdown),
-        Shutdown::Timeout(grace) => {
-            ctx.exit(pid, ExitReason::Shutdown);
-            if let Ok(reason) = tokio::time::timeout(grace, &mut ended).await {
-                return reason;
-            }
-            warn!(%pid, "child did not stop in time; killing it");
-            ctx.exit(pid, ExitReason::Kill);
-        }
-    }
-    ended.await
 }

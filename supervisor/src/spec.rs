@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use beamish_core::{Context, Pid, Process, SpawnOpts, StartError};
 
+use crate::dynamic::{DynamicSpec, DynamicSupervisor};
 use crate::server::SupervisorMsg;
 
 /// When a child that ended is restarted.
@@ -166,20 +167,62 @@ impl ChildSpec {
 
     /// A child supervisor with its own spec, stopped with `Infinity`.
     pub fn supervisor(id: impl Into<Arc<str>>, spec: crate::SupervisorSpec) -> Self {
+        Self::supervisor_opt(id, SpawnOpts::new(), spec)
+    }
+
+    /// Like [`supervisor`](Self::supervisor), with spawn options; a name
+    /// given there is registered again by every restart, so
+    /// [`SupervisorRef::named`](crate::SupervisorRef::named) finds it.
+    pub fn supervisor_opt(
+        id: impl Into<Arc<str>>,
+        opts: SpawnOpts,
+        spec: crate::SupervisorSpec,
+    ) -> Self {
         let start = start_fn(move |ctx| {
             let spec = spec.clone();
+            let opts = opts.clone().trap_exit(true);
             Box::pin(async move {
                 ctx.start_link::<crate::server::Supervisor>(
                     crate::server::SupervisorArgs::new(spec),
-                    SpawnOpts::new().trap_exit(true),
+                    opts,
                 )
                 .await
                 .map(|h| h.pid())
             })
         });
-        let mut child = Self::from_start_fn(id, ChildKind::Supervisor, start);
-        child.shutdown = Shutdown::Infinity;
-        child
+        Self::from_start_fn(id, ChildKind::Supervisor, start).shutdown(Shutdown::Infinity)
+    }
+
+    /// A child dynamic supervisor (see [`DynamicRef`](crate::DynamicRef)),
+    /// stopped with `Infinity`: it stops its own children first.
+    pub fn dynamic_supervisor<P: Process>(id: impl Into<Arc<str>>, spec: DynamicSpec<P>) -> Self
+    where
+        P::Args: Clone,
+    {
+        Self::dynamic_supervisor_opt(id, SpawnOpts::new(), spec)
+    }
+
+    /// Like [`dynamic_supervisor`](Self::dynamic_supervisor), with spawn
+    /// options: give it a name to reach it with
+    /// [`DynamicRef::named`](crate::DynamicRef::named).
+    pub fn dynamic_supervisor_opt<P: Process>(
+        id: impl Into<Arc<str>>,
+        opts: SpawnOpts,
+        spec: DynamicSpec<P>,
+    ) -> Self
+    where
+        P::Args: Clone,
+    {
+        let start = start_fn(move |ctx| {
+            let spec = spec.clone();
+            let opts = opts.clone().trap_exit(true);
+            Box::pin(async move {
+                ctx.start_link::<DynamicSupervisor<P>>(spec, opts)
+                    .await
+                    .map(|h| h.pid())
+            })
+        });
+        Self::from_start_fn(id, ChildKind::Supervisor, start).shutdown(Shutdown::Infinity)
     }
 
     /// A child started by a function of your own, which must start it

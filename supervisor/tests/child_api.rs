@@ -1,10 +1,15 @@
 //! The runtime API: which_children, count_children, start_child,
-//! terminate_child, restart_child, delete_child.
+//! terminate_child, restart_child, delete_child, child_spec (OTP's
+//! get_childspec), and stopping a supervisor from outside.
 
 mod support;
 
-use beamish_core::ExitReason;
-use beamish_supervisor::{ChildError, ChildKind, Restart, Strategy, SupervisorSpec};
+use std::time::Duration;
+
+use beamish_core::{ExitReason, SpawnOpts, StopError};
+use beamish_supervisor::{
+    ChildError, ChildKind, Restart, Strategy, SupervisorRef, SupervisorSpec,
+};
 use support::*;
 
 #[tokio::test(start_paused = true)]
@@ -55,10 +60,11 @@ async fn children_can_be_added_stopped_restarted_and_deleted() {
     let b2 = sup.restart_child("b").await.expect("restarts");
     assert_ne!(b2, b);
     assert_eq!(next_start(&mut rx).await, ("b", b2));
-    assert!(matches!(
+    // OTP: restarting a running child is `{error, running}`.
+    assert_eq!(
         sup.restart_child("b").await,
-        Err(ChildError::AlreadyStarted(..))
-    ));
+        Err(ChildError::Running("b".into(), b2))
+    );
 
     sup.terminate_child("b").await.expect("terminates");
     sup.delete_child("b").await.expect("deletes");
@@ -99,4 +105,51 @@ async fn terminating_a_temporary_child_forgets_it() {
     let _ = next_start(&mut rx).await;
     sup.terminate_child("t").await.expect("terminates");
     assert!(sup.which_children().await.expect("answers").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_spec_hands_back_a_spec_that_starts_the_same_child() {
+    let node = node();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .child(worker(WorkerArgs::new("a", &tx)).restart(Restart::Transient));
+    let sup = start(&node, spec).await;
+    let _ = next_start(&mut rx).await;
+    let copy = sup.child_spec("a").await.expect("known");
+    assert_eq!(copy.id(), "a");
+    assert!(format!("{copy:?}").contains("Transient"));
+    assert_eq!(
+        sup.child_spec("zzz").await.map(|s| s.id().to_owned()),
+        Err(ChildError::NotFound("zzz".into()))
+    );
+    // The copy starts the same child under another supervisor.
+    let other = start(&node, SupervisorSpec::new(Strategy::OneForOne)).await;
+    let pid = other.start_child(copy).await.expect("starts");
+    assert_eq!(next_start(&mut rx).await, ("a", pid));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_stopped_from_outside_stops_its_children_first() {
+    let node = node();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .child(worker(WorkerArgs::new("a", &tx).trapping()))
+        .child(worker(WorkerArgs::new("b", &tx).trapping()));
+    SupervisorRef::start(&node, spec, SpawnOpts::new().name("top"))
+        .await
+        .expect("starts");
+    let _ = next_start(&mut rx).await;
+    let _ = next_start(&mut rx).await;
+    let sup = SupervisorRef::named(&node, "top").expect("found by name");
+    sup.stop(ExitReason::Shutdown, Duration::from_secs(30))
+        .await
+        .expect("stops");
+    assert!(matches!(next(&mut rx).await, Ev::Stopped("b", _, ExitReason::Shutdown)));
+    assert!(matches!(next(&mut rx).await, Ev::Stopped("a", _, ExitReason::Shutdown)));
+    assert_eq!(node.stats().processes, 0);
+    assert_eq!(
+        sup.stop(ExitReason::Shutdown, Duration::from_secs(1)).await,
+        Err(StopError::NoProc)
+    );
+    assert!(SupervisorRef::named(&node, "top").is_err());
 }

@@ -48,6 +48,7 @@ async fn restarted(restart: Restart, reason: ExitReason, by_kill: bool) -> bool 
 async fn permanent_is_always_restarted() {
     assert!(restarted(Restart::Permanent, ExitReason::Normal, false).await);
     assert!(restarted(Restart::Permanent, ExitReason::Shutdown, false).await);
+    assert!(restarted(Restart::Permanent, ExitReason::shutdown_with("bye"), false).await);
     assert!(restarted(Restart::Permanent, ExitReason::error("x"), false).await);
     assert!(restarted(Restart::Permanent, ExitReason::Kill, true).await);
 }
@@ -56,6 +57,8 @@ async fn permanent_is_always_restarted() {
 async fn transient_is_restarted_only_after_an_abnormal_exit() {
     assert!(!restarted(Restart::Transient, ExitReason::Normal, false).await);
     assert!(!restarted(Restart::Transient, ExitReason::Shutdown, false).await);
+    // OTP: `{shutdown, Term}` is a shutdown, not a crash.
+    assert!(!restarted(Restart::Transient, ExitReason::shutdown_with("bye"), false).await);
     assert!(restarted(Restart::Transient, ExitReason::error("x"), false).await);
     assert!(restarted(Restart::Transient, ExitReason::Kill, true).await);
 }
@@ -67,3 +70,4 @@ async fn temporary_is_never_restarted() {
     assert!(!restarted(Restart::Temporary, ExitReason::error("x"), false).await);
     assert!(!restarted(Restart::Temporary, ExitReason::Kill, true).await);
 }
+

@@ -45,6 +45,8 @@ pub struct WorkerArgs {
     pub failing_starts: Arc<AtomicUsize>,
     /// Take this long (virtual time) in `init`.
     pub slow_start: Duration,
+    /// Return `Err(ExitReason::Normal)` from `init`: OTP's `ignore`.
+    pub ignore: bool,
 }
 
 impl WorkerArgs {
@@ -56,7 +58,13 @@ impl WorkerArgs {
             stubborn: false,
             failing_starts: Arc::new(AtomicUsize::new(0)),
             slow_start: Duration::ZERO,
+            ignore: false,
         }
+    }
+
+    pub fn ignoring(mut self) -> Self {
+        self.ignore = true;
+        self
     }
 
     pub fn slow(mut self, start: Duration) -> Self {
@@ -97,6 +105,9 @@ impl Process for Worker {
             .is_ok();
         if failing {
             return Err(ExitReason::error(format!("{} refuses to start", args.id)));
+        }
+        if args.ignore {
+            return Err(ExitReason::Normal);
         }
         if !args.slow_start.is_zero() {
             tokio::time::sleep(args.slow_start).await;
