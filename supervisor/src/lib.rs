@@ -57,12 +57,14 @@ mod intensity;
 mod server;
 mod spec;
 mod stop;
+mod task;
 
 pub use api::{
     ChildCounts, ChildError, ChildInfo, SupervisorError, SupervisorRef, DEFAULT_TIMEOUT,
 };
 pub use dynamic::{DynamicChild, DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
 pub use server::SupervisorMsg;
+pub use task::{Task, TaskError, TaskSpec, TaskSupervisor};
 pub use spec::{
     AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Shutdown, StartFuture, Strategy,
     SupervisorSpec,

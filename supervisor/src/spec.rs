@@ -10,6 +10,7 @@ use beamish_core::{Context, Pid, Process, SpawnOpts, StartError};
 
 use crate::dynamic::{DynamicSpec, DynamicSupervisor};
 use crate::server::SupervisorMsg;
+use crate::task::TaskSpec;
 
 /// When a child that ended is restarted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -223,6 +224,19 @@ impl ChildSpec {
             })
         });
         Self::from_start_fn(id, ChildKind::Supervisor, start).shutdown(Shutdown::Infinity)
+    }
+
+    /// A child task supervisor (see [`TaskSupervisor`](crate::TaskSupervisor)),
+    /// stopped with `Infinity`.
+    pub fn task_supervisor(id: impl Into<Arc<str>>, spec: TaskSpec) -> Self {
+        Self::task_supervisor_opt(id, SpawnOpts::new(), spec)
+    }
+
+    /// Like [`task_supervisor`](Self::task_supervisor), with spawn
+    /// options: give it a name to reach it with
+    /// [`TaskSupervisor::named`](crate::TaskSupervisor::named).
+    pub fn task_supervisor_opt(id: impl Into<Arc<str>>, opts: SpawnOpts, spec: TaskSpec) -> Self {
+        Self::dynamic_supervisor_opt(id, opts, spec.dynamic())
     }
 
     /// A child started by a function of your own, which must start it

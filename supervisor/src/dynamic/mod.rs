@@ -30,7 +30,8 @@ use crate::spec::{ChildKind, Restart, Shutdown};
 /// supervisor (and, by escalation, its tree) down. For one-shot work, set
 /// [`Restart::Transient`] (restarted only after a crash) or
 /// [`Restart::Temporary`] (never restarted) with
-/// [`restart`](Self::restart).
+/// [`restart`](Self::restart), or use a
+/// [`TaskSupervisor`](crate::TaskSupervisor).
 pub struct DynamicSpec<P: Process> {
     opts: SpawnOpts,
     restart: Restart,
