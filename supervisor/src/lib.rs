@@ -54,6 +54,7 @@
 mod api;
 mod dynamic;
 mod intensity;
+mod run;
 mod server;
 mod spec;
 mod stop;
@@ -63,6 +64,7 @@ pub use api::{
     ChildCounts, ChildError, ChildInfo, SupervisorError, SupervisorRef, DEFAULT_TIMEOUT,
 };
 pub use dynamic::{DynamicChild, DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
+pub use run::{NodeExt, RunError};
 pub use server::SupervisorMsg;
 pub use task::{Task, TaskError, TaskSpec, TaskSupervisor};
 pub use spec::{
