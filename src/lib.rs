@@ -50,9 +50,10 @@
 pub use beamish_core::*;
 
 pub use beamish_supervisor::{
-    AutoShutdown, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicError,
-    DynamicRef, DynamicSpec, Restart, Shutdown, Strategy, SupervisorError, SupervisorMsg,
-    SupervisorRef, SupervisorSpec,
+    AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicChild,
+    DynamicError, DynamicMsg, DynamicRef, DynamicSpec, NodeExt, Restart, RunError, Shutdown,
+    StartFuture, Strategy, SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec, Task,
+    TaskError, TaskSpec, TaskSupervisor,
 };
 /// Distribution over TCP.
 #[cfg(feature = "tcp")]

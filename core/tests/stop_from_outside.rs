@@ -62,7 +62,9 @@ async fn a_process_that_ends_otherwise_says_how() {
     let (tx, _rx) = events();
     let p = probe(&node, ProbeArgs::new(&tx).trapping()).await;
     // The probe ends with its own reason once it has handled this.
-    p.cast(Cmd::Fail(ExitReason::error("mine"))).await.expect("alive");
+    p.cast(Cmd::Fail(ExitReason::error("mine")))
+        .await
+        .expect("alive");
     let stopped = p.stop(ExitReason::Shutdown, Duration::from_secs(5)).await;
     assert_eq!(stopped, Err(StopError::Exited(ExitReason::error("mine"))));
 }

@@ -80,8 +80,10 @@ pub trait NodeExt: sealed::Sealed {
     /// # Errors
     ///
     /// [`RunError::Exited`] if `top` exited abnormally.
-    fn run_until_exit(&self, top: &SupervisorRef)
-        -> impl Future<Output = Result<(), RunError>> + Send;
+    fn run_until_exit(
+        &self,
+        top: &SupervisorRef,
+    ) -> impl Future<Output = Result<(), RunError>> + Send;
 }
 
 impl NodeExt for Node {

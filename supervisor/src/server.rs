@@ -15,8 +15,8 @@ use tracing::{error, warn};
 
 use crate::api::{ChildCounts, ChildError, ChildInfo};
 use crate::intensity::Intensity;
-use crate::stop::stop;
 use crate::spec::{AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Strategy};
+use crate::stop::stop;
 use crate::SupervisorSpec;
 
 /// The requests a supervisor answers; use them through

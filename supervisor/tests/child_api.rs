@@ -7,9 +7,7 @@ mod support;
 use std::time::Duration;
 
 use beamish_core::{ExitReason, SpawnOpts, StopError};
-use beamish_supervisor::{
-    ChildError, ChildKind, Restart, Strategy, SupervisorRef, SupervisorSpec,
-};
+use beamish_supervisor::{ChildError, ChildKind, Restart, Strategy, SupervisorRef, SupervisorSpec};
 use support::*;
 
 #[tokio::test(start_paused = true)]
@@ -144,8 +142,14 @@ async fn a_supervisor_stopped_from_outside_stops_its_children_first() {
     sup.stop(ExitReason::Shutdown, Duration::from_secs(30))
         .await
         .expect("stops");
-    assert!(matches!(next(&mut rx).await, Ev::Stopped("b", _, ExitReason::Shutdown)));
-    assert!(matches!(next(&mut rx).await, Ev::Stopped("a", _, ExitReason::Shutdown)));
+    assert!(matches!(
+        next(&mut rx).await,
+        Ev::Stopped("b", _, ExitReason::Shutdown)
+    ));
+    assert!(matches!(
+        next(&mut rx).await,
+        Ev::Stopped("a", _, ExitReason::Shutdown)
+    ));
     assert_eq!(node.stats().processes, 0);
     assert_eq!(
         sup.stop(ExitReason::Shutdown, Duration::from_secs(1)).await,

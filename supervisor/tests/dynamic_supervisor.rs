@@ -45,7 +45,9 @@ async fn children_start_at_run_time_up_to_the_maximum() {
     let pinged = a.call(WMsg::Ping, CALL).await.expect("answers");
     assert_eq!(pinged, a.pid());
     assert_eq!(
-        sup.start_child(WorkerArgs::new("c", &tx)).await.map(|h| h.pid()),
+        sup.start_child(WorkerArgs::new("c", &tx))
+            .await
+            .map(|h| h.pid()),
         Err(DynamicError::Full { max: 2 })
     );
     assert_eq!(child_pids(&sup).await, vec![a.pid(), b.pid()]);
@@ -66,11 +68,20 @@ async fn count_children_counts_the_running_workers() {
     assert_eq!((counts.specs, counts.active, counts.workers), (0, 0, 0));
     let mut handles = Vec::new();
     for id in ["a", "b", "c"] {
-        handles.push(sup.start_child(WorkerArgs::new(id, &tx)).await.expect("starts"));
+        handles.push(
+            sup.start_child(WorkerArgs::new(id, &tx))
+                .await
+                .expect("starts"),
+        );
     }
     let counts = sup.count_children().await.expect("answers");
     assert_eq!(
-        (counts.specs, counts.active, counts.workers, counts.supervisors),
+        (
+            counts.specs,
+            counts.active,
+            counts.workers,
+            counts.supervisors
+        ),
         (3, 3, 3, 0)
     );
     end_and_wait(&node, handles[1].pid(), ExitReason::Normal).await;

@@ -70,4 +70,3 @@ async fn temporary_is_never_restarted() {
     assert!(!restarted(Restart::Temporary, ExitReason::error("x"), false).await);
     assert!(!restarted(Restart::Temporary, ExitReason::Kill, true).await);
 }
-

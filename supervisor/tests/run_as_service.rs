@@ -57,8 +57,14 @@ async fn a_stop_request_ends_the_run_in_order_and_ok() {
     assert_eq!(next_start(&mut rx).await.0, "b");
     stop.send(()).expect("the run waits");
     assert_eq!(running.await.expect("the run returns"), Ok(()));
-    assert!(matches!(next(&mut rx).await, Ev::Stopped("b", _, ExitReason::Shutdown)));
-    assert!(matches!(next(&mut rx).await, Ev::Stopped("a", _, ExitReason::Shutdown)));
+    assert!(matches!(
+        next(&mut rx).await,
+        Ev::Stopped("b", _, ExitReason::Shutdown)
+    ));
+    assert!(matches!(
+        next(&mut rx).await,
+        Ev::Stopped("a", _, ExitReason::Shutdown)
+    ));
     assert_eq!(node.stats().processes, 0);
 }
 
@@ -66,8 +72,7 @@ async fn a_stop_request_ends_the_run_in_order_and_ok() {
 async fn a_node_shut_down_elsewhere_ends_the_run_ok() {
     let node = node();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let spec =
-        SupervisorSpec::new(Strategy::OneForOne).child(worker(WorkerArgs::new("a", &tx)));
+    let spec = SupervisorSpec::new(Strategy::OneForOne).child(worker(WorkerArgs::new("a", &tx)));
     let running = tokio::spawn({
         let node = node.clone();
         async move { node.run(spec).await }

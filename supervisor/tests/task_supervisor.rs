@@ -32,7 +32,10 @@ async fn a_task_yields_its_result() {
         .await
         .expect("starts");
     let ended = node.monitor(task.pid());
-    assert_eq!(task.join(Duration::from_secs(1)).await, Ok("done".to_owned()));
+    assert_eq!(
+        task.join(Duration::from_secs(1)).await,
+        Ok("done".to_owned())
+    );
     assert_eq!(ended.await, ExitReason::Normal);
     assert_eq!(sup.count_children().await.expect("answers").active, 0);
     assert!(node.is_alive(sup.pid()));
@@ -104,7 +107,10 @@ async fn a_slow_task_times_out_and_runs_on() {
         .await
         .expect("starts");
     let pid = task.pid();
-    assert_eq!(task.join(Duration::from_secs(1)).await, Err(TaskError::Timeout));
+    assert_eq!(
+        task.join(Duration::from_secs(1)).await,
+        Err(TaskError::Timeout)
+    );
     assert_eq!(sup.which_children().await.expect("answers"), vec![pid]);
 }
 

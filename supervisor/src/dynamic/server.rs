@@ -41,7 +41,10 @@ where
     type Args = DynamicSpec<P>;
     type Msg = DynamicMsg<P>;
 
-    async fn init(ctx: &mut Context<DynamicMsg<P>>, spec: DynamicSpec<P>) -> Result<Self, ExitReason> {
+    async fn init(
+        ctx: &mut Context<DynamicMsg<P>>,
+        spec: DynamicSpec<P>,
+    ) -> Result<Self, ExitReason> {
         ctx.trap_exit(true);
         Ok(DynamicSupervisor {
             intensity: Intensity::new(spec.max_restarts, spec.period),
@@ -87,7 +90,11 @@ where
             }
             DynamicMsg::CountChildren(reply) => {
                 let n = self.children.len();
-                let supervisors = if self.spec.kind == ChildKind::Supervisor { n } else { 0 };
+                let supervisors = if self.spec.kind == ChildKind::Supervisor {
+                    n
+                } else {
+                    0
+                };
                 reply.reply(ChildCounts {
                     specs: n,
                     active: n,
@@ -191,7 +198,6 @@ where
         );
         Ok(handle)
     }
-
 }
 
 /// Starts one child linked to the supervisor. A child whose `init` ended
