@@ -90,7 +90,7 @@ impl Default for TaskSpec {
 /// assert_eq!(sum.join(Duration::from_secs(1)).await?, 55);
 ///
 /// let boom = tasks.async_nolink(async { panic!("no luck") }).await?;
-/// let reason = boom.join(Duration::from_secs(1)).await.map(|()| ());
+/// let reason = boom.join(Duration::from_secs(1)).await;
 /// assert_eq!(reason, Err(TaskError::Exited(ExitReason::Panic("no luck".into()))));
 /// # Ok(())
 /// # }

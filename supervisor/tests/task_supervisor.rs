@@ -54,7 +54,7 @@ async fn a_crash_comes_back_as_its_reason_and_is_not_restarted() {
         .await
         .expect("starts");
     assert_eq!(
-        task.join(Duration::from_secs(1)).await.map(|()| ()),
+        task.join(Duration::from_secs(1)).await,
         Err(TaskError::Exited(ExitReason::Panic("bad input".into())))
     );
     assert_eq!(runs.load(Ordering::SeqCst), 1, "temporary: run once");
