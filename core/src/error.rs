@@ -121,6 +121,16 @@ pub enum SpawnError {
     /// The requested name is taken.
     #[error(transparent)]
     Register(#[from] RegisterError),
+    /// The options were made for processes of another message type (an
+    /// export declared with [`SpawnOpts::export`](crate::SpawnOpts::export)
+    /// for another type).
+    #[error("the process takes {takes}, but its options are for {given}")]
+    OptionsType {
+        /// The message type of the process.
+        takes: &'static str,
+        /// The message type the options were made for.
+        given: &'static str,
+    },
 }
 
 /// Why a process started with `start` is not running.

@@ -9,7 +9,8 @@ use super::envelope::Dest;
 use crate::node::AnyProcess;
 use crate::node::{warn_limited, CallWatch, Decoder, Delivery, Exported, Finished, Settled};
 use crate::process::mailbox::Acked;
-use crate::{Handle, Message, Node};
+use crate::process::{OnSpawn, SpawnHook};
+use crate::{Handle, Message, Node, SpawnOpts};
 
 impl Node {
     /// Lets other nodes send to this process: messages that name its
@@ -17,7 +18,64 @@ impl Node {
     /// arrival. A message sent meanwhile to a process that is not
     /// exported, or of another type, is dropped and counted as a dead
     /// letter (a call is answered with `Rejected`).
+    ///
+    /// This exposes every message of the type, internal ones included; to
+    /// expose only some, export a remote-facing type with
+    /// [`export_as`](Self::export_as). To export a process from its
+    /// start, and again after every restart under a supervisor, declare it
+    /// in its options with [`SpawnOpts::export`].
     pub fn export<M: Message>(&self, handle: &Handle<M>) {
+        self.export_with::<M, M>(handle, |msg| msg);
+    }
+
+    /// Lets other nodes send this process messages of the remote-facing
+    /// type `R`, which arrive converted into its own message type: other
+    /// nodes reach only what `R` can say.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::{Message, Node, ReplyTo};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// /// What other nodes may ask of a worker.
+    /// #[derive(Serialize, Deserialize, Message)]
+    /// #[message(name = "jobs.Job")]
+    /// enum Job {
+    ///     Run(u64),
+    ///     Status(ReplyTo<u64>),
+    /// }
+    ///
+    /// /// What a worker takes: jobs, and its own internal messages.
+    /// enum WorkerMsg {
+    ///     Job(Job),
+    ///     Done(u64),
+    /// }
+    ///
+    /// impl From<Job> for WorkerMsg {
+    ///     fn from(job: Job) -> Self {
+    ///         WorkerMsg::Job(job)
+    ///     }
+    /// }
+    ///
+    /// fn export(node: &Node, worker: &beamish_core::Handle<WorkerMsg>) {
+    ///     // `Done` cannot be sent from another node.
+    ///     node.export_as::<Job, _>(worker);
+    /// }
+    /// ```
+    pub fn export_as<R, M>(&self, handle: &Handle<M>)
+    where
+        R: Message + Into<M>,
+        M: Send + 'static,
+    {
+        self.export_with::<R, M>(handle, Into::into);
+    }
+
+    fn export_with<R, M>(&self, handle: &Handle<M>, convert: fn(R) -> M)
+    where
+        R: Message,
+        M: Send + 'static,
+    {
         // Weak references: the decoder lives in the process's own shared
         // state, which must not keep itself or the node alive.
         let target = Arc::downgrade(&handle.shared);
@@ -25,9 +83,10 @@ impl Node {
         let decoder: Decoder = Arc::new(
             move |payload: &[u8], finished: &mut Option<Finished>, call| {
                 let node = node.upgrade().ok_or("the node is gone")?;
-                let msg: M =
+                let msg: R =
                     crate::process::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
                         .map_err(|err| err.to_string())?;
+                let msg = convert(msg);
                 let Some(shared) = target.upgrade() else {
                     return Ok(Delivery::Done(false));
                 };
@@ -54,8 +113,8 @@ impl Node {
             },
         );
         let _ = handle.shared.core.exported.set(Box::new(Exported {
-            name: M::NAME,
-            id: M::WIRE_ID,
+            name: R::NAME,
+            id: R::WIRE_ID,
             decode: decoder,
         }));
     }
@@ -138,6 +197,46 @@ impl Node {
             .counters
             .dead_letters
             .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl SpawnOpts {
+    /// Exports the process ([`Node::export`]) as it is spawned, before
+    /// anyone can reach it: a supervised child so declared is exported
+    /// again after every restart. `M` is the process's message type; a
+    /// process of another type fails to spawn with
+    /// [`SpawnError::OptionsType`](crate::SpawnError::OptionsType).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::SpawnOpts;
+    ///
+    /// // A counter taking `u64`s, reachable from other nodes as `counter`.
+    /// let opts = SpawnOpts::new().name("counter").export::<u64>();
+    /// # let _ = opts;
+    /// ```
+    pub fn export<M: Message>(self) -> Self {
+        self.export_as::<M, M>()
+    }
+
+    /// Exports the process under the remote-facing type `R`
+    /// ([`Node::export_as`]) as it is spawned, and after every restart.
+    /// `M` is the process's message type.
+    pub fn export_as<R, M>(mut self) -> Self
+    where
+        R: Message + Into<M>,
+        M: Send + 'static,
+    {
+        let hook: SpawnHook<M> = Arc::new(|node: &Node, handle: &Handle<M>| {
+            node.export_as::<R, M>(handle);
+        });
+        self.on_spawn = Some(OnSpawn {
+            hook: Arc::new(hook),
+            for_type: std::any::type_name::<M>(),
+            what: R::NAME,
+        });
+        self
     }
 }
 

@@ -25,6 +25,7 @@ pub use context::Context;
 pub use handle::{Handle, Timeout};
 pub use mailbox::MailboxSize;
 pub use reply::ReplyTo;
+pub(crate) use spawn::{OnSpawn, SpawnHook};
 pub use spawn::{SpawnOpts, DEFAULT_MAILBOX_HIGH_WATER};
 pub use timer::TimerRef;
 

@@ -1,5 +1,7 @@
 //! Spawning processes: the options, and what a new process is given.
 
+use std::any::Any;
+use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,27 @@ pub struct SpawnOpts {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) trap_exit: bool,
     pub(crate) high_water: Option<usize>,
+    pub(crate) on_spawn: Option<OnSpawn>,
+}
+
+/// What is done with a new process's handle before anyone can reach it
+/// (exporting it, say), for one message type.
+pub(crate) type SpawnHook<M> = Arc<dyn Fn(&Node, &Handle<M>) + Send + Sync>;
+
+/// A [`SpawnHook`] for the message type named `for_type`.
+#[derive(Clone)]
+pub(crate) struct OnSpawn {
+    /// A `SpawnHook<M>`.
+    pub(crate) hook: Arc<dyn Any + Send + Sync>,
+    pub(crate) for_type: &'static str,
+    /// What it does, for `Debug`.
+    pub(crate) what: &'static str,
+}
+
+impl fmt::Debug for OnSpawn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} for {}", self.what, self.for_type)
+    }
 }
 
 /// How many messages may wait in a mailbox before the node warns that
@@ -160,6 +183,20 @@ pub(crate) fn spawn<P: Process>(
         opts.mailbox,
         Arc::clone(&inner.counters),
     ));
+    if let Some(on_spawn) = &opts.on_spawn {
+        let Some(hook) = on_spawn.hook.downcast_ref::<SpawnHook<P::Msg>>() else {
+            return Err(SpawnError::OptionsType {
+                takes: std::any::type_name::<P::Msg>(),
+                given: on_spawn.for_type,
+            });
+        };
+        hook(
+            node,
+            &Handle {
+                shared: Arc::clone(&shared),
+            },
+        );
+    }
     if opts.trap_exit {
         shared.core.trap_exit.store(true, Ordering::Release);
     }
