@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{ExitReason, Pid};
+use crate::{Disconnect, ExitReason, Pid};
 
 /// A [`cast`](crate::Handle::cast) that could not be delivered; the message
 /// is handed back.
@@ -82,9 +82,11 @@ pub enum CallError {
     /// A process called itself, which could only deadlock.
     #[error("a process cannot call itself")]
     CallToSelf,
-    /// The callee's node is not connected, or was lost during the call.
-    #[error("no connection to the callee's node")]
-    NoConnection,
+    /// The callee's node is not connected, or was lost during the call:
+    /// why (a refused handshake, an unreachable endpoint, a lost
+    /// connection). Match `CallError::NoConnection(_)` for any cause.
+    #[error("no connection to the callee's node: {0}")]
+    NoConnection(Disconnect),
     /// The request could not be encoded or the reply decoded.
     #[error("the request or reply could not be encoded or decoded: {0}")]
     BadReply(String),
@@ -92,6 +94,17 @@ pub enum CallError {
     /// message type, is not exported, or could not decode it.
     #[error("the request was refused: {0}")]
     Rejected(String),
+}
+
+impl CallError {
+    /// Why there was no connection to the callee's node, if that is why
+    /// the call failed.
+    pub fn no_connection(&self) -> Option<&Disconnect> {
+        match self {
+            Self::NoConnection(why) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// Why a [`stop`](crate::Handle::stop) did not see the process end with

@@ -89,6 +89,7 @@
 // too.
 extern crate self as beamish_core;
 
+mod disconnect;
 mod error;
 mod message;
 mod pid;
@@ -109,6 +110,7 @@ pub use async_trait::async_trait;
 pub use beamish_macros::Message;
 pub use message::{wire_id, Message};
 
+pub use disconnect::{Disconnect, Lost, Refusal};
 pub use dist::addr::{Addr, CastError, TryCastError};
 pub use dist::cluster::{ClusterError, NodeEvent, NodeEvents};
 pub use dist::config::ClusterConfig;

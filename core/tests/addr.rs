@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use beamish_core::transport::LocalNetwork;
 use beamish_core::{
-    async_trait, Addr, CallError, CastError, Context, ExitReason, LookupError, Node, NodeName,
-    Process, RemoteSendError, ReplyTo, SpawnOpts,
+    async_trait, Addr, CallError, CastError, Context, Disconnect, ExitReason, LookupError, Node,
+    NodeName, Process, RemoteSendError, ReplyTo, SpawnOpts,
 };
 use serde::{Deserialize, Serialize};
 use support::{local, member};
@@ -152,11 +152,14 @@ async fn failures_say_what_went_wrong() {
     let far = a.addr_named::<TallyMsg>("tally", unknown);
     assert_eq!(
         far.cast(TallyMsg::Add(1)).await,
-        Err(CastError::Remote(RemoteSendError::NoConnection(unknown)))
+        Err(CastError::Remote(RemoteSendError::NoConnection(
+            unknown,
+            Disconnect::Unknown
+        )))
     );
     assert_eq!(
         far.call(TallyMsg::Read, CALL).await,
-        Err(CallError::NoConnection)
+        Err(CallError::NoConnection(Disconnect::Unknown))
     );
 }
 

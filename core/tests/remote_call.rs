@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use beamish_core::transport::LocalNetwork;
 use beamish_core::{
-    async_trait, CallError, Context, ExitReason, Handle, Node, Process, ReplyTo, SpawnOpts,
+    async_trait, CallError, Context, Disconnect, ExitReason, Handle, Lost, Node, Process, ReplyTo,
+    SpawnOpts,
 };
 use serde::{Deserialize, Serialize};
 use support::{local, member};
@@ -223,11 +224,18 @@ async fn losing_the_node_mid_call_is_noconnection() {
         Ok("empty".to_owned())
     );
     s.net.drop_connections("a", "b");
-    assert_eq!(call.await.expect("joins"), Err(CallError::NoConnection));
-    // And without a connection, at once.
+    let lost = call.await.expect("joins");
+    assert!(
+        matches!(
+            lost,
+            Err(CallError::NoConnection(Disconnect::Lost(Lost::Reset(_))))
+        ),
+        "{lost:?}"
+    );
+    // And without a connection, at once: b is not a configured peer.
     assert_eq!(
         s.a.call_remote(s.store.pid(), StoreMsg::Get, CALL).await,
-        Err(CallError::NoConnection)
+        Err(CallError::NoConnection(Disconnect::Unknown))
     );
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use beamish_core::dist::{Cookie, Endpoint};
 use beamish_core::transport::{LocalNetwork, Transport};
 use beamish_core::{
-    async_trait, ClusterConfig, Context, ExitReason, Handle, Node, NodeName, Pid, Process,
-    RemoteSendError, SpawnOpts,
+    async_trait, ClusterConfig, Context, Disconnect, ExitReason, Handle, Node, NodeName, Pid,
+    Process, RemoteSendError, SpawnOpts,
 };
 use tokio::sync::mpsc;
 
@@ -143,7 +143,10 @@ async fn sending_to_an_unconnected_node_is_an_error() {
     let elsewhere = NodeName::new("c@localhost").expect("valid");
     assert_eq!(
         p.a.send_remote_named(elsewhere, "x", &1_u64),
-        Err(RemoteSendError::NoConnection(elsewhere))
+        Err(RemoteSendError::NoConnection(
+            elsewhere,
+            Disconnect::Unknown
+        ))
     );
 }
 
@@ -162,7 +165,10 @@ async fn confirmed_sends_return_once_the_transport_has_them() {
     assert_eq!(
         p.a.send_remote_named_confirmed(elsewhere, "x", &3_u64)
             .await,
-        Err(RemoteSendError::NoConnection(elsewhere))
+        Err(RemoteSendError::NoConnection(
+            elsewhere,
+            Disconnect::Unknown
+        ))
     );
     let big = vec![7_u8; 2 << 20];
     assert!(matches!(

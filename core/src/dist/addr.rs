@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
 use crate::node::NodeInner;
+use crate::Disconnect::NotJoined;
 use crate::{
     CallError, Handle, LookupError, Message, Node, NodeName, Pid, RemoteSendError, ReplyTo,
     TrySendError,
@@ -94,6 +95,17 @@ pub enum CastError {
     Remote(#[from] RemoteSendError),
 }
 
+impl CastError {
+    /// Why there was no connection to the process's node, if that is why
+    /// the cast failed.
+    pub fn no_connection(&self) -> Option<&crate::Disconnect> {
+        match self {
+            Self::Remote(err) => err.no_connection(),
+            _ => None,
+        }
+    }
+}
+
 /// Why a [`try_cast`](Addr::try_cast) did not send; the message is
 /// handed back.
 #[derive(PartialEq, Eq, Clone, thiserror::Error)]
@@ -175,7 +187,7 @@ impl<M: Message> Addr<M> {
                 handle.cast(msg).await.map_err(|_| CastError::NoProc)
             }
             To::Remote { node, at, dest } => {
-                let node = upgrade(node).ok_or(RemoteSendError::NoConnection(*at))?;
+                let node = upgrade(node).ok_or(RemoteSendError::NoConnection(*at, NotJoined))?;
                 let frame = encode_send(dest.clone(), &msg, None)?;
                 Ok(node.queue_frame_waiting(*at, Outgoing::new(frame)).await?)
             }
@@ -210,7 +222,7 @@ impl<M: Message> Addr<M> {
             },
             To::Remote { node, at, dest } => {
                 let Some(node) = upgrade(node) else {
-                    let err = RemoteSendError::NoConnection(*at);
+                    let err = RemoteSendError::NoConnection(*at, NotJoined);
                     return Err(TryCastError::Failed(err.into(), msg));
                 };
                 let frame = match encode_send(dest.clone(), &msg, None) {
@@ -252,7 +264,7 @@ impl<M: Message> Addr<M> {
                 handle.call(request, timeout).await
             }
             To::Remote { node, at, dest } => {
-                let node = upgrade(node).ok_or(CallError::NoConnection)?;
+                let node = upgrade(node).ok_or(CallError::NoConnection(NotJoined))?;
                 node.call_dest(*at, dest.clone(), request, timeout).await
             }
         }

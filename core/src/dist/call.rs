@@ -1,7 +1,7 @@
 //! Calls to processes on other nodes: the request carries a reply token
 //! that routes the answer back; the calling node monitors the callee for
 //! the call's duration, so the call ends with the reply, `Timeout`,
-//! `NoProc`, `NoConnection` or `Exited(reason)`, and never hangs.
+//! `NoProc`, `NoConnection(why)` or `Exited(reason)`, and never hangs.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,8 @@ use super::cluster::Cluster;
 use super::envelope::{encode_send, CallHeader, Dest, Envelope, ReplyOutcome};
 use super::outbox::Outgoing;
 use crate::{
-    CallError, ExitReason, Message, MonitorRef, Node, NodeName, Pid, RemoteSendError, ReplyTo,
+    CallError, Disconnect, ExitReason, Message, MonitorRef, Node, NodeName, Pid, RemoteSendError,
+    ReplyTo,
 };
 
 /// The remote calls a node is waiting on.
@@ -39,6 +40,8 @@ enum Answer {
         unwatched: bool,
     },
     Down(ExitReason),
+    /// The connection to the callee's node is gone, or could not be made.
+    Lost(Disconnect),
 }
 
 impl Cluster {
@@ -90,8 +93,9 @@ impl Cluster {
         true
     }
 
-    /// The connection to `node` is gone: its calls end with `NoConnection`.
-    pub(crate) fn calls_lost(&self, node: NodeName) {
+    /// The connection to `node` is gone (or could not be made): its calls
+    /// end with `NoConnection` and why.
+    pub(crate) fn calls_lost(&self, node: NodeName, why: &Disconnect) {
         let lost: Vec<Pending> = {
             let mut waiting = self.calls.waiting.lock();
             let ids: Vec<u64> = waiting
@@ -102,7 +106,7 @@ impl Cluster {
             ids.iter().filter_map(|id| waiting.remove(id)).collect()
         };
         for pending in lost {
-            let _ = pending.tx.send(Answer::Down(ExitReason::NoConnection));
+            let _ = pending.tx.send(Answer::Lost(why.clone()));
         }
     }
 }
@@ -184,7 +188,10 @@ impl Node {
         R: DeserializeOwned,
         F: FnOnce(ReplyTo<R>) -> M,
     {
-        let cluster = self.inner.cluster().ok_or(CallError::NoConnection)?;
+        let cluster = self
+            .inner
+            .cluster()
+            .ok_or(CallError::NoConnection(Disconnect::NotJoined))?;
         let id = cluster.calls.next.fetch_add(1, Ordering::Relaxed);
         let mref = self.inner.new_ref();
         let (tx, rx) = oneshot::channel();
@@ -216,7 +223,7 @@ impl Node {
         cluster
             .send(node, Outgoing::prompt(frame))
             .map_err(|err| match err {
-                RemoteSendError::NoConnection(_) => CallError::NoConnection,
+                RemoteSendError::NoConnection(_, why) => CallError::NoConnection(why),
                 other => CallError::BadReply(other.to_string()),
             })?;
         // The request is on its way: the callee's node may watch for it.
@@ -277,20 +284,23 @@ async fn answered<R: DeserializeOwned>(
 ) -> (Result<R, CallError>, bool) {
     let answer = match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(answer)) => answer,
-        // Dropped unanswered: the connection was lost.
-        Ok(Err(_)) => return (Err(CallError::NoConnection), true),
+        // Dropped unanswered: the node itself is gone.
+        Ok(Err(_)) => return (Err(CallError::NoConnection(Disconnect::NotJoined)), true),
         Err(_) => return (Err(CallError::Timeout), false),
     };
     let (outcome, ended_there) = match answer {
         Answer::Reply { outcome, unwatched } => (outcome, unwatched),
         Answer::Down(reason) => {
+            // The callee's own end, as its node reports it: even
+            // `NoConnection` is the callee's reason (a link of its to a
+            // third node was lost), not this connection's.
             let err = match reason {
                 ExitReason::NoProc => CallError::NoProc,
-                ExitReason::NoConnection => CallError::NoConnection,
                 reason => CallError::Exited(reason),
             };
             return (Err(err), true);
         }
+        Answer::Lost(why) => return (Err(CallError::NoConnection(why)), true),
     };
     let result = match outcome {
         ReplyOutcome::Value(bytes) => {

@@ -15,13 +15,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::ClusterConfig;
-use super::connection::{Link, SILENT};
+use super::connection::Link;
 use super::outbox::{Outbox, Outgoing, Refused};
 use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
 use crate::transport::{Connection, Endpoint, Transport, TransportError};
-use crate::{Node, NodeName, Pid, PinnedName, Signal};
+use crate::{Disconnect, Lost, Node, NodeName, Pid, PinnedName, Signal};
 
 /// Why [`Cluster::try_send`] did not queue a frame.
 pub(crate) enum TrySend {
@@ -38,8 +38,10 @@ pub(crate) enum TrySend {
 pub enum NodeEvent {
     /// Connected and authenticated.
     Up(NodeName),
-    /// The connection ended, with why.
-    Down(NodeName, String),
+    /// The connection ended, with how: the peer went silent
+    /// ([`Lost::HeartbeatTimeout`]), closed it, or the transport failed. Match `NodeEvent::Down(name, _)` for
+    /// any cause.
+    Down(NodeName, Lost),
 }
 
 /// Why a node could not join a cluster or connect to a peer.
@@ -306,16 +308,17 @@ impl Cluster {
                 heartbeat,
             };
             let why = cluster.serve(&node, link, stream, stopped).await;
-            if why == SILENT {
+            if why == Lost::HeartbeatTimeout {
                 // A writer held up by a peer that went silent would hold
                 // the connection (and what it was writing) until the
                 // socket gives up: it stops now, closing the connection.
                 writer.abort();
             }
-            cluster.down(peer.name, id, why.clone());
+            cluster.down(peer.name, id, &why);
             // Links and monitors across the lost connection fire after the
             // peer is gone from `nodes()`, before `Down` is reported.
-            node.inner.node_down(peer.name);
+            node.inner
+                .node_down(peer.name, &Disconnect::Lost(why.clone()));
             cluster.notify(&node.inner, NodeEvent::Down(peer.name, why));
         });
         peer.name
@@ -343,7 +346,7 @@ impl Cluster {
         drop(peers);
         outbox
             .push(frame)
-            .map_err(|_| RemoteSendError::NoConnection(node))
+            .map_err(|_| RemoteSendError::NoConnection(node, Lost::Closed.into()))
     }
 
     /// Queues a frame for a connected (or known) node unless what waits
@@ -364,7 +367,10 @@ impl Cluster {
         match outbox.try_push(frame) {
             Ok(()) => Ok(()),
             Err(Refused::Full(frame)) => Err(TrySend::Full(frame, Some(outbox))),
-            Err(Refused::Closed) => Err(TrySend::Failed(RemoteSendError::NoConnection(node))),
+            Err(Refused::Closed) => Err(TrySend::Failed(RemoteSendError::NoConnection(
+                node,
+                Lost::Closed.into(),
+            ))),
         }
     }
 
@@ -394,7 +400,9 @@ impl Cluster {
                             frame = back;
                             room.await;
                         }
-                        Err(Refused::Closed) => return Err(RemoteSendError::NoConnection(node)),
+                        Err(Refused::Closed) => {
+                            return Err(RemoteSendError::NoConnection(node, Lost::Closed.into()))
+                        }
                     }
                 }
                 Err(TrySend::Full(back, None)) => {
@@ -410,7 +418,7 @@ impl Cluster {
         }
     }
 
-    fn down(&self, name: NodeName, id: u64, why: String) {
+    fn down(&self, name: NodeName, id: u64, why: &Lost) {
         {
             let mut peers = self.peers.lock();
             // `disconnect` may have removed it already.

@@ -62,7 +62,8 @@ impl ClusterConfig {
 
     /// After a failed attempt to reach a known peer, the next one waits
     /// `initial`, doubling up to `max` (default 100 ms to 10 s); sends in
-    /// between fail at once with `NoConnection`.
+    /// between fail at once with `NoConnection` and why the last attempt
+    /// failed (a refused handshake, or the transport's error).
     pub fn redial_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.redial = (initial, max.max(initial));
         self

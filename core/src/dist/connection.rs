@@ -14,7 +14,7 @@ use super::cluster::Cluster;
 use super::outbox::{Outbox, Outgoing};
 use super::protocol::{Beat, Heartbeat};
 use crate::transport::FrameStream;
-use crate::{Node, NodeName};
+use crate::{Lost, Node, NodeName};
 
 impl Cluster {
     /// Keeps one connection alive until it is lost, closed, silent or
@@ -27,7 +27,7 @@ impl Cluster {
         link: Link,
         mut stream: Box<dyn FrameStream>,
         mut stopped: mpsc::Receiver<()>,
-    ) -> String {
+    ) -> Lost {
         let Link {
             from,
             via: peer,
@@ -43,11 +43,11 @@ impl Cluster {
         // for it dropped at once, not written first.
         let silent = || {
             outbox.abort();
-            SILENT.to_owned()
+            Lost::HeartbeatTimeout
         };
         loop {
             tokio::select! {
-                _ = stopped.recv() => return "disconnected".to_owned(),
+                _ = stopped.recv() => return Lost::Disconnected,
                 now = clock.tick() => {
                     if !tick(&heartbeat, &outbox, now, std::mem::take(&mut heard)) {
                         return silent();
@@ -71,7 +71,7 @@ impl Cluster {
                             loop {
                                 tokio::select! {
                                     delivered = &mut delivery => break delivered,
-                                    _ = stopped.recv() => return "disconnected".to_owned(),
+                                    _ = stopped.recv() => return Lost::Disconnected,
                                     now = clock.tick() => {
                                         if !tick(&heartbeat, &outbox, now, true) {
                                             return silent();
@@ -82,19 +82,16 @@ impl Cluster {
                         };
                         if let Err(why) = delivered {
                             tracing::warn!(%peer, "closing the connection: {why}");
-                            return why;
+                            return Lost::Protocol(why);
                         }
                     }
-                    Ok(None) => return "the peer closed the connection".to_owned(),
-                    Err(err) => return err.to_string(),
+                    Ok(None) => return Lost::Closed,
+                    Err(err) => return Lost::Reset(err.to_string()),
                 },
             }
         }
     }
 }
-
-/// Why a connection ended when its peer went silent.
-pub(super) const SILENT: &str = "no heartbeat from the peer";
 
 /// One heartbeat tick: notes whether the peer was heard since the last
 /// one, and sends a tick if it is time. Returns `false` if the peer is to

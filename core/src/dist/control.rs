@@ -16,7 +16,7 @@ use crate::node::{
 };
 use crate::process::deliver_exit;
 use crate::process::links::{monitored_for, unmonitor};
-use crate::{ExitReason, MonitorRef, NodeName, Pid, Signal};
+use crate::{Disconnect, ExitReason, MonitorRef, NodeName, Pid, Signal};
 
 impl NodeInner {
     /// The local process `to` names, if it is running.
@@ -221,12 +221,13 @@ impl NodeInner {
         );
     }
 
-    /// The connection to `node` is gone: links to its processes fire with
-    /// `NoConnection`, monitors on them deliver `Down` with `NoConnection`,
-    /// and its processes' monitors on ours are forgotten.
-    pub(crate) fn node_down(&self, node: NodeName) {
+    /// The connection to `node` is gone, or could not be made: calls to
+    /// it end with `NoConnection` and `why`; links to its processes fire
+    /// with `NoConnection`, monitors on them deliver `Down` with
+    /// `NoConnection`, and its processes' monitors on ours are forgotten.
+    pub(crate) fn node_down(&self, node: NodeName, why: &Disconnect) {
         if let Some(cluster) = self.cluster() {
-            cluster.calls_lost(node);
+            cluster.calls_lost(node, why);
         }
         let procs = self.live();
         for proc in procs {

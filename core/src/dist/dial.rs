@@ -1,14 +1,16 @@
 //! Connections made on first use to known peers, and the backoff between
-//! failed attempts.
+//! failed attempts: sends in between fail at once, with why the last
+//! attempt failed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::cluster::{Cluster, TrySend};
+use super::cluster::{Cluster, ClusterError, TrySend};
 use super::outbox::{Outbox, Outgoing};
-use crate::{Node, NodeName, RemoteSendError};
+use super::protocol::HandshakeError;
+use crate::{Disconnect, Node, NodeName, RemoteSendError};
 
 /// Where a connection to a known peer stands while it is not up.
 pub(crate) enum Dial {
@@ -19,8 +21,13 @@ pub(crate) enum Dial {
         bytes: usize,
         delay: Duration,
     },
-    /// The last attempt failed; the next one waits until `until`.
-    Waiting { until: Instant, delay: Duration },
+    /// The last attempt failed, for `why`; the next one waits until
+    /// `until`.
+    Waiting {
+        until: Instant,
+        delay: Duration,
+        why: Disconnect,
+    },
 }
 
 impl Cluster {
@@ -43,12 +50,13 @@ impl Cluster {
     }
 
     fn queue_dialing(&self, node: NodeName, frame: Outgoing, bounded: bool) -> Result<(), TrySend> {
-        let Some(endpoint) = self.config.peers.get(&node).cloned() else {
-            return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
-        };
+        let failed = |why| Err(TrySend::Failed(RemoteSendError::NoConnection(node, why)));
         if self.left.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
+            return failed(Disconnect::NotJoined);
         }
+        let Some(endpoint) = self.config.peers.get(&node).cloned() else {
+            return failed(Disconnect::Unknown);
+        };
         let (initial, max) = self.config.redial;
         let mut dialing = self.dialing.lock();
         let delay = match dialing.get_mut(&node) {
@@ -60,14 +68,14 @@ impl Cluster {
                 queue.push(frame);
                 return Ok(());
             }
-            Some(Dial::Waiting { until, .. }) if Instant::now() < *until => {
-                return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
+            Some(Dial::Waiting { until, why, .. }) if Instant::now() < *until => {
+                return failed(why.clone());
             }
             Some(Dial::Waiting { delay, .. }) => (*delay * 2).min(max),
             None => initial,
         };
         let (Some(inner), Some(cluster)) = (self.node.upgrade(), self.me.upgrade()) else {
-            return Err(TrySend::Failed(RemoteSendError::NoConnection(node)));
+            return failed(Disconnect::NotJoined);
         };
         dialing.insert(
             node,
@@ -89,12 +97,12 @@ impl Cluster {
         node: NodeName,
         endpoint: crate::transport::Endpoint,
     ) {
-        let error = match me.connect(&endpoint).await {
+        let why = match me.connect(&endpoint).await {
             Ok(name) if name == node => return,
-            Ok(name) => format!("{endpoint} answered as {name}"),
-            Err(err) => err.to_string(),
+            Ok(name) => Disconnect::HandshakeFailed(format!("{endpoint} answered as {name}")),
+            Err(err) => cause(err),
         };
-        tracing::warn!(peer = %node, %endpoint, "could not connect: {error}");
+        tracing::warn!(peer = %node, %endpoint, "could not connect: {why}");
         {
             let mut dialing = self.dialing.lock();
             if let Some(Dial::Connecting { delay, .. }) = dialing.remove(&node) {
@@ -103,13 +111,15 @@ impl Cluster {
                     Dial::Waiting {
                         until: Instant::now() + delay,
                         delay,
+                        why: why.clone(),
                     },
                 );
             }
         }
         self.dialed.notify_waiters();
-        // What waited (monitors, links, calls) learns there is no connection.
-        me.inner.node_down(node);
+        // What waited (monitors, links, calls) learns there is no
+        // connection, and calls learn why.
+        me.inner.node_down(node, &why);
     }
 
     /// Sends what waited for `node` through its new connection.
@@ -121,5 +131,23 @@ impl Cluster {
             }
             self.dialed.notify_waiters();
         }
+    }
+}
+
+/// Why connecting failed, as a send or call reports it.
+fn cause(err: ClusterError) -> Disconnect {
+    match err {
+        ClusterError::Handshake(
+            HandshakeError::RefusedByPeer(refusal) | HandshakeError::Refused(refusal),
+        ) => Disconnect::Refused(refusal),
+        ClusterError::Handshake(err) => Disconnect::HandshakeFailed(err.to_string()),
+        ClusterError::HandshakeTimeout(peer) => {
+            Disconnect::HandshakeFailed(format!("the handshake with {peer} timed out"))
+        }
+        ClusterError::Transport(err) => Disconnect::Unreachable(err.to_string()),
+        ClusterError::NoTransport(endpoint) => {
+            Disconnect::Unreachable(format!("no transport for {endpoint}"))
+        }
+        ClusterError::NotJoined(_) => Disconnect::NotJoined,
     }
 }

@@ -6,15 +6,17 @@ use bytes::Bytes;
 use super::cluster::{Cluster, TrySend};
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
-use crate::{Message, Node, NodeName, Pid};
+use crate::{Disconnect, Lost, Message, Node, NodeName, Pid};
 
 /// Why a message could not be sent to another node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteSendError {
-    /// The node is not connected.
-    #[error("no connection to {0}")]
-    NoConnection(NodeName),
+    /// The node is not connected: which, and why (a refused handshake,
+    /// an unreachable endpoint, a lost connection). Match
+    /// `RemoteSendError::NoConnection(..)` for any cause.
+    #[error("no connection to {0}: {1}")]
+    NoConnection(NodeName, Disconnect),
     /// The message could not be encoded.
     #[error("the message could not be encoded: {0}")]
     Encode(String),
@@ -32,6 +34,17 @@ pub enum RemoteSendError {
         /// The limit.
         max: usize,
     },
+}
+
+impl RemoteSendError {
+    /// Why there was no connection to the node, if that is why the send
+    /// failed.
+    pub fn no_connection(&self) -> Option<&Disconnect> {
+        match self {
+            Self::NoConnection(_, why) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 impl Node {
@@ -138,7 +151,7 @@ impl Node {
         self.queue_frame_waiting(node, item).await?;
         match answer.await {
             Ok(true) => Ok(()),
-            _ => Err(RemoteSendError::NoConnection(node)),
+            _ => Err(RemoteSendError::NoConnection(node, Lost::Closed.into())),
         }
     }
 
@@ -175,6 +188,6 @@ impl Node {
     fn cluster_for(&self, node: NodeName) -> Result<&Cluster, RemoteSendError> {
         self.inner
             .cluster()
-            .ok_or(RemoteSendError::NoConnection(node))
+            .ok_or(RemoteSendError::NoConnection(node, Disconnect::NotJoined))
     }
 }

@@ -37,6 +37,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::pid::validate;
+pub use crate::Refusal;
 use crate::{Creation, NodeName, NodeNameError};
 
 pub(crate) use cookie::SHORT_COOKIE;
@@ -106,30 +107,6 @@ pub struct Peer {
     pub capabilities: u64,
     /// The protocol version in use.
     pub version: u16,
-}
-
-/// Why a side refused the handshake, as sent to the other side.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// The proofs did not match: the cookies differ.
-    #[error("the cookies do not match")]
-    BadCookie,
-    /// No protocol version both sides speak.
-    #[error("no common protocol version: one side speaks {low}..={high}")]
-    UnsupportedVersion {
-        /// Lowest version the refusing side speaks.
-        low: u16,
-        /// Highest version the refusing side speaks.
-        high: u16,
-    },
-    /// A node with this name is already connected (or it is the refusing
-    /// node's own name). Sent only to a peer that has proved the cookie.
-    #[error("a node named {0:?} is already connected")]
-    DuplicateName(String),
-    /// A message could not be understood.
-    #[error("malformed handshake message")]
-    Malformed,
 }
 
 /// Why the handshake failed on this side.
