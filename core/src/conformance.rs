@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use crate::dist::{Cookie, Endpoint, HandshakeError, Refusal};
 use crate::transport::{Connection, Transport};
 use crate::{
-    CallError, ClusterConfig, ClusterError, Context, ExitReason, Handle, Node, NodeEvent, NodeName,
-    Process, ReplyTo, Signal, SpawnOpts,
+    CallError, ClusterConfig, ClusterError, Context, ExitReason, Handle, Lost, Node, NodeEvent,
+    NodeName, Process, ReplyTo, Signal, SpawnOpts,
 };
 
 /// How the suite makes nodes for one transport.
@@ -43,6 +43,7 @@ pub async fn run_all(harness: &dyn Harness) {
     remote_monitor_and_link(harness).await;
     handshake_refusals(harness).await;
     node_loss_fires_noconnection(harness).await;
+    a_leaving_node_is_seen_leaving(harness).await;
     reconnect_after_loss(harness).await;
     oversized_messages(harness).await;
     malformed_and_oversized_frames(harness).await;
@@ -382,6 +383,24 @@ pub async fn node_loss_fires_noconnection(harness: &dyn Harness) {
         }
     }
     assert!(a.nodes().is_empty());
+}
+
+/// A node that shuts down says so before it closes its connections: the
+/// other side sees it go as [`Lost::PeerLeft`], not a bare close.
+pub async fn a_leaving_node_is_seen_leaving(harness: &dyn Harness) {
+    let Pair { a, b, .. } = pair(harness).await;
+    let mut events = a.monitor_nodes().expect("joined");
+    b.shutdown(WAIT).await;
+    loop {
+        if let NodeEvent::Down(name, how) = tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("in time")
+            .expect("open")
+        {
+            assert_eq!((name, how), (b.name(), Lost::PeerLeft));
+            break;
+        }
+    }
 }
 
 /// After a loss, the nodes connect again and messages flow.

@@ -99,7 +99,12 @@ pub enum Lost {
     /// it, or the network to it, went silent.
     #[error("no heartbeat from the peer")]
     HeartbeatTimeout,
-    /// The peer closed the connection (it shut down, or called
+    /// The peer left its cluster: it shut down, and said so before
+    /// closing the connection.
+    #[error("the peer left: it shut down")]
+    PeerLeft,
+    /// The peer closed the connection without saying why (an older peer
+    /// that shut down, or one that called
     /// [`Node::disconnect`](crate::Node::disconnect)); or the connection
     /// was closing as the message was queued.
     #[error("the peer closed the connection")]

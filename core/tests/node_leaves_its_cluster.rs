@@ -1,14 +1,14 @@
 //! A node that shuts down leaves its cluster: its peers see it go at once
-//! (not by its silence, seconds later), its links fire there with the real
-//! reason, and its endpoint is free for a node started again under the
-//! same name.
+//! (not by its silence, seconds later) and as having left, its links fire
+//! there with the real reason, and its endpoint is free for a node started
+//! again under the same name.
 
 mod support;
 
 use std::time::Duration;
 
 use beamish_core::transport::LocalNetwork;
-use beamish_core::{ExitReason, NodeEvent, Signal, SpawnOpts};
+use beamish_core::{ExitReason, Lost, NodeEvent, Signal, SpawnOpts};
 use support::*;
 
 /// Well within the heartbeat's allowance for silence (4 s): only the
@@ -39,7 +39,7 @@ async fn a_node_that_shuts_down_is_seen_gone_at_once_and_its_endpoint_is_free() 
     a.shutdown(Duration::from_secs(1)).await;
     let down = tokio::time::timeout(SOON, nodes.next()).await;
     assert!(
-        matches!(down, Ok(Some(NodeEvent::Down(name, _))) if name == a.name()),
+        matches!(down, Ok(Some(NodeEvent::Down(name, Lost::PeerLeft))) if name == a.name()),
         "{down:?}"
     );
     // The link fired with the process's own end, not NoConnection.

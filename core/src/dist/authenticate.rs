@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::cluster::{Cluster, ClusterError};
+use super::connection::LEAVE_NOTICE;
 use super::protocol::{FrameError, Handshake, HandshakeConfig, Peer, Step, MAX_HANDSHAKE_FRAME};
 use crate::transport::{Connection, TransportError};
 use crate::{Node, NodeName};
@@ -72,6 +73,7 @@ impl Cluster {
 
 fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
     HandshakeConfig::new(node.name(), node.creation(), cluster.config.cookie.clone())
+        .capabilities(LEAVE_NOTICE)
 }
 
 /// Exchanges handshake messages until the handshake ends. A frame over

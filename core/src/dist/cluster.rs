@@ -10,12 +10,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::ClusterConfig;
-use super::connection::Link;
+use super::connection::{Link, LEAVE_NOTICE, LEAVING};
 use super::outbox::{Outbox, Outgoing, Refused};
 use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
@@ -39,7 +40,8 @@ pub enum NodeEvent {
     /// Connected and authenticated.
     Up(NodeName),
     /// The connection ended, with how: the peer went silent
-    /// ([`Lost::HeartbeatTimeout`]), closed it, or the transport failed. Match `NodeEvent::Down(name, _)` for
+    /// ([`Lost::HeartbeatTimeout`]), left ([`Lost::PeerLeft`]), closed
+    /// it, or the transport failed. Match `NodeEvent::Down(name, _)` for
     /// any cause.
     Down(NodeName, Lost),
 }
@@ -108,8 +110,23 @@ pub(super) struct PeerLink {
     _name: PinnedName,
     /// Frames for the peer, written in order, in batches.
     outbox: Arc<Outbox>,
+    /// The peer understands being told that this node leaves.
+    hears_leaving: bool,
     /// Dropping it ends the connection's task.
     _stop: mpsc::Sender<()>,
+}
+
+impl PeerLink {
+    /// Tells the peer this node leaves its cluster, after everything
+    /// queued for it, if it understands.
+    pub(super) fn say_leaving(&self) {
+        if self.hears_leaving {
+            drop(
+                self.outbox
+                    .push(Outgoing::node_level(Bytes::from_static(LEAVING))),
+            );
+        }
+    }
 }
 
 impl Drop for PeerLink {
@@ -281,6 +298,7 @@ impl Cluster {
                         id,
                         _name: peer.name.pin(),
                         outbox: Arc::clone(&outbox),
+                        hears_leaving: peer.capabilities & LEAVE_NOTICE != 0,
                         _stop: stop,
                     },
                 );

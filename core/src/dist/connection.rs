@@ -1,5 +1,12 @@
 //! One authenticated connection's life: reading what the peer sends,
 //! heartbeats both ways, and why it ended.
+//!
+//! A node that leaves its cluster says so to each peer that offered
+//! [`LEAVE_NOTICE`] in the handshake: a one-byte frame, [`LEAVING`],
+//! written after everything else it had queued, before it closes the
+//! connection. The peer reads on to the end (a transport with several
+//! lanes may deliver the notice before the rest), then reports the node
+//! as [`Lost::PeerLeft`] rather than a bare close.
 
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
@@ -25,8 +32,25 @@ impl Cluster {
         &self,
         node: &Node,
         link: Link,
+        stream: Box<dyn FrameStream>,
+        stopped: mpsc::Receiver<()>,
+    ) -> Lost {
+        let mut left = false;
+        let why = self.read(node, link, stream, stopped, &mut left).await;
+        match why {
+            // However it ended once the peer said it leaves, it left.
+            Lost::Closed | Lost::Reset(_) | Lost::HeartbeatTimeout if left => Lost::PeerLeft,
+            why => why,
+        }
+    }
+
+    async fn read(
+        &self,
+        node: &Node,
+        link: Link,
         mut stream: Box<dyn FrameStream>,
         mut stopped: mpsc::Receiver<()>,
+        left: &mut bool,
     ) -> Lost {
         let Link {
             from,
@@ -54,6 +78,11 @@ impl Cluster {
                     }
                 }
                 frame = stream.recv() => match frame {
+                    Ok(Some(frame)) if frame.payload[..] == *LEAVING => {
+                        heard = true;
+                        *left = true;
+                        let _ = frame.ack().await;
+                    }
                     Ok(Some(frame)) => {
                         heard = true;
                         // A delivery may wait for room in a bounded
@@ -92,6 +121,15 @@ impl Cluster {
         }
     }
 }
+
+/// The capability bit of a node that tells its peers when it leaves
+/// (and understands [`LEAVING`]).
+pub(super) const LEAVE_NOTICE: u64 = 1;
+
+/// The frame that says the sender leaves its cluster. Neither a message
+/// frame (which starts 0x00 or 0x01) nor an envelope (a map), nor a tick
+/// (empty).
+pub(super) const LEAVING: &[u8] = &[0x02];
 
 /// One heartbeat tick: notes whether the peer was heard since the last
 /// one, and sends a tick if it is time. Returns `false` if the peer is to

@@ -359,8 +359,12 @@ impl Distribution for Cluster {
             task.abort();
         }
         self.dialing.lock().clear();
-        // Dropping a peer's link writes what is queued, then closes.
+        // Dropping a peer's link writes what is queued, then closes; a
+        // peer that understands it is told the node leaves, last.
         let peers: Vec<_> = self.peers.lock().drain().collect();
+        for (_, link) in &peers {
+            link.say_leaving();
+        }
         drop(peers);
         self.dialed.notify_waiters();
     }
