@@ -124,8 +124,8 @@ impl Node {
     /// [`CallError::NoProc`] if the callee did not exist,
     /// [`CallError::Exited`] if it ended before replying,
     /// [`CallError::NoReply`] if it dropped the token,
-    /// [`CallError::NoConnection`] if its node is not connected or is lost
-    /// during the call, [`CallError::BadReply`] for a reply that cannot be
+    /// [`CallError::NoConnection`] with why if its node is not connected
+    /// (or cannot be) or is lost during the call, [`CallError::BadReply`] for a reply that cannot be
     /// decoded, [`CallError::Rejected`] at once if the callee's node
     /// refused the request (the callee takes another type or is not
     /// exported).
