@@ -23,7 +23,8 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::dist::envelope::{encode_send, Dest, Envelope, ReplyOutcome};
-use crate::dist::{Cookie, Handshake, HandshakeConfig, Step};
+use crate::dist::protocol::{Handshake, HandshakeConfig, Step};
+use crate::dist::Cookie;
 use crate::transport::{Connection, Endpoint, Transport};
 use crate::{Creation, ExitReason, Message, MonitorRef, NodeName, Pid};
 

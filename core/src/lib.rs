@@ -98,6 +98,7 @@ mod signal;
 
 pub mod dist;
 mod node;
+pub mod prelude;
 mod process;
 pub mod transport;
 
@@ -116,6 +117,8 @@ pub use dist::cluster::{ClusterError, NodeEvent, NodeEvents};
 pub use dist::config::ClusterConfig;
 pub use dist::outbox::DEFAULT_OUTBOX_LIMIT;
 pub use dist::send::RemoteSendError;
+pub use dist::setup::{ClusterNodeBuilder, SetupError, ToEndpoint};
+pub use dist::{Cookie, CookieFileError, HeartbeatConfig};
 pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,
     StartError, StopError, TrySendError,
@@ -133,3 +136,4 @@ pub use process::{
 };
 pub use reason::ExitReason;
 pub use signal::{MonitorRef, Signal, TimerId};
+pub use transport::{Endpoint, EndpointError};

@@ -98,7 +98,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beamish_core::dist::{Endpoint, FrameCodec, HeartbeatConfig};
+use beamish_core::dist::protocol::FrameCodec;
+use beamish_core::dist::{Endpoint, HeartbeatConfig};
 use beamish_core::transport::{Connection, Listener, Transport, TransportError};
 use parking_lot::Mutex;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};

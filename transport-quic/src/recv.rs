@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use beamish_core::dist::{FrameCodec, FrameError};
+use beamish_core::dist::protocol::{FrameCodec, FrameError};
 use beamish_core::transport::{FrameStream, Incoming, TransportError};
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;

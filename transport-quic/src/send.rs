@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beamish_core::dist::FrameCodec;
+use beamish_core::dist::protocol::FrameCodec;
 use beamish_core::transport::{FrameSink, SentNow, TransportError};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;

@@ -54,7 +54,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beamish_core::dist::{Endpoint, FrameCodec};
+use beamish_core::dist::protocol::FrameCodec;
+use beamish_core::dist::Endpoint;
 use beamish_core::transport::{Connection, Listener, Transport, TransportError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
-use beamish_core::dist::FrameCodec;
+use beamish_core::dist::protocol::FrameCodec;
 use beamish_core::transport::{FrameSink, SentNow, TransportError};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use beamish_core::dist::FrameCodec;
+use beamish_core::dist::protocol::FrameCodec;
 use beamish_core::transport::{FrameStream, Incoming, TransportError};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};

@@ -94,7 +94,9 @@ pub(crate) struct Cluster {
     /// Connections being made on first use, and the backoff after failures.
     pub(crate) dialing: Mutex<HashMap<NodeName, super::dial::Dial>>,
     /// The tasks accepting connections, stopped when the node leaves.
-    pub(crate) listening: Mutex<Vec<tokio::task::AbortHandle>>,
+    pub(crate) listening: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Where the node listens.
+    endpoints: Mutex<Vec<Endpoint>>,
     /// Set once the node has left: nothing connects any more.
     pub(crate) left: std::sync::atomic::AtomicBool,
     /// Wakes senders waiting on a connection being made, once it is up
@@ -173,6 +175,7 @@ impl Node {
             dialing: Mutex::new(HashMap::new()),
             dialed: tokio::sync::Notify::new(),
             listening: Mutex::new(Vec::new()),
+            endpoints: Mutex::new(Vec::new()),
             left: std::sync::atomic::AtomicBool::new(false),
             node: Arc::downgrade(&self.inner),
             me: me.clone(),
@@ -191,7 +194,19 @@ impl Node {
         for listener in listeners {
             cluster.listen(self, listener);
         }
+        cluster.endpoints.lock().clone_from(&listening);
         Ok(listening)
+    }
+
+    /// Where this node listens (with the ports chosen for port 0), until
+    /// it leaves its cluster; empty if it has not joined one.
+    pub fn listening(&self) -> Vec<Endpoint> {
+        match self.inner.cluster() {
+            Some(cluster) if !cluster.left.load(Ordering::Acquire) => {
+                cluster.endpoints.lock().clone()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Connects to the node at `endpoint` (or returns at once if a node is

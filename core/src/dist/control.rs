@@ -3,6 +3,8 @@
 //! the peer; and those that arrive from peers, applied to local processes.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -353,9 +355,10 @@ impl Distribution for Cluster {
         self.subscribe(watcher, on);
     }
 
-    fn leave(&self) {
+    fn leave(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         self.left.store(true, Ordering::Release);
-        for task in self.listening.lock().drain(..) {
+        let listening: Vec<_> = self.listening.lock().drain(..).collect();
+        for task in &listening {
             task.abort();
         }
         self.dialing.lock().clear();
@@ -367,6 +370,13 @@ impl Distribution for Cluster {
         }
         drop(peers);
         self.dialed.notify_waiters();
+        // An aborted accept loop drops its listener, and frees its
+        // endpoint, once the runtime has cancelled it.
+        Box::pin(async move {
+            for task in listening {
+                let _ = task.await;
+            }
+        })
     }
 
     fn as_any(&self) -> &dyn Any {

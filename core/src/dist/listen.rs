@@ -96,7 +96,7 @@ impl Cluster {
                 });
             }
         });
-        listening.listening.lock().push(task.abort_handle());
+        listening.listening.lock().push(task);
     }
 }
 

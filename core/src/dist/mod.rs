@@ -29,13 +29,14 @@ pub(crate) mod export;
 pub(crate) mod inbound;
 mod listen;
 pub(crate) mod outbox;
-mod protocol;
+pub mod protocol;
 pub(crate) mod send;
+pub(crate) mod setup;
 pub(crate) mod wire;
 
 pub use crate::transport::{Endpoint, EndpointError};
 pub use protocol::{
-    Beat, Cookie, CookieFileError, FrameCodec, FrameError, Handshake, HandshakeConfig,
-    HandshakeError, Heartbeat, HeartbeatConfig, Peer, RandomnessError, Refusal, Step,
-    DEFAULT_MAX_FRAME, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION,
+    Cookie, CookieFileError, HandshakeError, HeartbeatConfig, RandomnessError, Refusal,
+    DEFAULT_MAX_FRAME, PROTOCOL_VERSION,
 };
+pub use setup::{ClusterNodeBuilder, SetupError, ToEndpoint};

@@ -29,8 +29,9 @@ pub(crate) trait Distribution: Send + Sync + 'static {
     /// The node is shutting down and leaves its cluster: it stops
     /// listening (freeing its endpoints), and closes every connection
     /// once what is queued on it is written, so that peers see it go at
-    /// once rather than by its silence. Nothing connects afterwards.
-    fn leave(&self);
+    /// once rather than by its silence. Nothing connects afterwards. The
+    /// future returned ends once the endpoints are free.
+    fn leave(&self) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
     /// The implementation, so that the distribution layer finds its own
     /// state behind the node.

@@ -116,7 +116,7 @@ impl Node {
         // Last, so that the exits of its processes reach their links and
         // monitors on other nodes before the connections close.
         if let Some(dist) = inner.distribution() {
-            dist.leave();
+            dist.leave().await;
         }
         tracing::debug!(
             stopped = report.stopped,

@@ -27,7 +27,7 @@ pub enum FrameError {
 /// Encodes and decodes frames with a size limit.
 ///
 /// ```
-/// use beamish_core::dist::FrameCodec;
+/// use beamish_core::dist::protocol::FrameCodec;
 /// use bytes::BytesMut;
 ///
 /// let codec = FrameCodec::new(1024);
@@ -35,7 +35,7 @@ pub enum FrameError {
 /// codec.encode(b"hello", &mut wire)?;
 /// assert_eq!(codec.decode(&mut wire)?.as_deref(), Some(&b"hello"[..]));
 /// assert_eq!(codec.decode(&mut wire)?, None);
-/// # Ok::<(), beamish_core::dist::FrameError>(())
+/// # Ok::<(), beamish_core::dist::protocol::FrameError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameCodec {

@@ -2,6 +2,11 @@
 //! (in the spirit of quinn-proto): length-prefixed frames with a size
 //! limit, the authenticated handshake and heartbeats. Transports only
 //! move the bytes these produce.
+//!
+//! Applications need none of this (what they use is in
+//! [`dist`](crate::dist) and at the crate's root); it is public for
+//! transport authors ([`FrameCodec`]) and for tests that speak the
+//! protocol by hand.
 
 mod frame;
 mod handshake;
