@@ -2,7 +2,7 @@
 //! heartbeats), its channels, its inbox and the inbox's consumer, and an
 //! explicit shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -10,15 +10,16 @@ use std::time::Duration;
 use beamish_core::transport::{Connection, TransportError};
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ExchangeDeclareOptions, QueueBindOptions,
 };
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, ConnectionProperties, ExchangeKind};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
 use crate::ack::Failures;
 use crate::demux::Route;
+use crate::queues::{dead_letters_of, inbox_of};
 use crate::session::{lost, SessionKey};
 use crate::signature::FrameKey;
 use crate::warnings::Warnings;
@@ -34,27 +35,6 @@ pub(crate) const EXCHANGE: &str = "beamish.nodes";
 
 /// The AMQP heartbeat asked of the broker, in seconds.
 const BROKER_HEARTBEAT_SECS: u16 = 10;
-
-/// How long a fast inbox left without its consumer (a node that died
-/// between declaring and consuming it) lives on.
-const FAST_INBOX_EXPIRY: Duration = Duration::from_secs(60);
-
-/// The inbox queue of the node `node`.
-pub(crate) fn inbox_of(node: &str) -> String {
-    format!("beamish.inbox.{node}")
-}
-
-/// Where the durable frames for `node` that no handler could take are
-/// kept: `beamish.dead.<node>`.
-pub(crate) fn dead_letters_of(node: &str) -> String {
-    format!("beamish.dead.{node}")
-}
-
-/// Has the broker delete a queue left unused for `after` (`x-expires`).
-fn expires(arguments: &mut FieldTable, after: Duration) {
-    let millis = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-    arguments.insert("x-expires".into(), AMQPValue::LongLongInt(millis));
-}
 
 /// A live broker connection and its channels.
 pub(crate) struct Live {
@@ -108,6 +88,8 @@ pub(crate) struct Broker {
     /// The key durable frames are signed with, once the node has handed
     /// its secret.
     frame_key: Mutex<Option<Arc<FrameKey>>>,
+    /// The queues found with another expiry than asked for, warned about.
+    pub(crate) kept_as_it_was: Mutex<HashSet<String>>,
     /// Frames refused for want of a valid signature, acknowledged.
     pub(crate) refused: AtomicU64,
     /// Warnings about what arrives in the inbox, rate limited, and the
@@ -134,6 +116,7 @@ impl Broker {
             me: me.clone(),
             failures: Arc::new(Failures::new(settings.delivery_limit, me.clone())),
             frame_key: Mutex::new(None),
+            kept_as_it_was: Mutex::new(HashSet::new()),
             refused: AtomicU64::new(0),
             warnings: Warnings::default(),
             notes: Warnings::default(),
@@ -182,37 +165,53 @@ impl Broker {
     }
 
     /// Keeps `frame`, given up on, in the node's dead-letter queue; returns
-    /// once the broker confirmed it.
+    /// once the broker confirmed it. A dead-letter queue found missing
+    /// (deleted by someone, or expired while the broker could not be
+    /// reached) is made again.
     pub(crate) async fn dead_letter(
         &self,
         frame: &[u8],
         properties: BasicProperties,
     ) -> Result<(), TransportError> {
         let live = self.live_wait().await?;
-        let confirm = live
-            .publish
-            .basic_publish(
-                "".into(),
-                self.dead_letters().as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                frame,
-                properties,
-            )
-            .await
-            .map_err(lost)?;
-        let confirmation = tokio::time::timeout(self.settings.send_timeout, confirm)
-            .await
-            .map_err(|_| TransportError::Io("the broker did not confirm in time".into()))?
-            .map_err(lost)?;
-        if confirmation.is_ack() && confirmation.take_message().is_none() {
-            Ok(())
-        } else {
-            Err(TransportError::Io(
-                "the broker did not keep the dead letter".into(),
-            ))
+        let mut made_again = false;
+        loop {
+            let confirm = live
+                .publish
+                .basic_publish(
+                    "".into(),
+                    self.dead_letters().as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    frame,
+                    properties.clone(),
+                )
+                .await
+                .map_err(lost)?;
+            let confirmation = tokio::time::timeout(self.settings.send_timeout, confirm)
+                .await
+                .map_err(|_| TransportError::Io("the broker did not confirm in time".into()))?
+                .map_err(lost)?;
+            let acked = confirmation.is_ack();
+            let returned = confirmation.take_message().is_some();
+            match (acked, returned) {
+                (true, false) => return Ok(()),
+                (true, true) if !made_again => {
+                    tracing::warn!(
+                        queue = %self.dead_letters(),
+                        "the dead-letter queue was gone: made again"
+                    );
+                    self.declare_dead_letters(&live.conn).await?;
+                    made_again = true;
+                }
+                _ => {
+                    return Err(TransportError::Io(
+                        "the broker did not keep the dead letter".into(),
+                    ))
+                }
+            }
         }
     }
 
@@ -316,7 +315,7 @@ impl Broker {
     /// The broker's URI with the connection's own timeouts: AMQP
     /// heartbeats every 10 s, so that a broker gone silent is noticed, and
     /// the TCP connection's timeout.
-    fn connect_uri(&self) -> String {
+    pub(crate) fn connect_uri(&self) -> String {
         format!(
             "{}?heartbeat={BROKER_HEARTBEAT_SECS}&connection_timeout={}",
             self.uri,
@@ -325,10 +324,7 @@ impl Broker {
     }
 
     pub(crate) fn redacted(&self) -> String {
-        match self.uri.split_once('@') {
-            Some((_, rest)) => format!("amqp://…@{rest}"),
-            None => self.uri.clone(),
-        }
+        crate::queues::redacted(&self.uri)
     }
 
     async fn connect(&self) -> Result<Arc<Live>, TransportError> {
@@ -395,42 +391,10 @@ impl Broker {
             .await
             .map_err(lost)?;
         let inbox = self.inbox();
-        // A fast inbox goes with its consumer, so a node that is gone has
-        // no inbox (openings to it come back, peers see it gone); a durable
-        // one stays, keeping what is sent to the node while it is away.
-        let options = QueueDeclareOptions {
-            durable,
-            auto_delete: !durable,
-            ..QueueDeclareOptions::default()
-        };
-        let mut arguments = FieldTable::default();
-        let expiry = match self.settings.inbox_expiry {
-            Some(expiry) => Some(expiry),
-            None if !durable => Some(FAST_INBOX_EXPIRY),
-            None => None,
-        };
-        if let Some(expiry) = expiry {
-            expires(&mut arguments, expiry);
-        }
-        consume
-            .queue_declare(inbox.as_str().into(), options, arguments)
-            .await
-            .map_err(|err| TransportError::InUse(format!("the inbox {inbox}: {err}")))?;
+        self.declare_inbox(conn).await?;
         if durable {
             // Frames no handler could take are kept here, not lost.
-            let dead = self.dead_letters();
-            let kept = QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            };
-            let mut arguments = FieldTable::default();
-            if let Some(expiry) = self.settings.inbox_expiry {
-                expires(&mut arguments, expiry);
-            }
-            consume
-                .queue_declare(dead.as_str().into(), kept, arguments)
-                .await
-                .map_err(|err| TransportError::Io(format!("the queue {dead}: {err}")))?;
+            self.declare_dead_letters(conn).await?;
         }
         consume
             .queue_bind(
@@ -468,6 +432,9 @@ impl Broker {
             let me = self.me.clone();
             let stop = self.stopping();
             tokio::spawn(async move { crate::presence::watch(me, stop).await });
+            let me = self.me.clone();
+            let stop = self.stopping();
+            tokio::spawn(async move { crate::queues::renew_dead_letters(me, stop).await });
         });
         tracing::debug!(node = %self.node, generation, "connected to the broker");
         Ok(SetUp {
@@ -528,33 +495,6 @@ impl Broker {
         if let Some(live) = live {
             close(&live, self.settings.connect_timeout).await;
         }
-    }
-
-    /// Deletes the inbox `inbox` through a connection of its own.
-    pub(crate) async fn delete_queue(&self, inbox: &str) -> Result<(), TransportError> {
-        let deleting = async {
-            let conn =
-                lapin::Connection::connect(&self.connect_uri(), ConnectionProperties::default())
-                    .await
-                    .map_err(|err| {
-                        TransportError::Unreachable(format!(
-                            "the broker at {}: {err}",
-                            self.redacted()
-                        ))
-                    })?;
-            let deleted = async {
-                let channel = conn.create_channel().await?;
-                channel
-                    .queue_delete(inbox.into(), QueueDeleteOptions::default())
-                    .await
-            }
-            .await;
-            let _ = conn.close(200, "done".into()).await;
-            deleted.map(|_| ()).map_err(lost)
-        };
-        tokio::time::timeout(self.settings.connect_timeout, deleting)
-            .await
-            .map_err(|_| TransportError::Io("the broker did not answer in time".into()))?
     }
 }
 

@@ -34,6 +34,45 @@
 //!   process's handler has returned, with a prefetch window (200 by
 //!   default) bounding what is in flight.
 //!
+//! # How long a durable inbox stays
+//!
+//! A durable inbox outlives its node, keeping what is sent to the node
+//! while it is away; the inbox of a node that never comes back (a pod with
+//! a name of its own, replaced for good) would otherwise stay at the
+//! broker for ever. So it expires: the broker deletes it, with what it
+//! holds, once it has had no consumer for [`DEFAULT_INBOX_EXPIRY`] (7 days,
+//! the queue's `x-expires`): long enough for a node down over a weekend or
+//! through an incident to find its messages on its return.
+//! [`AmqpTransport::inbox_expiry`] sets another time, and
+//! [`AmqpTransport::keep_inbox_forever`] keeps the inbox until it is
+//! removed.
+//!
+//! - The node's dead-letter queue goes by the same rule: it has no
+//!   consumer, so the node renews its lease while it runs (three times per
+//!   expiry), and it goes once the node has been gone as long. Read what
+//!   it holds before then.
+//! - The broker counts a declaration of the queue as use: a peer checking
+//!   the node's presence, or opening a session to it because something is
+//!   sent there, renews the lease. An inbox therefore goes once its node
+//!   has been gone, and nothing has tried to reach it, for that long.
+//! - The broker cannot change the arguments of a queue that exists. A node
+//!   started with another expiry than its inbox was declared with (say, an
+//!   inbox from a version of beamish without one) takes the inbox as it
+//!   is, logs a warning that says so, and runs. To apply the new expiry,
+//!   stop the node and delete its queues ([`remove_inbox`]) once they hold
+//!   nothing you need, or set a broker policy: `rabbitmqctl set_policy
+//!   beamish-inboxes '^beamish\.(inbox|dead)\.' '{"expires":604800000}'
+//!   --apply-to queues` (where a queue has its own `x-expires` too, the
+//!   smaller applies; a queue follows one policy, so merge this one with
+//!   any that already match).
+//! - [`remove_inbox`] deletes a node's inbox and dead-letter queue by the
+//!   node's name, unless the node is running: the clean-up for nodes gone
+//!   for good, from before the default or kept for ever
+//!   (`beamish-remove-inbox` in the examples does it from the command
+//!   line). [`AmqpTransport::delete_inbox`] deletes a transport's own.
+//! - A fast inbox goes with its consumer; one never consumed (its node
+//!   died between declaring and consuming it) goes within a minute.
+//!
 //! # When the broker goes away
 //!
 //! The transport owns its broker connection and makes it again with
@@ -184,10 +223,13 @@ mod broker;
 mod consumer;
 mod demux;
 mod presence;
+mod queues;
+mod remove;
 mod session;
 mod signature;
 mod transport;
 mod warnings;
 
+pub use crate::remove::{remove_inbox, RemoveInboxError, RemovedInbox};
 pub(crate) use crate::transport::Settings;
-pub use crate::transport::{AmqpError, AmqpTransport, Mode};
+pub use crate::transport::{AmqpError, AmqpTransport, Mode, DEFAULT_INBOX_EXPIRY};

@@ -15,7 +15,8 @@ use lapin::types::FieldTable;
 use lapin::ErrorKind;
 use tokio::sync::watch;
 
-use crate::broker::{inbox_of, Broker, Live};
+use crate::broker::{Broker, Live};
+use crate::queues::inbox_of;
 
 /// Checks in a row that must find a peer absent before its sessions go
 /// (counted afresh after this node reconnects to the broker, so a peer

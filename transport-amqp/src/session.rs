@@ -14,8 +14,9 @@ use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;
 use tokio::sync::mpsc;
 
-use crate::broker::{inbox_of, Broker, EXCHANGE};
+use crate::broker::{Broker, EXCHANGE};
 use crate::demux::{CLOSE, DATA, OPEN};
+use crate::queues::inbox_of;
 use crate::signature::{FrameKey, Signed};
 use crate::Mode;
 

@@ -14,6 +14,12 @@ use tokio::sync::mpsc;
 use crate::broker::Broker;
 use crate::signature::FrameKey;
 
+/// How long a durable inbox (and its dead-letter queue) stays at the
+/// broker once its node has gone, unless set otherwise with
+/// [`AmqpTransport::inbox_expiry`] or
+/// [`AmqpTransport::keep_inbox_forever`]: 7 days.
+pub const DEFAULT_INBOX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Fast or durable delivery (see the crate docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -68,7 +74,9 @@ impl AmqpTransport {
     /// Durable mode acknowledges with a prefetch window of 200; sends wait
     /// at most 30 s for the broker's confirmation; connecting to the broker
     /// gives up after 10 s; the broker connection carries AMQP heartbeats
-    /// every 10 s, so that a broker gone silent is noticed.
+    /// every 10 s, so that a broker gone silent is noticed; a durable inbox
+    /// is deleted once it has been left for [`DEFAULT_INBOX_EXPIRY`] (7
+    /// days).
     ///
     /// # Errors
     ///
@@ -83,7 +91,7 @@ impl AmqpTransport {
                 send_timeout: Duration::from_secs(30),
                 connect_timeout: Duration::from_secs(10),
                 open_ttl: Duration::from_secs(10),
-                inbox_expiry: None,
+                inbox_expiry: Some(DEFAULT_INBOX_EXPIRY),
                 max_frame: DEFAULT_MAX_FRAME,
                 presence: Duration::from_secs(1),
                 resumed_idle: Duration::from_secs(30),
@@ -148,11 +156,53 @@ impl AmqpTransport {
         self.set(|s| s.send_timeout = timeout)
     }
 
-    /// Deletes the inbox once it has had no consumer for `after` (the
-    /// broker's `x-expires`): a durable inbox otherwise outlives its node
-    /// for good, keeping what was sent to it.
+    /// Has the broker delete the durable inbox, with what it holds, once
+    /// it has had no consumer for `after` (the queue's `x-expires`, in
+    /// whole milliseconds, at least 1): [`DEFAULT_INBOX_EXPIRY`], 7 days,
+    /// unless set. The dead-letter queue goes by the same rule, counted
+    /// from when the node last ran. See the crate docs on how long a
+    /// durable inbox stays, and on an inbox declared earlier with another
+    /// expiry, which keeps it.
+    ///
+    /// A fast inbox goes with its consumer anyway; one never consumed
+    /// goes after `after` or a minute, whichever is sooner.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use beamish_core::dist::Endpoint;
+    /// use beamish_transport_amqp::{AmqpTransport, Mode};
+    ///
+    /// let broker: Endpoint = "amqp://guest:guest@127.0.0.1:5672/%2f".parse()?;
+    /// // Pods come and go under names of their own: a day is enough.
+    /// let amqp = AmqpTransport::new(&broker, "orders-7f9c@pod", Mode::Durable)?
+    ///     .inbox_expiry(Duration::from_secs(24 * 60 * 60));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inbox_expiry(self, after: Duration) -> Self {
         self.set(|s| s.inbox_expiry = Some(after))
+    }
+
+    /// Keeps the durable inbox and the dead-letter queue at the broker
+    /// however long the node is gone, until they are deleted
+    /// ([`remove_inbox`](crate::remove_inbox), [`delete_inbox`](Self::delete_inbox)): for a
+    /// node that always comes back under the same name and whose messages
+    /// must wait for it however long it takes. A fast inbox still goes
+    /// with its consumer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::dist::Endpoint;
+    /// use beamish_transport_amqp::{AmqpTransport, Mode};
+    ///
+    /// let broker: Endpoint = "amqp://guest:guest@127.0.0.1:5672/%2f".parse()?;
+    /// let amqp = AmqpTransport::new(&broker, "ledger@db1", Mode::Durable)?.keep_inbox_forever();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keep_inbox_forever(self) -> Self {
+        self.set(|s| s.inbox_expiry = None)
     }
 
     /// Refuses frames over `max` bytes, sent or received (8 MiB by
@@ -216,8 +266,9 @@ impl AmqpTransport {
     /// they were sent (`type`, `reply_to` the sending node,
     /// `correlation_id` the session, `message_id` the sender's number),
     /// with the headers `x-beamish-failures` (how often the handler
-    /// failed) and `x-beamish-inbox`. It is durable and expires with the
-    /// inbox, if [`inbox_expiry`](Self::inbox_expiry) is set.
+    /// failed) and `x-beamish-inbox`. It is durable, and goes by the
+    /// inbox's expiry ([`inbox_expiry`](Self::inbox_expiry)) counted from
+    /// when the node last ran.
     pub fn dead_letters(&self) -> String {
         self.broker.dead_letters()
     }
@@ -239,7 +290,8 @@ impl AmqpTransport {
     /// Shuts the transport down and deletes this node's inbox (and, in
     /// durable mode, its dead-letter queue) at the broker, with whatever
     /// they still hold: for a node retired for good (a durable inbox
-    /// otherwise stays), and for tests.
+    /// otherwise stays until it expires), and for tests. To remove the
+    /// queues of a node that is gone, by its name, see [`remove_inbox`](crate::remove_inbox).
     ///
     /// # Errors
     ///
