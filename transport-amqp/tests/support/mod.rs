@@ -11,7 +11,7 @@ use beamish_core::transport::{
 };
 use beamish_transport_amqp::{AmqpTransport, Mode};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, ConnectionProperties};
 
 /// How long a test waits for the broker before failing.
@@ -137,6 +137,12 @@ pub async fn publish_raw(node: &str, messages: Vec<(Vec<u8>, BasicProperties)>) 
 /// How many messages wait in the queue `queue` (not counting those
 /// delivered and not yet acknowledged).
 pub async fn queue_depth(queue: &str) -> u32 {
+    depth(queue).await.expect("the queue exists")
+}
+
+/// How many messages wait in the queue `queue`, or `None` if there is no
+/// such queue (asked with a passive declaration, which renews its lease).
+pub async fn depth(queue: &str) -> Option<u32> {
     let conn = lapin::Connection::connect(BROKER, ConnectionProperties::default())
         .await
         .expect("connects");
@@ -145,12 +151,15 @@ pub async fn queue_depth(queue: &str) -> u32 {
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    let queue = channel
+    let declared = channel
         .queue_declare(queue.into(), passive, FieldTable::default())
-        .await
-        .expect("the queue exists");
+        .await;
     let _ = conn.close(200, "done".into()).await;
-    queue.message_count()
+    match declared {
+        Ok(queue) => Some(queue.message_count()),
+        Err(err) if err.to_string().contains("NOT_FOUND") => None,
+        Err(err) => panic!("the broker could not say: {err}"),
+    }
 }
 
 /// Polls `done` until it holds, failing the test if it does not in time:
@@ -163,5 +172,93 @@ pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
             "{what}: not in time"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Whether the broker has the queue `queue`, asked without renewing its
+/// lease (a declaration, even a passive one, would): a mandatory publish
+/// of an empty message that expires at once, which comes back if there is
+/// no such queue.
+pub async fn exists(queue: &str) -> bool {
+    let conn = lapin::Connection::connect(BROKER, ConnectionProperties::default())
+        .await
+        .expect("connects");
+    let channel = conn.create_channel().await.expect("a channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let confirmation = channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            b"",
+            BasicProperties::default().with_expiration("0".into()),
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("confirmed");
+    let _ = conn.close(200, "done".into()).await;
+    confirmation.take_message().is_none()
+}
+
+/// Declares the durable queue `queue` with plain lapin, with `x-expires`
+/// of `expiry` milliseconds or none, as a node of an earlier version or
+/// an operator would: `Err` with the broker's words if it refuses (the
+/// queue is there with other arguments).
+pub async fn declare_durable(queue: &str, expiry: Option<i64>) -> Result<(), String> {
+    let conn = lapin::Connection::connect(BROKER, ConnectionProperties::default())
+        .await
+        .expect("connects");
+    let channel = conn.create_channel().await.expect("a channel");
+    let mut arguments = FieldTable::default();
+    if let Some(millis) = expiry {
+        arguments.insert("x-expires".into(), AMQPValue::LongLongInt(millis));
+    }
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    let declared = channel
+        .queue_declare(queue.into(), durable, arguments)
+        .await
+        .map(|_| ())
+        .map_err(|err| err.to_string());
+    let _ = conn.close(200, "done".into()).await;
+    declared
+}
+
+/// Polls `queue` (without renewing its lease) until the broker no longer
+/// has it, failing the test if it still does after `WAIT`.
+pub async fn until_gone(queue: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while exists(queue).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{queue} is still there after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `done` until it holds, failing the test if it does not in time:
+/// for what the broker must be asked about.
+pub async fn eventually_async<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
