@@ -114,6 +114,28 @@ impl Broker {
                 AMQPValue::LongLongInt(expiry_millis(expiry)),
             );
         }
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..options
+        };
+        if self.kept_as_it_was.lock().contains(queue) {
+            // Known to keep an expiry of its own: asked about passively,
+            // which the broker does not refuse, unless it is gone.
+            let channel = conn.create_channel().await?;
+            match channel
+                .queue_declare(queue.into(), passive, FieldTable::default())
+                .await
+            {
+                Ok(_) => {
+                    let _ = channel.close(200, "declared".into()).await;
+                    return Ok(());
+                }
+                Err(err) if soft(&err) == Some(AMQPSoftError::NOTFOUND) => {
+                    self.kept_as_it_was.lock().remove(queue);
+                }
+                Err(err) => return Err(err),
+            }
+        }
         let channel = conn.create_channel().await?;
         let refusal = match channel
             .queue_declare(queue.into(), options, arguments)
@@ -129,10 +151,6 @@ impl Broker {
             },
         };
         let channel = conn.create_channel().await?;
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..options
-        };
         channel
             .queue_declare(queue.into(), passive, FieldTable::default())
             .await?;
@@ -191,6 +209,17 @@ impl Broker {
     }
 }
 
+/// The broker's soft error, if `err` is one.
+pub(crate) fn soft(err: &lapin::Error) -> Option<AMQPSoftError> {
+    match err.kind() {
+        ErrorKind::ProtocolError(amqp) => match amqp.kind() {
+            AMQPErrorKind::Soft(soft) => Some(soft.clone()),
+            AMQPErrorKind::Hard(_) => None,
+        },
+        _ => None,
+    }
+}
+
 /// The broker's words if `err` refused a declaration over another
 /// `x-expires` than the queue's own, and over nothing else.
 fn other_expiry(err: &lapin::Error) -> Option<String> {
@@ -198,10 +227,8 @@ fn other_expiry(err: &lapin::Error) -> Option<String> {
         return None;
     };
     let text = amqp.get_message().as_str();
-    let refused = matches!(
-        amqp.kind(),
-        AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
-    ) && text.contains("inequivalent arg 'x-expires'");
+    let refused = soft(err) == Some(AMQPSoftError::PRECONDITIONFAILED)
+        && text.contains("inequivalent arg 'x-expires'");
     refused.then(|| text.to_owned())
 }
 

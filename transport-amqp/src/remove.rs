@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use beamish_core::dist::Endpoint;
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
-use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+use lapin::protocol::AMQPSoftError;
 use lapin::types::FieldTable;
-use lapin::{ConnectionProperties, ErrorKind};
+use lapin::ConnectionProperties;
 
-use crate::queues::{dead_letters_of, inbox_of, redacted};
+use crate::queues::{dead_letters_of, inbox_of, redacted, soft};
 
 /// How long [`remove_inbox`] may take in all.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,16 +175,5 @@ async fn remove_queue(
         }
         Err(err) if soft(&err) == Some(AMQPSoftError::PRECONDITIONFAILED) => Err(in_use()),
         Err(err) => Err(refused(err)),
-    }
-}
-
-/// The broker's soft error, if `err` is one.
-fn soft(err: &lapin::Error) -> Option<AMQPSoftError> {
-    match err.kind() {
-        ErrorKind::ProtocolError(amqp) => match amqp.kind() {
-            AMQPErrorKind::Soft(soft) => Some(soft.clone()),
-            AMQPErrorKind::Hard(_) => None,
-        },
-        _ => None,
     }
 }
