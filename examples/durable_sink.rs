@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     node.export(&tally);
-    let amqp: Arc<dyn Transport> = Arc::new(AmqpTransport::new(&broker, &name, Mode::Durable)?);
+    let amqp: Arc<dyn Transport> = Arc::new(AmqpTransport::new(&broker, Mode::Durable)?);
     let heartbeat = HeartbeatConfig {
         tick: Duration::from_millis(tick),
         missed: 5,

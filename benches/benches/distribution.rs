@@ -154,9 +154,10 @@ fn transport(name: &str, node: &str, net: &LocalNetwork) -> Arc<dyn Transport> {
                 Mode::Fast
             };
             let run = std::process::id();
-            let amqp = AmqpTransport::new(&broker(), &format!("bench-{run}-{name}-{node}"), mode)
-                .expect("amqp")
-                .inbox_expiry(Duration::from_secs(60));
+            let amqp =
+                AmqpTransport::with_inbox(&broker(), &format!("bench-{run}-{name}-{node}"), mode)
+                    .expect("amqp")
+                    .inbox_expiry(Duration::from_secs(60));
             Arc::new(amqp)
         }
     }

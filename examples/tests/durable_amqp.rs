@@ -86,7 +86,7 @@ async fn every_confirmed_message_survives_a_sigkill() {
         .name(me_name.as_str())
         .build()
         .expect("runtime");
-    let amqp = AmqpTransport::new(&broker, &me_name, Mode::Durable)
+    let amqp = AmqpTransport::new(&broker, Mode::Durable)
         .expect("amqp")
         .inbox_expiry(Duration::from_secs(300));
     let sink_node = NodeName::new(&sink_name).expect("valid");
@@ -165,7 +165,7 @@ async fn every_confirmed_message_survives_a_sigkill() {
     assert!(pending > 0, "the node was killed with a backlog");
     sink.start_kill().expect("SIGKILL");
     let _ = sink.wait().await;
-    AmqpTransport::new(&broker, &sink_name, Mode::Durable)
+    AmqpTransport::with_inbox(&broker, &sink_name, Mode::Durable)
         .expect("amqp")
         .delete_inbox()
         .await

@@ -55,7 +55,7 @@ fn broker() -> Endpoint {
 }
 
 fn transport(name: &str) -> AmqpTransport {
-    AmqpTransport::new(&broker(), name, Mode::Durable)
+    AmqpTransport::with_inbox(&broker(), name, Mode::Durable)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_secs(60))
 }

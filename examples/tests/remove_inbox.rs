@@ -45,10 +45,11 @@ async fn run(args: &[&str]) -> (Option<i32>, String) {
 async fn the_command_removes_a_gone_nodes_inbox_and_leaves_a_running_ones() {
     let gone = unique("gone");
     let running = unique("running");
-    let left = AmqpTransport::new(&broker(), &gone, Mode::Durable).expect("an amqp endpoint");
+    let left =
+        AmqpTransport::with_inbox(&broker(), &gone, Mode::Durable).expect("an amqp endpoint");
     drop(left.listen(&broker()).await.expect("listens"));
     left.shutdown().await;
-    let live = AmqpTransport::new(&broker(), &running, Mode::Durable)
+    let live = AmqpTransport::with_inbox(&broker(), &running, Mode::Durable)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_secs(60));
     let _listener = live.listen(&broker()).await.expect("listens");

@@ -64,7 +64,9 @@ struct SetUp {
 
 pub(crate) struct Broker {
     uri: String,
-    node: String,
+    /// The node's name, which names its inbox: given when the transport
+    /// is made, or by the node it joins.
+    node: std::sync::OnceLock<String>,
     pub(crate) settings: Settings,
     /// The current connection, read without waiting.
     current: Mutex<Option<Arc<Live>>>,
@@ -99,10 +101,14 @@ pub(crate) struct Broker {
 }
 
 impl Broker {
-    pub(crate) fn new(uri: String, node: String, settings: Settings) -> Arc<Self> {
+    pub(crate) fn new(uri: String, node: Option<String>, settings: Settings) -> Arc<Self> {
+        let named = std::sync::OnceLock::new();
+        if let Some(node) = node {
+            let _ = named.set(node);
+        }
         Arc::new_cyclic(|me| Self {
             uri,
-            node,
+            node: named,
             settings,
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
@@ -144,8 +150,21 @@ impl Broker {
         }
     }
 
+    /// The node's name; empty until it is known (see
+    /// [`has_node`](Self::has_node)).
     pub(crate) fn node(&self) -> &str {
-        &self.node
+        self.node.get().map_or("", String::as_str)
+    }
+
+    /// Whether the node's name is known.
+    pub(crate) fn has_node(&self) -> bool {
+        self.node.get().is_some()
+    }
+
+    /// Names the node, unless it already has a name; returns the name it
+    /// has then.
+    pub(crate) fn name_node(&self, name: &str) -> &str {
+        self.node.get_or_init(|| name.to_owned())
     }
 
     pub(crate) fn uri(&self) -> &str {
@@ -157,11 +176,11 @@ impl Broker {
     }
 
     pub(crate) fn inbox(&self) -> String {
-        inbox_of(&self.node)
+        inbox_of(self.node())
     }
 
     pub(crate) fn dead_letters(&self) -> String {
-        dead_letters_of(&self.node)
+        dead_letters_of(self.node())
     }
 
     /// Keeps `frame`, given up on, in the node's dead-letter queue; returns
@@ -400,7 +419,7 @@ impl Broker {
             .queue_bind(
                 inbox.as_str().into(),
                 EXCHANGE.into(),
-                self.node.as_str().into(),
+                self.node().into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
@@ -410,7 +429,7 @@ impl Broker {
         let consumer = consume
             .basic_consume(
                 inbox.as_str().into(),
-                format!("beamish-{}", self.node).into(),
+                format!("beamish-{}", self.node()).into(),
                 BasicConsumeOptions {
                     no_ack: !durable,
                     exclusive: true,
@@ -436,7 +455,7 @@ impl Broker {
             let stop = self.stopping();
             tokio::spawn(async move { crate::queues::renew_dead_letters(me, stop).await });
         });
-        tracing::debug!(node = %self.node, generation, "connected to the broker");
+        tracing::debug!(node = %self.node(), generation, "connected to the broker");
         Ok(SetUp {
             publish,
             control,
@@ -512,7 +531,7 @@ impl Drop for Broker {
                 runtime.spawn(async move { close(&live, timeout).await });
             }
             None => {
-                tracing::warn!(node = %self.node, "no runtime to close the broker connection in")
+                tracing::warn!(node = %self.node(), "no runtime to close the broker connection in")
             }
         }
     }

@@ -200,20 +200,21 @@
 //! # Example
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use beamish_core::dist::{Cookie, Endpoint};
-//! use beamish_core::{ClusterConfig, Node};
+//! use beamish_core::{Cookie, Endpoint, Node};
 //! use beamish_transport_amqp::{AmqpTransport, Mode};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let node = Node::builder().name("orders@localhost").build()?;
 //! let broker: Endpoint = "amqp://guest:guest@127.0.0.1:5672/%2f".parse()?;
-//! let amqp = AmqpTransport::new(&broker, "orders@localhost", Mode::Durable)?;
-//! let at = node
-//!     .join(ClusterConfig::new(Cookie::new("secret")), vec![Arc::new(amqp)], &[broker])
+//! // The node's name is given once: its inbox is `beamish.inbox.orders@localhost`.
+//! let node = Node::builder()
+//!     .name("orders@localhost")
+//!     .cookie(Cookie::from_file("/etc/orders/cookie")?)
+//!     .transport(AmqpTransport::new(&broker, Mode::Durable)?)
+//!     .listen(&broker)
+//!     .start()
 //!     .await?;
-//! println!("reachable at {}", at[0]);
+//! println!("reachable at {}", node.listening()[0]);
 //! # Ok(())
 //! # }
 //! ```

@@ -67,9 +67,11 @@ pub struct AmqpTransport {
 }
 
 impl AmqpTransport {
-    /// The transport of the node `node`, through the broker at `broker`
-    /// (its `?node=` part, if any, is ignored), in `mode`. Nothing connects
-    /// until the node listens or connects.
+    /// A transport through the broker at `broker` (its `?node=` part, if
+    /// any, is ignored), in `mode`, for the node that joins a cluster with
+    /// it: the node's name names its inbox (`beamish.inbox.<name>`), so a
+    /// node restarted under its name finds its durable inbox again.
+    /// Nothing connects until the node listens or connects.
     ///
     /// Durable mode acknowledges with a prefetch window of 200; sends wait
     /// at most 30 s for the broker's confirmation; connecting to the broker
@@ -81,8 +83,27 @@ impl AmqpTransport {
     /// # Errors
     ///
     /// [`AmqpError::NotAmqp`] for an endpoint of another scheme.
-    pub fn new(broker: &Endpoint, node: &str, mode: Mode) -> Result<Self, AmqpError> {
-        Self::with_settings(
+    pub fn new(broker: &Endpoint, mode: Mode) -> Result<Self, AmqpError> {
+        Self::with_settings(broker, None, mode)
+    }
+
+    /// A transport whose inbox is named `inbox` whatever node uses it: for
+    /// tools and tests that speak through the broker without a node (or
+    /// under names of their own); a node should use [`new`](Self::new).
+    ///
+    /// # Errors
+    ///
+    /// [`AmqpError::NotAmqp`] for an endpoint of another scheme.
+    pub fn with_inbox(broker: &Endpoint, inbox: &str, mode: Mode) -> Result<Self, AmqpError> {
+        Self::with_settings(broker, Some(inbox.to_owned()), mode)
+    }
+
+    fn with_settings(
+        broker: &Endpoint,
+        node: Option<String>,
+        mode: Mode,
+    ) -> Result<Self, AmqpError> {
+        Self::configured(
             broker,
             node,
             Settings {
@@ -100,7 +121,11 @@ impl AmqpTransport {
         )
     }
 
-    fn with_settings(broker: &Endpoint, node: &str, settings: Settings) -> Result<Self, AmqpError> {
+    fn configured(
+        broker: &Endpoint,
+        node: Option<String>,
+        settings: Settings,
+    ) -> Result<Self, AmqpError> {
         let Endpoint::Amqp {
             user,
             password,
@@ -122,7 +147,7 @@ impl AmqpTransport {
         };
         let uri = endpoint.to_string();
         Ok(Self {
-            broker: Broker::new(uri, node.to_owned(), settings),
+            broker: Broker::new(uri, node, settings),
             endpoint,
         })
     }
@@ -130,11 +155,11 @@ impl AmqpTransport {
     fn set(self, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.broker.settings;
         change(&mut settings);
-        let broker = Broker::new(
-            self.broker.uri().to_owned(),
-            self.broker.node().to_owned(),
-            settings,
-        );
+        let node = self
+            .broker
+            .has_node()
+            .then(|| self.broker.node().to_owned());
+        let broker = Broker::new(self.broker.uri().to_owned(), node, settings);
         if let Some(key) = self.broker.frame_key() {
             broker.use_frame_key(key);
         }
@@ -176,7 +201,7 @@ impl AmqpTransport {
     ///
     /// let broker: Endpoint = "amqp://guest:guest@127.0.0.1:5672/%2f".parse()?;
     /// // Pods come and go under names of their own: a day is enough.
-    /// let amqp = AmqpTransport::new(&broker, "orders-7f9c@pod", Mode::Durable)?
+    /// let amqp = AmqpTransport::new(&broker, Mode::Durable)?
     ///     .inbox_expiry(Duration::from_secs(24 * 60 * 60));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -198,7 +223,7 @@ impl AmqpTransport {
     /// use beamish_transport_amqp::{AmqpTransport, Mode};
     ///
     /// let broker: Endpoint = "amqp://guest:guest@127.0.0.1:5672/%2f".parse()?;
-    /// let amqp = AmqpTransport::new(&broker, "ledger@db1", Mode::Durable)?.keep_inbox_forever();
+    /// let amqp = AmqpTransport::new(&broker, Mode::Durable)?.keep_inbox_forever();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn keep_inbox_forever(self) -> Self {
@@ -248,7 +273,7 @@ impl AmqpTransport {
     /// use beamish_transport_amqp::{AmqpTransport, Mode};
     ///
     /// let broker: Endpoint = "amqp://guest:guest@127.0.0.1:5672/%2f".parse()?;
-    /// let amqp = AmqpTransport::new(&broker, "orders@localhost", Mode::Durable)?;
+    /// let amqp = AmqpTransport::new(&broker, Mode::Durable)?;
     /// assert_eq!(amqp.unauthenticated_frames(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -309,6 +334,21 @@ impl AmqpTransport {
     }
 }
 
+impl AmqpTransport {
+    /// Refuses to use the broker before the inbox has a name.
+    fn named(&self) -> Result<(), TransportError> {
+        if self.broker.has_node() {
+            Ok(())
+        } else {
+            Err(TransportError::Io(
+                "this AMQP transport has no inbox yet: join a node with it, or make it \
+                 with AmqpTransport::with_inbox"
+                    .to_owned(),
+            ))
+        }
+    }
+}
+
 fn node_of(endpoint: &Endpoint) -> Result<Option<String>, TransportError> {
     match endpoint {
         Endpoint::Amqp { node, .. } => Ok(node.clone()),
@@ -326,6 +366,7 @@ impl Transport for AmqpTransport {
     }
 
     async fn listen(&self, endpoint: &Endpoint) -> Result<Box<dyn Listener>, TransportError> {
+        self.named()?;
         if let Some(node) = node_of(endpoint)? {
             if node != self.broker.node() {
                 return Err(TransportError::Io(format!(
@@ -345,6 +386,7 @@ impl Transport for AmqpTransport {
     }
 
     async fn connect(&self, endpoint: &Endpoint) -> Result<Connection, TransportError> {
+        self.named()?;
         let Some(peer) = node_of(endpoint)? else {
             return Err(TransportError::Io(format!(
                 "{endpoint} names no node (add ?node=name)"
@@ -357,6 +399,20 @@ impl Transport for AmqpTransport {
     /// key derived from `secret`. Until it is called, durable frames go
     /// unsigned and every frame of a session this node does not know is
     /// refused.
+    /// Names the inbox after the node joining with this transport, unless
+    /// it was named when the transport was made
+    /// ([`with_inbox`](AmqpTransport::with_inbox)).
+    fn use_node_name(&self, name: &str) {
+        let named = self.broker.name_node(name);
+        if named != name {
+            tracing::debug!(
+                inbox = named,
+                node = name,
+                "the inbox keeps the name it was made with"
+            );
+        }
+    }
+
     fn use_secret(&self, secret: SharedSecret) {
         self.broker
             .use_frame_key(Arc::new(FrameKey::derive(&secret)));

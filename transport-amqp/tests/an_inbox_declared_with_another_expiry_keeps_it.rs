@@ -69,7 +69,7 @@ async fn an_inbox_declared_with_another_expiry_keeps_it_and_the_node_runs() {
 
     // The queues as an earlier version left them: durable, no expiry.
     let node = unique("upgraded");
-    let b = AmqpTransport::new(&broker(), &node, Mode::Durable).expect("an amqp endpoint");
+    let b = AmqpTransport::with_inbox(&broker(), &node, Mode::Durable).expect("an amqp endpoint");
     for queue in [b.inbox(), b.dead_letters()] {
         declare_durable(&queue, None).await.expect("declared");
     }
@@ -124,7 +124,7 @@ async fn an_inbox_declared_with_another_expiry_keeps_it_and_the_node_runs() {
     drop((ours, theirs));
     b.shutdown().await;
     let refused = captured.refusals();
-    let again = AmqpTransport::new(&broker(), &node, Mode::Durable)
+    let again = AmqpTransport::with_inbox(&broker(), &node, Mode::Durable)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_millis(300));
     let listener = again.listen(&broker()).await.expect("listens again");
@@ -145,7 +145,7 @@ async fn an_inbox_declared_with_another_expiry_keeps_it_and_the_node_runs() {
     // A fast node of the same name is another inequivalence (durable),
     // which the node cannot take as it is: refused, as before.
     again.shutdown().await;
-    let fast = AmqpTransport::new(&broker(), &node, Mode::Fast).expect("an amqp endpoint");
+    let fast = AmqpTransport::with_inbox(&broker(), &node, Mode::Fast).expect("an amqp endpoint");
     match fast.listen(&broker()).await {
         Err(TransportError::InUse(why)) => assert!(why.contains("durable"), "{why}"),
         Err(other) => panic!("refused for another reason: {other}"),

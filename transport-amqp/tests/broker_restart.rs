@@ -62,11 +62,11 @@ async fn session(
     Connection,
 ) {
     let (server, client) = (unique("steady"), unique("talker"));
-    let b = AmqpTransport::new(&broker(), &server, mode)
+    let b = AmqpTransport::with_inbox(&broker(), &server, mode)
         .expect("amqp")
         .inbox_expiry(Duration::from_secs(120));
     let mut listener = b.listen(&broker()).await.expect("listens");
-    let a = AmqpTransport::new(&broker(), &client, mode)
+    let a = AmqpTransport::with_inbox(&broker(), &client, mode)
         .expect("amqp")
         .inbox_expiry(Duration::from_secs(120));
     let ours = a.connect(&listener.endpoint()).await.expect("opens");

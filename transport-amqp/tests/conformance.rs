@@ -46,7 +46,7 @@ impl Amqp {
     async fn remove_inboxes(&self) {
         let nodes = std::mem::take(&mut *self.nodes.lock().expect("not poisoned"));
         for node in nodes {
-            AmqpTransport::new(&broker(), &node, self.mode)
+            AmqpTransport::with_inbox(&broker(), &node, self.mode)
                 .expect("an amqp endpoint")
                 .delete_inbox()
                 .await
@@ -59,7 +59,7 @@ impl Harness for Amqp {
     fn transport(&self, name: &str) -> Arc<dyn Transport> {
         let node = format!("{}-{name}", self.run);
         self.nodes.lock().expect("not poisoned").push(node.clone());
-        let transport = AmqpTransport::new(&broker(), &node, self.mode)
+        let transport = AmqpTransport::with_inbox(&broker(), &node, self.mode)
             .expect("an amqp endpoint")
             .inbox_expiry(Duration::from_secs(60));
         Arc::new(transport)

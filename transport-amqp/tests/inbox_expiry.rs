@@ -27,7 +27,8 @@ fn the_default_expiry_is_seven_days() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_durable_inbox_expires_after_seven_days_by_default() {
     let node = unique("defaulted");
-    let amqp = AmqpTransport::new(&broker(), &node, Mode::Durable).expect("an amqp endpoint");
+    let amqp =
+        AmqpTransport::with_inbox(&broker(), &node, Mode::Durable).expect("an amqp endpoint");
     let _listener = amqp.listen(&broker()).await.expect("listens");
     // The broker takes a declaration only with the queue's own arguments:
     // both queues have x-expires of 7 days, and nothing else will do.
@@ -48,7 +49,7 @@ async fn a_fresh_durable_inbox_expires_after_seven_days_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inbox_kept_forever_has_no_expiry() {
     let node = unique("forever");
-    let amqp = AmqpTransport::new(&broker(), &node, Mode::Durable)
+    let amqp = AmqpTransport::with_inbox(&broker(), &node, Mode::Durable)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_secs(60))
         .keep_inbox_forever();
@@ -65,7 +66,7 @@ async fn an_inbox_kept_forever_has_no_expiry() {
 async fn the_queues_of_a_node_go_once_it_has_been_gone_for_the_expiry() {
     let expiry = Duration::from_millis(500);
     let node = unique("expiring");
-    let amqp = AmqpTransport::new(&broker(), &node, Mode::Durable)
+    let amqp = AmqpTransport::with_inbox(&broker(), &node, Mode::Durable)
         .expect("an amqp endpoint")
         .inbox_expiry(expiry);
     let listener = amqp.listen(&broker()).await.expect("listens");
@@ -90,7 +91,7 @@ async fn the_queues_of_a_node_go_once_it_has_been_gone_for_the_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_queue_deleted_while_the_node_runs_is_made_again() {
-    let b = AmqpTransport::new(&broker(), &unique("dead-again"), Mode::Durable)
+    let b = AmqpTransport::with_inbox(&broker(), &unique("dead-again"), Mode::Durable)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_secs(60))
         .delivery_limit(1);

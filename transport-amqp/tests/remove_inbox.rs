@@ -13,7 +13,7 @@ use support::{broker, depth, publish_raw, unique};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queues_of_a_node_that_is_gone_are_removed_with_what_they_hold() {
     let node = unique("retired");
-    let amqp = AmqpTransport::new(&broker(), &node, Mode::Durable)
+    let amqp = AmqpTransport::with_inbox(&broker(), &node, Mode::Durable)
         .expect("an amqp endpoint")
         .keep_inbox_forever();
     let listener = amqp.listen(&broker()).await.expect("listens");

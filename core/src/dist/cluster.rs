@@ -162,7 +162,11 @@ impl Node {
         listen: &[Endpoint],
     ) -> Result<Vec<Endpoint>, ClusterError> {
         let secret = config.cookie.transport_secret();
-        transports.iter().for_each(|t| t.use_secret(secret.clone()));
+        let name = self.name().to_string();
+        for transport in &transports {
+            transport.use_secret(secret.clone());
+            transport.use_node_name(&name);
+        }
         let cluster = Arc::new_cyclic(|me| Cluster {
             config,
             transports,

@@ -79,6 +79,14 @@ pub trait Transport: Send + Sync + 'static {
     fn use_secret(&self, secret: SharedSecret) {
         let _ = secret;
     }
+
+    /// Called when a node joins a cluster with this transport, with the
+    /// node's name (`name@host`), before it listens or connects: a
+    /// transport that addresses nodes by name (a broker's inbox) takes it
+    /// from here, so the name is given once. The default ignores it.
+    fn use_node_name(&self, name: &str) {
+        let _ = name;
+    }
 }
 
 /// A secret every node that knows the cluster's cookie derives alike, and

@@ -36,7 +36,7 @@ pub fn unique(role: &str) -> String {
 /// The transport of `node`, whose inbox the broker deletes a minute after
 /// it is left (should a test fail before deleting it itself).
 pub fn transport(node: &str, mode: Mode) -> AmqpTransport {
-    AmqpTransport::new(&broker(), node, mode)
+    AmqpTransport::with_inbox(&broker(), node, mode)
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_secs(60))
 }
