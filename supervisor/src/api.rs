@@ -34,7 +34,7 @@ pub struct ChildInfo {
 }
 
 /// Child counts, as [`SupervisorRef::count_children`] reports them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChildCounts {
     /// Children known, running or not.

@@ -108,7 +108,10 @@ mod task;
 pub use api::{
     ChildCounts, ChildError, ChildInfo, SupervisorError, SupervisorRef, DEFAULT_TIMEOUT,
 };
-pub use dynamic::{DynamicChild, DynamicError, DynamicMsg, DynamicRef, DynamicSpec};
+pub use dynamic::{
+    DynamicAddr, DynamicChild, DynamicChildAddr, DynamicError, DynamicMsg, DynamicRef,
+    DynamicRequest, DynamicSpec, RemoteChild,
+};
 pub use run::{NodeExt, RunError};
 pub use server::SupervisorMsg;
 pub use spec::{

@@ -216,7 +216,7 @@ impl ChildSpec {
     {
         let start = start_fn(move |ctx| {
             let spec = spec.clone();
-            let opts = opts.clone().trap_exit(true);
+            let opts = spec.supervisor_opts(opts.clone());
             Box::pin(async move {
                 ctx.start_link::<DynamicSupervisor<P>>(spec, opts)
                     .await

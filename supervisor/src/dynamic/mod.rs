@@ -1,8 +1,10 @@
 //! The dynamic supervisor: one-for-one supervision of children started at
 //! run time, all running one [`Process`] type with arguments of their own,
-//! up to a maximum number; reachable by name; its children stopped all at
-//! once.
+//! up to a maximum number; reachable by name, from this node or another;
+//! its children stopped all at once.
 
+mod addr;
+mod remote;
 mod server;
 
 use std::fmt;
@@ -13,6 +15,8 @@ use beamish_core::{
     StartError, StopError, Timeout,
 };
 
+pub use addr::{DynamicAddr, DynamicChildAddr};
+pub use remote::{DynamicRequest, RemoteChild};
 pub(crate) use server::DynamicSupervisor;
 
 use crate::api::{ChildCounts, DEFAULT_TIMEOUT};
@@ -40,6 +44,8 @@ pub struct DynamicSpec<P: Process> {
     max_children: Option<usize>,
     max_restarts: usize,
     period: Duration,
+    /// Exports the supervisor itself, set by [`exported`](Self::exported).
+    export: Option<fn(SpawnOpts) -> SpawnOpts>,
     _process: std::marker::PhantomData<fn() -> P>,
 }
 
@@ -64,6 +70,7 @@ where
             max_children: None,
             max_restarts: 1,
             period: Duration::from_secs(5),
+            export: None,
             _process: std::marker::PhantomData,
         }
     }
@@ -104,6 +111,18 @@ where
     }
 }
 
+impl<P: Process> DynamicSpec<P> {
+    /// The supervisor's own spawn options: trapping exits, and exported
+    /// if the spec says so.
+    pub(crate) fn supervisor_opts(&self, opts: SpawnOpts) -> SpawnOpts {
+        let opts = opts.trap_exit(true);
+        match self.export {
+            Some(export) => export(opts),
+            None => opts,
+        }
+    }
+}
+
 impl<P: Process> Clone for DynamicSpec<P> {
     fn clone(&self) -> Self {
         Self {
@@ -114,6 +133,7 @@ impl<P: Process> Clone for DynamicSpec<P> {
             max_children: self.max_children,
             max_restarts: self.max_restarts,
             period: self.period,
+            export: self.export,
             _process: std::marker::PhantomData,
         }
     }
@@ -128,6 +148,7 @@ impl<P: Process> fmt::Debug for DynamicSpec<P> {
             .field("max_children", &self.max_children)
             .field("max_restarts", &self.max_restarts)
             .field("period", &self.period)
+            .field("exported", &self.export.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +224,8 @@ pub enum DynamicMsg<P: Process> {
     WhichChildren(ReplyTo<Vec<DynamicChild<P::Msg>>>),
     /// Count the children.
     CountChildren(ReplyTo<ChildCounts>),
+    /// A request from another node, through a [`DynamicAddr`].
+    Remote(DynamicRequest<P>),
 }
 
 impl<P: Process> fmt::Debug for DynamicMsg<P> {
@@ -212,6 +235,7 @@ impl<P: Process> fmt::Debug for DynamicMsg<P> {
             Self::TerminateChild(pid, _) => f.debug_tuple("TerminateChild").field(pid).finish(),
             Self::WhichChildren(_) => f.write_str("WhichChildren(..)"),
             Self::CountChildren(_) => f.write_str("CountChildren(..)"),
+            Self::Remote(request) => f.debug_tuple("Remote").field(request).finish(),
         }
     }
 }
@@ -277,9 +301,8 @@ where
         spec: DynamicSpec<P>,
         opts: SpawnOpts,
     ) -> Result<Self, StartError> {
-        let handle = node
-            .start::<DynamicSupervisor<P>>(spec, opts.trap_exit(true))
-            .await?;
+        let opts = spec.supervisor_opts(opts);
+        let handle = node.start::<DynamicSupervisor<P>>(spec, opts).await?;
         Ok(Self::from(handle))
     }
 
@@ -293,9 +316,8 @@ where
         spec: DynamicSpec<P>,
         opts: SpawnOpts,
     ) -> Result<Self, StartError> {
-        let handle = ctx
-            .start_link::<DynamicSupervisor<P>>(spec, opts.trap_exit(true))
-            .await?;
+        let opts = spec.supervisor_opts(opts);
+        let handle = ctx.start_link::<DynamicSupervisor<P>>(spec, opts).await?;
         Ok(Self::from(handle))
     }
 

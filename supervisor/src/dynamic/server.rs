@@ -10,7 +10,8 @@ use beamish_core::{
 use tokio::time::Instant;
 use tracing::{error, warn};
 
-use super::{DynamicChild, DynamicError, DynamicMsg, DynamicSpec};
+use super::remote::{Request, WireChild, WireError};
+use super::{DynamicChild, DynamicError, DynamicMsg, DynamicRequest, DynamicSpec};
 use crate::api::ChildCounts;
 use crate::intensity::Intensity;
 use crate::spec::{ChildKind, Restart};
@@ -65,17 +66,7 @@ where
                 reply.reply(self.start_child(ctx, args).await);
             }
             DynamicMsg::TerminateChild(pid, reply) => {
-                let result = match self.places.remove(&pid) {
-                    Some(place) => {
-                        self.children.remove(&place);
-                        stop(ctx, pid, self.spec.shutdown).await;
-                        Ok(())
-                    }
-                    // OTP: a pid that is not alive has nothing to stop.
-                    None if !ctx.node().is_alive(pid) => Ok(()),
-                    None => Err(DynamicError::NotFound(pid)),
-                };
-                reply.reply(result);
+                reply.reply(self.terminate_child(ctx, pid).await);
             }
             DynamicMsg::WhichChildren(reply) => {
                 let children = self
@@ -89,19 +80,9 @@ where
                 reply.reply(children);
             }
             DynamicMsg::CountChildren(reply) => {
-                let n = self.children.len();
-                let supervisors = if self.spec.kind == ChildKind::Supervisor {
-                    n
-                } else {
-                    0
-                };
-                reply.reply(ChildCounts {
-                    specs: n,
-                    active: n,
-                    supervisors,
-                    workers: n - supervisors,
-                });
+                reply.reply(self.count_children());
             }
+            DynamicMsg::Remote(DynamicRequest(request)) => self.answer_remote(ctx, request).await,
         }
         Ok(())
     }
@@ -197,6 +178,67 @@ where
             },
         );
         Ok(handle)
+    }
+
+    async fn terminate_child(
+        &mut self,
+        ctx: &mut Context<DynamicMsg<P>>,
+        pid: Pid,
+    ) -> Result<(), DynamicError> {
+        match self.places.remove(&pid) {
+            Some(place) => {
+                self.children.remove(&place);
+                stop(ctx, pid, self.spec.shutdown).await;
+                Ok(())
+            }
+            // OTP: a pid that is not alive has nothing to stop.
+            None if !ctx.node().is_alive(pid) => Ok(()),
+            None => Err(DynamicError::NotFound(pid)),
+        }
+    }
+
+    fn count_children(&self) -> ChildCounts {
+        let n = self.children.len();
+        let supervisors = if self.spec.kind == ChildKind::Supervisor {
+            n
+        } else {
+            0
+        };
+        ChildCounts {
+            specs: n,
+            active: n,
+            supervisors,
+            workers: n - supervisors,
+        }
+    }
+
+    /// Answers a request from another node as the local one, with pids
+    /// where the local answer has handles.
+    async fn answer_remote(&mut self, ctx: &mut Context<DynamicMsg<P>>, request: Request<P>) {
+        match request {
+            Request::StartChild(args, reply) => {
+                let started = self.start_child(ctx, args).await;
+                reply.reply(started.map(|h| h.pid()).map_err(WireError::from));
+            }
+            Request::TerminateChild(pid, reply) => {
+                let ended = self.terminate_child(ctx, pid).await;
+                reply.reply(ended.map_err(WireError::from));
+            }
+            Request::WhichChildren(reply) => {
+                let children = self
+                    .children
+                    .values()
+                    .map(|child| WireChild {
+                        pid: child.handle.pid(),
+                        restarts: child.restarts,
+                    })
+                    .collect();
+                reply.reply(children);
+            }
+            Request::CountChildren(reply) => {
+                reply.reply(self.count_children());
+            }
+        }
     }
 }
 
