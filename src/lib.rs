@@ -12,7 +12,7 @@
 //!   [`SpawnOpts`], [`ReplyTo`], [`ExitReason`], [`Signal`].
 //! - **Supervision** (from [`beamish_supervisor`]): [`SupervisorSpec`],
 //!   [`ChildSpec`], [`DynamicSpec`] and [`DynamicRef`] for workers started
-//!   on demand, [`TaskSupervisor`] for one-shot work, and [`NodeExt::run`]
+//!   on demand ([`DynamicAddr`] on another node), [`TaskSupervisor`] for one-shot work, and [`NodeExt::run`]
 //!   to end `main` with an error when the tree gives up.
 //! - **Distribution**: a node joins a cluster with
 //!   [`NodeBuilder::cookie`], a transport and an endpoint
@@ -133,10 +133,11 @@
 pub use beamish_core::*;
 
 pub use beamish_supervisor::{
-    AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicChild,
-    DynamicError, DynamicMsg, DynamicRef, DynamicSpec, NodeExt, Restart, RunError, Shutdown,
-    StartFuture, Strategy, SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec, Task,
-    TaskError, TaskSpec, TaskSupervisor,
+    AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicAddr,
+    DynamicChild, DynamicChildAddr, DynamicError, DynamicMsg, DynamicRef, DynamicRequest,
+    DynamicSpec, NodeExt, RemoteChild, Restart, RunError, Shutdown, StartFuture, Strategy,
+    SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec, Task, TaskError, TaskSpec,
+    TaskSupervisor,
 };
 /// Distribution over TCP, optionally with TLS: [`tcp::TcpTransport`].
 #[cfg(feature = "tcp")]
@@ -153,8 +154,8 @@ pub mod prelude {
 
     pub use beamish_core::prelude::*;
     pub use beamish_supervisor::{
-        ChildSpec, DynamicRef, DynamicSpec, NodeExt, Restart, Strategy, SupervisorRef,
-        SupervisorSpec, TaskSupervisor,
+        ChildSpec, DynamicAddr, DynamicRef, DynamicSpec, NodeExt, RemoteChild, Restart, Strategy,
+        SupervisorRef, SupervisorSpec, TaskSupervisor,
     };
     #[cfg(feature = "tcp")]
     pub use beamish_transport_tcp::TcpTransport;

@@ -11,11 +11,14 @@
 //! A [`DynamicRef`] supervises children started at run time, all running
 //! one process type with arguments of their own, one for one, up to a
 //! maximum; its children are **`Permanent` unless its spec says
-//! otherwise**, as in OTP. A [`TaskSupervisor`] runs futures as
-//! supervised, temporary processes, for their effect or for a result to
-//! await ([`Task::join`]). [`NodeExt::run`] is OTP's application rule: the
-//! node runs its top supervisor, and when that gives up the node stops
-//! and `main` gets an error.
+//! otherwise**, as in OTP; a [`DynamicAddr`] reaches one on another node
+//! (Erlang's `supervisor:start_child({Name, Node}, Args)`), whose
+//! `start_child` returns the child's [`Addr`](beamish_core::Addr). A
+//! [`TaskSupervisor`] runs futures as supervised, temporary processes,
+//! for their effect or for a result to await ([`Task::join`]).
+//! [`NodeExt::run`] is OTP's application rule: the node runs its top
+//! supervisor, and when that gives up the node stops and `main` gets an
+//! error.
 //!
 //! Supervisors are ordinary processes, so trees nest
 //! ([`ChildSpec::supervisor`], [`ChildSpec::dynamic_supervisor`],
