@@ -9,7 +9,7 @@ use std::time::Duration;
 use beamish_core::transport::LocalNetwork;
 use beamish_core::{
     async_trait, CallError, Context, Disconnect, ExitReason, Handle, Lost, Node, Process, ReplyTo,
-    SpawnOpts,
+    SpawnOpts, Timeout,
 };
 use serde::{Deserialize, Serialize};
 use support::{local, member};
@@ -376,4 +376,30 @@ async fn casts_and_calls_arrive_in_the_order_sent() {
             .expect("answered");
     let want: String = (0..20).map(|round| format!("{round}a,{round}b,")).collect();
     assert_eq!(value, format!("empty{want}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_without_a_timeout_waits_as_long_as_it_takes() {
+    let s = setup().await;
+    let store = s.a.addr::<StoreMsg>(s.store.pid()).expect("an address");
+    let held = tokio::spawn({
+        let store = store.clone();
+        async move { store.call_infinity(StoreMsg::Hold).await }
+    });
+    // A day later the call still waits; then its callee fails.
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert!(!held.is_finished(), "no timeout ended it");
+    store
+        .cast(StoreMsg::Fail("gave up".into()))
+        .await
+        .expect("sent");
+    let got = held.await.expect("the call's task");
+    assert!(
+        matches!(&got, Err(CallError::Exited(reason)) if reason.to_string().contains("gave up")),
+        "{got:?}"
+    );
+    let by_node =
+        s.a.call_remote(s.store.pid(), StoreMsg::Get, Timeout::Infinity)
+            .await;
+    assert_eq!(by_node, Err(CallError::NoProc), "the store is gone");
 }

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -14,7 +13,7 @@ use crate::node::NodeInner;
 use crate::Disconnect::NotJoined;
 use crate::{
     CallError, Handle, LookupError, Message, Node, NodeName, Pid, RemoteSendError, ReplyTo,
-    TrySendError,
+    Timeout, TrySendError,
 };
 
 /// A typed address of a process taking messages of type `M`, wherever it
@@ -252,11 +251,12 @@ impl<M: Message> Addr<M> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the call; a reply is then dropped.
-    pub async fn call<R, F>(&self, request: F, timeout: Duration) -> Result<R, CallError>
+    pub async fn call<R, F>(&self, request: F, timeout: impl Into<Timeout>) -> Result<R, CallError>
     where
         R: DeserializeOwned + Send + 'static,
         F: FnOnce(ReplyTo<R>) -> M,
     {
+        let timeout = timeout.into();
         match &self.to {
             To::Local(handle) => handle.call(request, timeout).await,
             To::LocalNamed { node, name } => {
@@ -268,6 +268,25 @@ impl<M: Message> Addr<M> {
                 node.call_dest(*at, dest.clone(), request, timeout).await
             }
         }
+    }
+
+    /// [`call`](Self::call) without a timeout (Erlang's `infinity`): the
+    /// call ends with the reply or with the callee's end, the loss of its
+    /// node, or a refusal, never by itself.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call), without [`CallError::Timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the call; a reply is then dropped.
+    pub async fn call_infinity<R, F>(&self, request: F) -> Result<R, CallError>
+    where
+        R: DeserializeOwned + Send + 'static,
+        F: FnOnce(ReplyTo<R>) -> M,
+    {
+        self.call(request, Timeout::Infinity).await
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
@@ -17,7 +16,7 @@ use super::envelope::{encode_send, CallHeader, Dest, Envelope, ReplyOutcome};
 use super::outbox::Outgoing;
 use crate::{
     CallError, Disconnect, ExitReason, Message, MonitorRef, Node, NodeName, Pid, RemoteSendError,
-    ReplyTo,
+    ReplyTo, Timeout,
 };
 
 /// The remote calls a node is waiting on.
@@ -137,7 +136,7 @@ impl Node {
         &self,
         to: Pid,
         request: F,
-        timeout: Duration,
+        timeout: impl Into<Timeout>,
     ) -> Result<R, CallError>
     where
         M: Message,
@@ -165,7 +164,7 @@ impl Node {
         node: NodeName,
         name: &str,
         request: F,
-        timeout: Duration,
+        timeout: impl Into<Timeout>,
     ) -> Result<R, CallError>
     where
         M: Message,
@@ -181,7 +180,7 @@ impl Node {
         node: NodeName,
         to: Dest,
         request: F,
-        timeout: Duration,
+        timeout: impl Into<Timeout>,
     ) -> Result<R, CallError>
     where
         M: Message,
@@ -228,7 +227,7 @@ impl Node {
             })?;
         // The request is on its way: the callee's node may watch for it.
         waiting.watched = true;
-        let (outcome, ended_there) = answered(rx, timeout).await;
+        let (outcome, ended_there) = answered(rx, timeout.into()).await;
         // The callee's node may not know the request's type by name.
         let outcome = outcome.map_err(|err| match err {
             CallError::Rejected(why) => {
@@ -280,9 +279,9 @@ impl Drop for Waiting<'_> {
 /// knows the call is over.
 async fn answered<R: DeserializeOwned>(
     rx: oneshot::Receiver<Answer>,
-    timeout: Duration,
+    timeout: Timeout,
 ) -> (Result<R, CallError>, bool) {
-    let answer = match tokio::time::timeout(timeout, rx).await {
+    let answer = match tokio::time::timeout_at(timeout.deadline(), rx).await {
         Ok(Ok(answer)) => answer,
         // Dropped unanswered: the node itself is gone.
         Ok(Err(_)) => return (Err(CallError::NoConnection(Disconnect::NotJoined)), true),

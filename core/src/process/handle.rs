@@ -33,7 +33,7 @@ pub enum Timeout {
 impl Timeout {
     /// The deadline from now; `Infinity`, or a time too long to represent,
     /// is about thirty years, which is to say never.
-    fn deadline(self) -> Instant {
+    pub(crate) fn deadline(self) -> Instant {
         let now = Instant::now();
         let never = now + Duration::from_secs(30 * 365 * 86_400);
         match self {
