@@ -203,6 +203,29 @@ impl<M: Message> Addr<M> {
     /// [`TryCastError::Full`] as above; [`TryCastError::Failed`] with why
     /// for anything [`cast`](Self::cast) would fail on. The message is
     /// handed back either way.
+    ///
+    /// # Examples
+    ///
+    /// A producer that sheds load instead of waiting:
+    ///
+    /// ```
+    /// use beamish_core::{Addr, TryCastError};
+    ///
+    /// fn offer(worker: &Addr<u64>, job: u64, shed: &mut Vec<u64>) {
+    ///     match worker.try_cast(job) {
+    ///         Ok(()) => {}
+    ///         // No room now: keep it for later.
+    ///         Err(TryCastError::Full(job)) => shed.push(job),
+    ///         // It cannot go at all (the worker is gone, its node is not
+    ///         // connected): the error says why.
+    ///         Err(err) => {
+    ///             let why = err.to_string();
+    ///             tracing::warn!("job {} dropped: {why}", err.into_inner());
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = offer;
+    /// ```
     pub fn try_cast(&self, msg: M) -> Result<(), TryCastError<M>> {
         let local = |handle: &Handle<M>, msg: M| {
             handle.try_cast(msg).map_err(|err| match err {

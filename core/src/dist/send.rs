@@ -80,6 +80,22 @@ impl Node {
     /// # Cancel safety
     ///
     /// Dropping the future before the message is queued drops it unsent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::{Node, Pid, RemoteSendError};
+    ///
+    /// /// Streams readings to a collector on another node, as fast as the
+    /// /// collector's node takes them and no faster.
+    /// async fn stream(node: &Node, collector: Pid, readings: Vec<u64>) -> Result<(), RemoteSendError> {
+    ///     for reading in readings {
+    ///         node.cast_remote(collector, &reading).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # let _ = stream;
+    /// ```
     pub async fn cast_remote<M: Message>(&self, to: Pid, msg: &M) -> Result<(), RemoteSendError> {
         let frame = encode_send(Dest::of(to), msg, None)?;
         self.queue_frame_waiting(to.node(), Outgoing::new(frame))
