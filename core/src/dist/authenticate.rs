@@ -24,19 +24,12 @@ impl Cluster {
         mut conn: Connection,
     ) -> Result<NodeName, ClusterError> {
         let (mut handshake, hello) = Handshake::initiate(handshake_config(node, self));
-        let peer = conn.peer.clone();
         let exchange = async {
             conn.sink.send(vec![Bytes::from(hello)]).await?;
             run_handshake(&mut handshake, &mut conn, None).await
         };
         let outcome = tokio::time::timeout(self.config.handshake_timeout, exchange).await;
-        let peer = match outcome {
-            Ok(Ok(peer)) => peer,
-            Ok(Err(err)) => return Err(err),
-            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
-        };
-        conn.stream.set_max_frame(self.config.max_frame);
-        Ok(self.up(node, peer, conn))
+        self.register(node, conn, outcome)
     }
 
     /// Runs the handshake as the acceptor over a new connection, then
@@ -55,16 +48,27 @@ impl Cluster {
             let name = NodeName::identity_of(name);
             name != me && cluster.peers.lock().contains_key(&name)
         });
-        let peer = conn.peer.clone();
         let outcome = tokio::time::timeout(
             self.config.handshake_timeout,
             run_handshake(&mut handshake, &mut conn, Some(slot)),
         )
         .await;
+        self.register(node, conn, outcome)
+    }
+
+    /// After a handshake over `conn` that ended with `outcome` (or timed
+    /// out): lifts the connection's frame limit to the cluster's and
+    /// registers the peer.
+    fn register(
+        self: &Arc<Self>,
+        node: &Node,
+        mut conn: Connection,
+        outcome: Result<Result<Peer, ClusterError>, tokio::time::error::Elapsed>,
+    ) -> Result<NodeName, ClusterError> {
         let peer = match outcome {
             Ok(Ok(peer)) => peer,
             Ok(Err(err)) => return Err(err),
-            Err(_) => return Err(ClusterError::HandshakeTimeout(peer)),
+            Err(_) => return Err(ClusterError::HandshakeTimeout(conn.peer.clone())),
         };
         conn.stream.set_max_frame(self.config.max_frame);
         Ok(self.up(node, peer, conn))
