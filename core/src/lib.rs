@@ -91,6 +91,7 @@ extern crate self as beamish_core;
 
 mod disconnect;
 mod error;
+pub mod limit;
 mod message;
 mod pid;
 mod reason;

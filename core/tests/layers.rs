@@ -20,7 +20,15 @@ const MAY_NAME: &[(&str, &[&str])] = &[
 ];
 
 /// Root files that every layer may name: the shared vocabulary.
-const VOCABULARY: &[&str] = &["disconnect", "error", "message", "pid", "reason", "signal"];
+const VOCABULARY: &[&str] = &[
+    "disconnect",
+    "error",
+    "limit",
+    "message",
+    "pid",
+    "reason",
+    "signal",
+];
 
 #[test]
 fn the_folders_of_core_form_layers_without_cycles() {

@@ -142,10 +142,10 @@ impl Broker {
     /// Logs how many warnings of each kind were held back in a period that
     /// is over, if any were: a flood that has ended is still counted.
     pub(crate) fn report_held_back(&self) {
-        for (kind, held_back) in self.warnings.overdue(std::time::Instant::now()) {
+        for (kind, held_back) in self.warnings.overdue(tokio::time::Instant::now()) {
             tracing::warn!(kind, held_back, inbox = %self.inbox(), "warnings held back");
         }
-        for (kind, held_back) in self.notes.overdue(std::time::Instant::now()) {
+        for (kind, held_back) in self.notes.overdue(tokio::time::Instant::now()) {
             tracing::debug!(kind, held_back, inbox = %self.inbox(), "debug lines held back");
         }
     }

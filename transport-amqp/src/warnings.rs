@@ -1,116 +1,12 @@
 //! Warnings about what arrives in the inbox, which anyone who can publish
-//! to it could repeat without end: each kind is logged at most once per
-//! period for one source, and at most a few times per period in all, each
-//! line counting what was held back since the last one of its kind, so
-//! that 50 000 bad messages make a handful of lines, not 50 000.
-//!
-//! Time is given, never read, so that the limiter is tested without a
-//! clock.
+//! to it could repeat without end, through core's
+//! [`WarningLimiter`](beamish_core::limit::WarningLimiter): each kind is
+//! logged at most once per period for one source, and at most a few times
+//! per period in all, each line counting what was held back since the
+//! last one of its kind, so that 50 000 bad messages make a handful of
+//! lines, not 50 000.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
-
-/// How often one kind of warning from one source is logged.
-pub(crate) const PERIOD: Duration = Duration::from_secs(10);
-
-/// The most lines of one kind per period, whatever their sources, so that
-/// a flood naming a new source each time is held back too.
-const LINES: u32 = 4;
-
-/// Sources remembered per kind at most; past this a source is not
-/// remembered (it is still held back by the kind's own limit).
-const KEPT: usize = 1024;
-
-/// Rate limits warnings by kind and source.
-#[derive(Debug, Default)]
-pub(crate) struct Warnings {
-    kinds: Mutex<HashMap<&'static str, Kind>>,
-}
-
-/// One kind of warning.
-#[derive(Debug)]
-struct Kind {
-    /// When the current period began for the kind, and the lines logged
-    /// in it.
-    since: Instant,
-    lines: u32,
-    /// Warnings held back since the kind's last line.
-    held_back: u64,
-    /// When each source last had a line logged.
-    sources: HashMap<String, Instant>,
-    /// When sources logged more than a period ago were last forgotten.
-    swept: Instant,
-}
-
-impl Warnings {
-    /// Whether a warning of `kind` from `source` is to be logged at `now`:
-    /// `Some(n)` with the number of warnings of that kind held back since
-    /// the last one logged, or `None` if this one is held back.
-    pub(crate) fn admit(&self, kind: &'static str, source: &str, now: Instant) -> Option<u64> {
-        let mut kinds = self.kinds.lock();
-        let kind = kinds.entry(kind).or_insert_with(|| Kind {
-            since: now,
-            lines: 0,
-            held_back: 0,
-            sources: HashMap::new(),
-            swept: now,
-        });
-        if now.saturating_duration_since(kind.since) >= PERIOD {
-            kind.since = now;
-            kind.lines = 0;
-        }
-        let recent = kind
-            .sources
-            .get(source)
-            .is_some_and(|at| now.saturating_duration_since(*at) < PERIOD);
-        if recent || kind.lines >= LINES {
-            kind.held_back += 1;
-            return None;
-        }
-        kind.lines += 1;
-        kind.remember(source, now);
-        Some(std::mem::take(&mut kind.held_back))
-    }
-
-    /// The kinds with warnings held back whose period is over at `now`,
-    /// each with how many, to be logged as one line of its kind (which
-    /// starts a new period), so that the count of a flood that has ended
-    /// is not held back for good.
-    pub(crate) fn overdue(&self, now: Instant) -> Vec<(&'static str, u64)> {
-        let mut kinds = self.kinds.lock();
-        kinds
-            .iter_mut()
-            .filter(|(_, kind)| {
-                kind.held_back > 0 && now.saturating_duration_since(kind.since) >= PERIOD
-            })
-            .map(|(name, kind)| {
-                kind.since = now;
-                kind.lines = 1;
-                (*name, std::mem::take(&mut kind.held_back))
-            })
-            .collect()
-    }
-}
-
-impl Kind {
-    /// `source` had a line logged at `now`.
-    fn remember(&mut self, source: &str, now: Instant) {
-        if let Some(at) = self.sources.get_mut(source) {
-            *at = now;
-            return;
-        }
-        if self.sources.len() >= KEPT && now.saturating_duration_since(self.swept) >= PERIOD {
-            self.sources
-                .retain(|_, at| now.saturating_duration_since(*at) < PERIOD);
-            self.swept = now;
-        }
-        if self.sources.len() < KEPT {
-            self.sources.insert(source.to_owned(), now);
-        }
-    }
-}
+pub(crate) use beamish_core::limit::WarningLimiter as Warnings;
 
 /// Logs a warning of one kind from one source through `$warnings`
 /// ([`Warnings`]) at most as often as it allows, saying how many of its
@@ -118,7 +14,7 @@ impl Kind {
 macro_rules! warn_limited {
     ($warnings:expr, $kind:literal, $source:expr, $($arg:tt)+) => {{
         let source: &str = $source;
-        if let Some(held_back) = $warnings.admit($kind, source, std::time::Instant::now()) {
+        if let Some(held_back) = $warnings.admit($kind, source, tokio::time::Instant::now()) {
             tracing::warn!(source, held_back, $($arg)+);
         }
     }};
@@ -130,82 +26,9 @@ pub(crate) use warn_limited;
 macro_rules! debug_limited {
     ($warnings:expr, $kind:literal, $source:expr, $($arg:tt)+) => {{
         let source: &str = $source;
-        if let Some(held_back) = $warnings.admit($kind, source, std::time::Instant::now()) {
+        if let Some(held_back) = $warnings.admit($kind, source, tokio::time::Instant::now()) {
             tracing::debug!(source, held_back, $($arg)+);
         }
     }};
 }
 pub(crate) use debug_limited;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_source_is_logged_once_a_period_with_what_was_held_back() {
-        let warnings = Warnings::default();
-        let start = Instant::now();
-        assert_eq!(warnings.admit("garbage", "evil", start), Some(0));
-        for i in 1..=1000 {
-            let at = start + Duration::from_millis(i);
-            assert_eq!(warnings.admit("garbage", "evil", at), None);
-        }
-        assert_eq!(
-            warnings.admit("garbage", "evil", start + PERIOD),
-            Some(1000)
-        );
-        assert_eq!(warnings.admit("garbage", "evil", start + PERIOD), None);
-    }
-
-    #[test]
-    fn kinds_and_sources_are_limited_apart() {
-        let warnings = Warnings::default();
-        let now = Instant::now();
-        assert_eq!(warnings.admit("garbage", "a", now), Some(0));
-        assert_eq!(warnings.admit("garbage", "b", now), Some(0));
-        assert_eq!(warnings.admit("forged", "a", now), Some(0));
-        assert_eq!(warnings.admit("garbage", "a", now), None);
-        assert_eq!(warnings.admit("forged", "a", now), None);
-    }
-
-    #[test]
-    fn a_flood_naming_a_new_source_each_time_makes_a_few_lines() {
-        let warnings = Warnings::default();
-        let start = Instant::now();
-        let logged = (0..50_000_u64)
-            .filter(|i| {
-                let at = start + Duration::from_micros(*i);
-                warnings.admit("garbage", &i.to_string(), at).is_some()
-            })
-            .count();
-        assert_eq!(logged, LINES as usize);
-        let next = warnings.admit("garbage", "late", start + PERIOD);
-        assert_eq!(next, Some(50_000 - u64::from(LINES)));
-    }
-
-    #[test]
-    fn what_was_held_back_is_overdue_once_the_period_is_over() {
-        let warnings = Warnings::default();
-        let start = Instant::now();
-        warnings.admit("garbage", "evil", start);
-        warnings.admit("garbage", "evil", start);
-        warnings.admit("forged", "evil", start);
-        assert!(warnings.overdue(start + PERIOD / 2).is_empty());
-        assert_eq!(warnings.overdue(start + PERIOD), vec![("garbage", 1)]);
-        assert!(warnings.overdue(start + PERIOD * 3).is_empty(), "reported");
-    }
-
-    #[test]
-    fn the_sources_remembered_are_bounded() {
-        let warnings = Warnings::default();
-        let start = Instant::now();
-        for period in 0..(2 * KEPT as u32) {
-            for i in 0..LINES {
-                let at = start + PERIOD * period;
-                warnings.admit("garbage", &format!("{period}-{i}"), at);
-            }
-        }
-        let kinds = warnings.kinds.lock();
-        assert!(kinds["garbage"].sources.len() <= KEPT);
-    }
-}

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::throttle::Throttle;
+use beamish_core::limit::Throttle;
 
 /// At most one warning about refused connections in this long.
 const REFUSALS_WARNED_EVERY: Duration = Duration::from_secs(10);

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-use crate::throttle::Throttle;
+use beamish_core::limit::Throttle;
 
 /// The first pause after a shortage.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);

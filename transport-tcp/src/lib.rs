@@ -64,7 +64,6 @@ mod accept;
 mod accept_retry;
 mod sink;
 mod stream;
-mod throttle;
 mod tls_mismatch;
 
 use accept_retry::RetryingListener;

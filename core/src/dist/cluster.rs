@@ -119,6 +119,11 @@ pub(super) struct PeerLink {
 }
 
 impl PeerLink {
+    /// The way out to the peer.
+    pub(super) fn outbox(&self) -> Arc<Outbox> {
+        Arc::clone(&self.outbox)
+    }
+
     /// Tells the peer this node leaves its cluster, after everything
     /// queued for it, if it understands.
     pub(super) fn say_leaving(&self) {

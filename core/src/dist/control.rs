@@ -365,14 +365,26 @@ impl Distribution for Cluster {
         // Dropping a peer's link writes what is queued, then closes; a
         // peer that understands it is told the node leaves, last.
         let peers: Vec<_> = self.peers.lock().drain().collect();
+        let outboxes: Vec<_> = peers.iter().map(|(_, link)| link.outbox()).collect();
         for (_, link) in &peers {
             link.say_leaving();
         }
         drop(peers);
         self.dialed.notify_waiters();
-        // An aborted accept loop drops its listener, and frees its
-        // endpoint, once the runtime has cancelled it.
+        let grace = self.config.handshake_timeout;
         Box::pin(async move {
+            // What was queued for each peer, the leave notice last, goes
+            // out before the node is gone (a peer that does not take it
+            // in time is given up on).
+            let written = async {
+                // The writers run at once; this waits for the last.
+                for outbox in &outboxes {
+                    outbox.written().await;
+                }
+            };
+            let _ = tokio::time::timeout(grace, written).await;
+            // An aborted accept loop drops its listener, and frees its
+            // endpoint, once the runtime has cancelled it.
             for task in listening {
                 let _ = task.await;
             }

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::cluster::Cluster;
+use crate::limit::Throttle;
 use crate::transport::{Listener, TransportError};
 use crate::Node;
 
@@ -97,53 +98,5 @@ impl Cluster {
             }
         });
         listening.listening.lock().push(task);
-    }
-}
-
-/// Lets one event through per period and counts those held back, so that
-/// a burst of errors is one log line, not thousands.
-#[derive(Debug)]
-struct Throttle {
-    every: Duration,
-    /// When the next event may go through; `None` before the first.
-    next: Option<Instant>,
-    held: u64,
-}
-
-impl Throttle {
-    fn new(every: Duration) -> Self {
-        Self {
-            every,
-            next: None,
-            held: 0,
-        }
-    }
-
-    /// `Some(number held back since the last one let through)` if the
-    /// event at `now` may go through.
-    fn allow(&mut self, now: Instant) -> Option<u64> {
-        if self.next.is_some_and(|next| now < next) {
-            self.held += 1;
-            return None;
-        }
-        self.next = Some(now + self.every);
-        Some(std::mem::take(&mut self.held))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_throttle_lets_one_through_per_period_and_counts_the_rest() {
-        let start = Instant::now();
-        let mut throttle = Throttle::new(Duration::from_secs(10));
-        assert_eq!(throttle.allow(start), Some(0));
-        assert_eq!(throttle.allow(start + Duration::from_secs(1)), None);
-        assert_eq!(throttle.allow(start + Duration::from_secs(9)), None);
-        assert_eq!(throttle.allow(start + Duration::from_secs(10)), Some(2));
-        assert_eq!(throttle.allow(start + Duration::from_secs(11)), None);
-        assert_eq!(throttle.allow(start + Duration::from_secs(60)), Some(1));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::protocol::Heartbeat;
@@ -94,6 +94,8 @@ pub(crate) struct Outbox {
     /// Bytes queued above which [`try_push`](Self::try_push) refuses.
     limit: usize,
     heartbeat: Arc<Mutex<Heartbeat>>,
+    /// Set, and waiters woken, once the writer task has ended.
+    ended: watch::Sender<bool>,
 }
 
 struct State {
@@ -129,7 +131,15 @@ impl Outbox {
             room: Notify::new(),
             limit,
             heartbeat,
+            ended: watch::channel(false).0,
         })
+    }
+
+    /// Waits until the writer task has ended: what was queued is written
+    /// and the connection closed, or a write failed.
+    pub(crate) async fn written(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|ended| *ended).await;
     }
 
     /// Queues a frame as [`push`](Self::push) does, unless the queue is
@@ -248,6 +258,14 @@ impl Outbox {
     /// first failed write. A multiplexing sink gets each lane's frames
     /// apart, in their order.
     pub(crate) async fn write(self: Arc<Self>) {
+        /// Says the writer has ended, however it ends (even aborted).
+        struct Ended<'a>(&'a watch::Sender<bool>);
+        impl Drop for Ended<'_> {
+            fn drop(&mut self) {
+                self.0.send_replace(true);
+            }
+        }
+        let _ended = Ended(&self.ended);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             let next = {
