@@ -69,10 +69,11 @@ impl Harness for Amqp {
         broker()
     }
 
-    /// A durable session outlives its node, and its leave notice is
-    /// sometimes not seen before the peer's heartbeat gives up on it.
+    /// A leaving node's notice is sometimes not seen before the peer's
+    /// heartbeat gives up on it (about one run in six, in either mode):
+    /// its peers then see it go by its silence.
     fn delivers_leave_notice(&self) -> bool {
-        self.mode == Mode::Fast
+        false
     }
 }
 
