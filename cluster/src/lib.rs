@@ -1,0 +1,55 @@
+//! A beamish cluster that finds itself: discovery and membership.
+//!
+//! Each node runs a membership process ([`Cluster::start`]). Given a
+//! [`Discovery`] source (a [`StaticDiscovery`] list of seeds, or your
+//! own), it connects to what the source finds, tells every node it
+//! connects to where it listens and which members it knows, and connects
+//! to every member it hears of. A node that reaches one member reaches
+//! them all, so the cluster becomes a full mesh, as Erlang's is; a node
+//! that joins later is found by every member, and one that leaves or is
+//! lost is dropped everywhere. Discovery is asked again periodically,
+//! and members remind each other of the members they know, so a mesh cut
+//! by a partition joins up again once it heals.
+//!
+//! Membership works over any transport: the nodes must have joined a
+//! cluster (a cookie, a transport, and an endpoint to listen at, so that
+//! others can connect back).
+//!
+//! ```
+//! use std::time::Duration;
+//! use beamish_cluster::{Cluster, ClusterSettings, StaticDiscovery};
+//! use beamish_core::{transport::LocalNetwork, Cookie, Node};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let net = LocalNetwork::new();
+//! let cookie = Cookie::new("three nodes, one seed");
+//! let mut clusters = Vec::new();
+//! for name in ["a", "b", "c"] {
+//!     let node = Node::builder()
+//!         .name(format!("{name}@localhost"))
+//!         .cookie(cookie.clone())
+//!         .transport(net.transport(name))
+//!         .listen(format!("local://{name}").as_str())
+//!         .start()
+//!         .await?;
+//!     // Every node knows only of `a`; b and c find each other through it.
+//!     let seeds = StaticDiscovery::new(["local://a"])?;
+//!     clusters.push((Cluster::start(&node, seeds, ClusterSettings::default()).await?, node));
+//! }
+//! let (c, _node) = &clusters[2];
+//! while c.members().len() < 2 {
+//!     tokio::time::sleep(Duration::from_millis(10)).await;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod discovery;
+mod membership;
+mod server;
+mod wire;
+
+pub use async_trait::async_trait;
+pub use discovery::{Discovery, DiscoveryError, StaticDiscovery};
+pub use membership::{Cluster, ClusterSettings, StartError, MEMBERSHIP};

@@ -1,0 +1,47 @@
+//! What members tell each other.
+
+use beamish_core::{Endpoint, Message, NodeName};
+use serde::{Deserialize, Serialize};
+
+/// What one membership process sends another.
+#[derive(Debug, Serialize, Deserialize, Message)]
+#[message(name = "beamish.cluster.Membership")]
+pub(crate) enum Gossip {
+    /// A member introduces itself, and the members it is connected to.
+    Hello {
+        /// The member speaking.
+        node: NodeName,
+        /// Where it listens, as text.
+        endpoints: Vec<String>,
+        /// The members it is connected to.
+        members: Vec<Member>,
+    },
+}
+
+/// A member, and where it listens.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Member {
+    /// Its name.
+    pub(crate) node: NodeName,
+    /// Where it listens, as text.
+    pub(crate) endpoints: Vec<String>,
+}
+
+/// Endpoints as they cross the wire.
+pub(crate) fn to_text(endpoints: &[Endpoint]) -> Vec<String> {
+    endpoints.iter().map(Endpoint::to_string).collect()
+}
+
+/// Endpoints read from a peer; what does not parse is left out.
+pub(crate) fn parse(from: NodeName, endpoints: &[String]) -> Vec<Endpoint> {
+    endpoints
+        .iter()
+        .filter_map(|text| match text.parse() {
+            Ok(endpoint) => Some(endpoint),
+            Err(error) => {
+                tracing::debug!(peer = %from, %error, "a member sent an endpoint that does not parse");
+                None
+            }
+        })
+        .collect()
+}
