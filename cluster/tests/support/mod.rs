@@ -1,0 +1,99 @@
+//! Shared helpers: members on an in-process network, and waiting for the
+//! mesh in virtual time.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::time::Duration;
+
+use beamish_cluster::{Cluster, ClusterSettings, StaticDiscovery};
+use beamish_core::transport::LocalNetwork;
+use beamish_core::{Cookie, Node, NodeName};
+
+/// How often members poll discovery and remind each other, in tests.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Longer than the mesh may take to form, in virtual time.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+/// A node of the cluster, and its membership.
+pub struct Member {
+    pub node: Node,
+    pub cluster: Cluster,
+}
+
+impl Member {
+    /// `name@localhost`, listening at `local://name`, seeded with
+    /// `local://seed` for each of `seeds`.
+    pub async fn start(net: &LocalNetwork, name: &str, seeds: &[&str]) -> Self {
+        let node = Node::builder()
+            .name(format!("{name}@localhost"))
+            .cookie(Cookie::new("the cluster's cookie"))
+            .transport(net.transport(name))
+            .listen(format!("local://{name}").as_str())
+            .start()
+            .await
+            .expect("the node starts");
+        let seeds = StaticDiscovery::new(seeds.iter().map(|seed| format!("local://{seed}")))
+            .expect("seeds parse");
+        let cluster = Cluster::start(&node, seeds, ClusterSettings::default().poll_interval(POLL))
+            .await
+            .expect("membership starts");
+        Self { node, cluster }
+    }
+
+    pub fn name(&self) -> NodeName {
+        self.node.name()
+    }
+}
+
+impl Drop for Member {
+    /// A crash nobody watched fails the test.
+    fn drop(&mut self) {
+        let failures = self.node.take_unobserved_failures();
+        if !std::thread::panicking() {
+            assert!(failures.is_empty(), "unobserved failures: {failures:?}");
+        }
+    }
+}
+
+/// Waits, in virtual time and at most [`SETTLE`], until `done` holds.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let waited = tokio::time::timeout(SETTLE, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "never happened: {what}");
+}
+
+/// Whether every one of `members` has exactly the others as members, and
+/// is connected to each.
+pub fn full_mesh(members: &[&Member]) -> bool {
+    members.iter().all(|member| {
+        let mut others: Vec<NodeName> = members
+            .iter()
+            .map(|other| other.name())
+            .filter(|name| *name != member.name())
+            .collect();
+        others.sort();
+        member.cluster.members() == others
+            && others
+                .iter()
+                .all(|other| member.node.nodes().contains(other))
+    })
+}
+
+/// Whether each of `members` has each of the others as a member (and
+/// perhaps more).
+pub fn see_each_other(members: &[&Member]) -> bool {
+    members.iter().all(|member| {
+        members.iter().all(|other| {
+            other.name() == member.name() || member.cluster.members().contains(&other.name())
+        })
+    })
+}
+
+/// Waits until `members` form a full mesh.
+pub async fn mesh(members: &[&Member]) {
+    eventually("a full mesh", || full_mesh(members)).await;
+}
