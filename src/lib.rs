@@ -21,6 +21,8 @@
 //!   wherever it runs; [`SpawnOpts::export`] makes a process reachable
 //!   from other nodes; errors say why a node is not connected
 //!   ([`Disconnect`]).
+//! - **The cluster** ([`cluster`]): nodes that find each other from seeds
+//!   and form a full mesh ([`cluster::Cluster`], [`cluster::Discovery`]).
 //! - **Transports**: [`tcp`] (TCP, optionally TLS; feature `tcp`, on by
 //!   default), `quic` (feature `quic`), `amqp` (through RabbitMQ, feature
 //!   `amqp`), and [`transport::LocalNetwork`] for several nodes in one
@@ -132,6 +134,8 @@
 
 pub use beamish_core::*;
 
+/// A cluster that finds itself: discovery and a full mesh of members.
+pub use beamish_cluster as cluster;
 pub use beamish_supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicAddr,
     DynamicChild, DynamicChildAddr, DynamicError, DynamicMsg, DynamicRef, DynamicRequest,
