@@ -29,7 +29,7 @@ impl Cluster {
             run_handshake(&mut handshake, &mut conn, None).await
         };
         let outcome = tokio::time::timeout(self.config.handshake_timeout, exchange).await;
-        self.register(node, conn, outcome)
+        self.register(node, conn, outcome, true)
     }
 
     /// Runs the handshake as the acceptor over a new connection, then
@@ -44,16 +44,25 @@ impl Cluster {
     ) -> Result<NodeName, ClusterError> {
         let cluster = Arc::clone(self);
         let me = node.name();
-        let mut handshake = Handshake::accept(handshake_config(node, self), move |name| {
-            let name = NodeName::identity_of(name);
-            name != me && cluster.peers.lock().contains_key(&name)
-        });
+        // The same node (name and creation) connecting while connected is
+        // not a clash: both sides connected at once, and `up` keeps one of
+        // the two connections.
+        let mut handshake =
+            Handshake::accept(handshake_config(node, self), move |name, creation| {
+                let name = NodeName::identity_of(name);
+                name != me
+                    && cluster
+                        .peers
+                        .lock()
+                        .get(&name)
+                        .is_some_and(|link| link.creation() != creation)
+            });
         let outcome = tokio::time::timeout(
             self.config.handshake_timeout,
             run_handshake(&mut handshake, &mut conn, Some(slot)),
         )
         .await;
-        self.register(node, conn, outcome)
+        self.register(node, conn, outcome, false)
     }
 
     /// After a handshake over `conn` that ended with `outcome` (or timed
@@ -64,6 +73,7 @@ impl Cluster {
         node: &Node,
         mut conn: Connection,
         outcome: Result<Result<Peer, ClusterError>, tokio::time::error::Elapsed>,
+        outgoing: bool,
     ) -> Result<NodeName, ClusterError> {
         let peer = match outcome {
             Ok(Ok(peer)) => peer,
@@ -71,7 +81,7 @@ impl Cluster {
             Err(_) => return Err(ClusterError::HandshakeTimeout(conn.peer.clone())),
         };
         conn.stream.set_max_frame(self.config.max_frame);
-        Ok(self.up(node, peer, conn))
+        Ok(self.up(node, peer, conn, outgoing))
     }
 }
 

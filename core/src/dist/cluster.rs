@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
 use crate::transport::{Connection, Endpoint, Transport, TransportError};
-use crate::{Disconnect, Lost, Node, NodeName, Pid, PinnedName, Signal};
+use crate::{Creation, Disconnect, Lost, Node, NodeName, Pid, PinnedName, Signal};
 
 /// Why [`Cluster::try_send`] did not queue a frame.
 pub(crate) enum TrySend {
@@ -114,11 +114,23 @@ pub(super) struct PeerLink {
     outbox: Arc<Outbox>,
     /// The peer understands being told that this node leaves.
     hears_leaving: bool,
+    /// This node made the connection (rather than accepted it).
+    outgoing: bool,
+    /// The peer's creation.
+    creation: Creation,
+    /// Set when another connection to the same peer took its place: its
+    /// end then says nothing of the peer.
+    replaced: Arc<AtomicBool>,
     /// Dropping it ends the connection's task.
     _stop: mpsc::Sender<()>,
 }
 
 impl PeerLink {
+    /// The peer's creation.
+    pub(super) fn creation(&self) -> Creation {
+        self.creation
+    }
+
     /// The way out to the peer.
     pub(super) fn outbox(&self) -> Arc<Outbox> {
         Arc::clone(&self.outbox)
@@ -293,7 +305,19 @@ impl Cluster {
     }
 
     /// Registers an authenticated peer and starts its connection's task.
-    pub(super) fn up(self: &Arc<Self>, node: &Node, peer: Peer, conn: Connection) -> NodeName {
+    /// `outgoing` if this node made the connection.
+    ///
+    /// Two nodes that connect to each other at once end up with two
+    /// connections; both keep the one made by the node whose name sorts
+    /// first, as Erlang does, so that neither closes the one the other
+    /// kept.
+    pub(super) fn up(
+        self: &Arc<Self>,
+        node: &Node,
+        peer: Peer,
+        conn: Connection,
+        outgoing: bool,
+    ) -> NodeName {
         if self.left.load(Ordering::Acquire) {
             // The node left while this connection was being made.
             drop(conn);
@@ -312,10 +336,19 @@ impl Cluster {
             Instant::now(),
         )));
         let outbox = Outbox::new(sink, Arc::clone(&heartbeat), self.config.outbox_limit);
-        {
+        let replaced = Arc::new(AtomicBool::new(false));
+        let old = {
             let mut peers = self.peers.lock();
-            let first = !peers.contains_key(&peer.name);
-            if first {
+            let keep = match peers.get(&peer.name) {
+                None => true,
+                Some(existing) => {
+                    // The connection made by the node whose name sorts
+                    // first is the one both sides keep.
+                    let winner_is_outgoing = node.name() < peer.name;
+                    outgoing == winner_is_outgoing && existing.outgoing != winner_is_outgoing
+                }
+            };
+            let old = if keep {
                 peers.insert(
                     peer.name,
                     PeerLink {
@@ -323,22 +356,35 @@ impl Cluster {
                         _name: peer.name.pin(),
                         outbox: Arc::clone(&outbox),
                         hears_leaving: peer.capabilities & LEAVE_NOTICE != 0,
+                        outgoing,
+                        creation: peer.creation,
+                        replaced: Arc::clone(&replaced),
                         _stop: stop,
                     },
-                );
-            }
+                )
+            } else {
+                None
+            };
             // What waited for this connection goes out first, in order:
             // `send` also holds the peers lock.
             if let Some(link) = peers.get(&peer.name) {
                 self.flush_dialing(peer.name, &link.outbox);
             }
-            if !first {
-                // Both sides connected at once: keep the first connection.
+            if !keep {
+                tracing::debug!(peer = %peer.name, "both sides connected at once: this connection goes");
                 return peer.name;
             }
+            old
+        };
+        if let Some(old) = old {
+            // What it queued is still written; its end is not the peer's.
+            old.replaced.store(true, Ordering::Release);
+            drop(old);
+            tracing::debug!(peer = %peer.name, "both sides connected at once: this connection stays");
+        } else {
+            tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
+            self.notify(&node.inner, NodeEvent::Up(peer.name));
         }
-        tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
-        self.notify(&node.inner, NodeEvent::Up(peer.name));
         let writer = node.inner.runtime.spawn(Arc::clone(&outbox).write());
         let cluster = Arc::clone(self);
         let node = node.clone();
@@ -350,6 +396,9 @@ impl Cluster {
                 heartbeat,
             };
             let why = cluster.serve(&node, link, stream, stopped).await;
+            if replaced.load(Ordering::Acquire) {
+                return;
+            }
             if why == Lost::HeartbeatTimeout {
                 // A writer held up by a peer that went silent would hold
                 // the connection (and what it was writing) until the

@@ -199,6 +199,9 @@ enum State {
 }
 
 /// The peer as claimed, before it has proved the cookie.
+/// Whether another node of a name, with a creation, is connected.
+type Taken = dyn Fn(&str, Creation) -> bool + Send + Sync;
+
 struct Pending {
     name: String,
     creation: u32,
@@ -221,7 +224,7 @@ impl Pending {
 pub struct Handshake {
     config: HandshakeConfig,
     state: State,
-    taken: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    taken: Box<Taken>,
 }
 
 impl fmt::Debug for Handshake {
@@ -255,17 +258,17 @@ impl Handshake {
         let handshake = Self {
             config,
             state: State::AwaitChallenge { nonce },
-            taken: Box::new(|_| false),
+            taken: Box::new(|_, _| false),
         };
         (handshake, hello.bytes())
     }
 
-    /// Starts a handshake as the accepting side. `taken` says whether a
-    /// node of that name is already connected; such a peer is refused, once
-    /// it has proved the cookie.
+    /// Starts a handshake as the accepting side. `taken` says whether
+    /// another node of that name (a name and creation) is already
+    /// connected; such a peer is refused, once it has proved the cookie.
     pub fn accept(
         config: HandshakeConfig,
-        taken: impl Fn(&str) -> bool + Send + Sync + 'static,
+        taken: impl Fn(&str, Creation) -> bool + Send + Sync + 'static,
     ) -> Self {
         Self {
             config,
@@ -342,7 +345,9 @@ impl Handshake {
                     return Ok(refuse(Refusal::BadCookie));
                 }
                 // Only a peer that knows the cookie learns who is connected.
-                if peer.name == self.config.text.as_str() || (self.taken)(&peer.name) {
+                if peer.name == self.config.text.as_str()
+                    || (self.taken)(&peer.name, Creation(peer.creation))
+                {
                     return Ok(refuse(Refusal::DuplicateName(peer.name)));
                 }
                 let peer = peer.confirm()?;

@@ -93,7 +93,7 @@ fn stranger(name: &str, mut acceptor: Handshake) -> (Vec<Vec<u8>>, Vec<Vec<u8>>)
 
 #[test]
 fn matching_cookies_connect_both_sides() {
-    let acceptor = Handshake::accept(config("b@host", "secret").capabilities(0b110), |_| false);
+    let acceptor = Handshake::accept(config("b@host", "secret").capabilities(0b110), |_, _| false);
     let (a, b) = run(config("a@host", "secret").capabilities(0b011), acceptor);
     let a = a.expect("initiator connects");
     let b = b.expect("acceptor connects");
@@ -107,7 +107,7 @@ fn matching_cookies_connect_both_sides() {
 fn a_wrong_cookie_is_refused_on_both_sides() {
     // The acceptor checks the initiator's proof first, so it is the one
     // that refuses.
-    let acceptor = Handshake::accept(config("b@host", "right"), |_| false);
+    let acceptor = Handshake::accept(config("b@host", "right"), |_, _| false);
     let (a, b) = run(config("a@host", "wrong"), acceptor);
     assert_eq!(a, Err(HandshakeError::RefusedByPeer(Refusal::BadCookie)));
     assert_eq!(b, Err(HandshakeError::Refused(Refusal::BadCookie)));
@@ -115,13 +115,13 @@ fn a_wrong_cookie_is_refused_on_both_sides() {
 
 #[test]
 fn a_duplicate_name_is_refused_on_both_sides() {
-    let acceptor = Handshake::accept(config("b@host", "s"), |name| name == "a@host");
+    let acceptor = Handshake::accept(config("b@host", "s"), |name, _| name == "a@host");
     let (a, b) = run(config("a@host", "s"), acceptor);
     let refusal = Refusal::DuplicateName("a@host".into());
     assert_eq!(a, Err(HandshakeError::RefusedByPeer(refusal.clone())));
     assert_eq!(b, Err(HandshakeError::Refused(refusal)));
     // Connecting to a node of one's own name is refused the same way.
-    let acceptor = Handshake::accept(config("a@host", "s"), |_| false);
+    let acceptor = Handshake::accept(config("a@host", "s"), |_, _| false);
     let (a, _) = run(config("a@host", "s"), acceptor);
     assert!(matches!(
         a,
@@ -135,7 +135,7 @@ fn a_duplicate_name_is_refused_on_both_sides() {
 #[test]
 fn a_stranger_gets_nothing_that_depends_on_the_cookie() {
     let nonce = [7; NONCE];
-    let acceptor = |cookie: &str| Handshake::accept(config("b@host", cookie), |_| false);
+    let acceptor = |cookie: &str| Handshake::accept(config("b@host", cookie), |_, _| false);
     let (said, heard) = stranger("x@host", acceptor("the real cookie").with_nonce(nonce));
     assert!(!heard.is_empty(), "the acceptor answers a Hello");
     // The same words to acceptors that differ only in their cookie.
@@ -162,7 +162,7 @@ fn a_stranger_gets_nothing_that_depends_on_the_cookie() {
 fn a_stranger_never_learns_who_is_connected() {
     // a@host is connected; b@host is the acceptor itself.
     for claimed in ["a@host", "b@host"] {
-        let acceptor = Handshake::accept(config("b@host", "s"), |name| name == "a@host");
+        let acceptor = Handshake::accept(config("b@host", "s"), |name, _| name == "a@host");
         let (_, heard) = stranger(claimed, acceptor);
         let refusals: Vec<Refusal> = heard
             .iter()
@@ -180,7 +180,7 @@ fn an_unsupported_version_is_refused() {
     // A version 1 node (whose acceptor proved itself first), a version 2
     // node (Rust type paths on the wire), and one from the future.
     for (low, high) in [(1, 1), (1, 2), (PROTOCOL_VERSION + 1, PROTOCOL_VERSION + 3)] {
-        let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+        let mut acceptor = Handshake::accept(config("b@host", "s"), |_, _| false);
         let hello = Wire::Hello {
             low,
             high,
@@ -210,7 +210,7 @@ fn an_unsupported_version_is_refused() {
 #[test]
 fn the_cookie_never_crosses_the_wire() {
     let secret = "a-very-recognisable-cookie";
-    let mut acceptor = Handshake::accept(config("b@host", secret), |_| false);
+    let mut acceptor = Handshake::accept(config("b@host", secret), |_, _| false);
     let (mut init, hello) = Handshake::initiate(config("a@host", secret));
     let Ok(Step::Send(challenge)) = acceptor.handle(&hello) else {
         panic!("challenge");
@@ -232,7 +232,7 @@ fn the_cookie_never_crosses_the_wire() {
 fn a_reflected_initiator_proof_does_not_pass_as_the_acceptors() {
     // An acceptor without the cookie sends the caller's own proof back.
     let (mut init, hello) = Handshake::initiate(config("a@host", "s"));
-    let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+    let mut acceptor = Handshake::accept(config("b@host", "s"), |_, _| false);
     let Ok(Step::Send(challenge)) = acceptor.handle(&hello) else {
         panic!("challenge");
     };
@@ -254,7 +254,7 @@ fn a_reflected_initiator_proof_does_not_pass_as_the_acceptors() {
 
 #[test]
 fn messages_after_the_end_are_errors() {
-    let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+    let mut acceptor = Handshake::accept(config("b@host", "s"), |_, _| false);
     assert!(matches!(
         acceptor.handle(b"junk"),
         Ok(Step::SendAndFail(..))
@@ -282,7 +282,7 @@ fn the_transport_secret_is_the_cookies_own_and_not_the_cookie() {
 proptest! {
     #[test]
     fn arbitrary_input_never_panics(first in proptest::collection::vec(any::<u8>(), 0..200), second in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let mut acceptor = Handshake::accept(config("b@host", "s"), |_| false);
+        let mut acceptor = Handshake::accept(config("b@host", "s"), |_, _| false);
         let _ = acceptor.handle(&first);
         let _ = acceptor.handle(&second);
         let (mut init, _) = Handshake::initiate(config("a@host", "s"));
@@ -292,7 +292,7 @@ proptest! {
 
     #[test]
     fn any_cookie_pair_agrees_exactly_when_equal(a in "[a-z]{0,12}", b in "[a-z]{0,12}") {
-        let acceptor = Handshake::accept(config("b@host", &b), |_| false);
+        let acceptor = Handshake::accept(config("b@host", &b), |_, _| false);
         let (x, y) = run(config("a@host", &a), acceptor);
         prop_assert_eq!(x.is_ok(), a == b);
         prop_assert_eq!(y.is_ok(), a == b);
