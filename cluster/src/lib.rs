@@ -46,10 +46,12 @@
 //! ```
 
 mod discovery;
+mod dns;
 mod membership;
 mod server;
 mod wire;
 
 pub use async_trait::async_trait;
 pub use discovery::{Discovery, DiscoveryError, StaticDiscovery};
+pub use dns::DnsDiscovery;
 pub use membership::{Cluster, ClusterSettings, StartError, MEMBERSHIP};
