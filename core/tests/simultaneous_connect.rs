@@ -7,18 +7,58 @@ mod support;
 use std::time::Duration;
 
 use beamish_core::transport::LocalNetwork;
-use beamish_core::{Cookie, Node, NodeEvent};
+use beamish_core::{
+    async_trait, Context, Cookie, ExitReason, Message, Node, NodeEvent, Process, ReplyTo, SpawnOpts,
+};
+use serde::{Deserialize, Serialize};
 use support::local;
 
+/// Answers with what it is given, under the name `echo`.
+struct Echo;
+
+#[derive(Serialize, Deserialize, Message)]
+#[message(name = "simultaneous.Echo")]
+struct Ask(u64, ReplyTo<u64>);
+
+#[async_trait]
+impl Process for Echo {
+    type Args = ();
+    type Msg = Ask;
+
+    async fn init(_ctx: &mut Context<Ask>, _: ()) -> Result<Self, ExitReason> {
+        Ok(Echo)
+    }
+
+    async fn handle(
+        &mut self,
+        _ctx: &mut Context<Ask>,
+        Ask(n, reply): Ask,
+    ) -> Result<(), ExitReason> {
+        reply.reply(n);
+        Ok(())
+    }
+}
+
 async fn node(net: &LocalNetwork, name: &str) -> Node {
-    Node::builder()
+    let node = Node::builder()
         .name(format!("{name}@localhost"))
         .cookie(Cookie::new("simultaneous"))
         .transport(net.transport(name))
         .listen(format!("local://{name}"))
         .start()
         .await
-        .expect("starts")
+        .expect("starts");
+    node.start::<Echo>((), SpawnOpts::new().name("echo").export::<Ask>())
+        .await
+        .expect("the echo starts");
+    node
+}
+
+/// A call from `from` to the echo on `to`, over their connection.
+async fn ask(from: &Node, to: &Node, n: u64) -> u64 {
+    from.call_remote_named(to.name(), "echo", |r| Ask(n, r), Duration::from_secs(5))
+        .await
+        .expect("answered over the connection both sides kept")
 }
 
 #[tokio::test(start_paused = true)]
@@ -33,8 +73,10 @@ async fn crossing_connections_leave_one_working_connection() {
         // Each call either made the connection or found it made.
         assert_eq!(to_b, Ok(b.name()), "round {round}");
         assert_eq!(to_a, Ok(a.name()), "round {round}");
-        // A while later both still see each other, and nothing went down.
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        // Calls both ways are answered: both sides kept the same
+        // connection, and nothing went down.
+        assert_eq!(ask(&a, &b, round).await, round);
+        assert_eq!(ask(&b, &a, round + 100).await, round + 100);
         assert_eq!(a.nodes(), vec![b.name()], "round {round}");
         assert_eq!(b.nodes(), vec![a.name()], "round {round}");
         while let Ok(Some(event)) =
