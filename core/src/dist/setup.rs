@@ -11,6 +11,17 @@ use crate::{Node, NodeBuilder, NodeError, NodeName};
 
 /// Something that names an endpoint: an [`Endpoint`], or its text
 /// (`tcp://127.0.0.1:4380`).
+///
+/// # Examples
+///
+/// ```
+/// use beamish_core::{Endpoint, ToEndpoint};
+///
+/// let parsed: Endpoint = "tcp://127.0.0.1:4380".parse()?;
+/// assert_eq!("tcp://127.0.0.1:4380".to_endpoint()?, parsed);
+/// assert!("not an endpoint".to_endpoint().is_err());
+/// # Ok::<(), beamish_core::EndpointError>(())
+/// ```
 pub trait ToEndpoint {
     /// The endpoint.
     ///

@@ -113,6 +113,18 @@ impl NodeName {
     /// Keeps the text of this name known for as long as the returned guard
     /// (or a clone of it) lives. A name whose text is already forgotten
     /// gets a guard that keeps nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::NodeName;
+    ///
+    /// // A table of nodes of its own keeps the names it holds known.
+    /// let billing: NodeName = "billing@eu-1".parse()?;
+    /// let kept = billing.pin();
+    /// assert_eq!(kept.name().to_string(), "billing@eu-1");
+    /// # Ok::<(), beamish_core::NodeNameError>(())
+    /// ```
     pub fn pin(self) -> PinnedName {
         PinnedName {
             name: self,
