@@ -38,6 +38,9 @@ impl From<Gossip> for Msg {
 }
 
 /// What the membership process starts with.
+/// The most endpoints being tried at once.
+const MAX_DIALING: usize = 64;
+
 pub(crate) struct Args {
     pub(crate) discovery: Arc<dyn Discovery>,
     pub(crate) settings: ClusterSettings,
@@ -194,7 +197,10 @@ impl Membership {
             }
         }
         let me = ctx.node().name();
-        for member in members {
+        if members.len() > wire::MAX_MEMBERS {
+            tracing::debug!(peer = %from, listed = members.len(), "a hello listed more members than are taken");
+        }
+        for member in members.into_iter().take(wire::MAX_MEMBERS) {
             // Of two members that hear of each other, the one whose name
             // sorts first connects: were both to, each could keep a
             // different one of the two connections and lose the other.
@@ -221,8 +227,19 @@ impl Membership {
 
     /// Connects to one node listening at `endpoints`, trying each in
     /// turn, unless one of them is being tried already.
+    ///
+    /// At most [`MAX_DIALING`] endpoints are being tried at once, whatever
+    /// peers list: the others wait for the next poll or hello.
     fn dial(&mut self, ctx: &mut Context<Msg>, endpoints: Vec<Endpoint>) {
-        if endpoints.is_empty() || endpoints.iter().any(|at| self.dialing.contains(at)) {
+        let own = ctx.node().listening();
+        let endpoints: Vec<Endpoint> = endpoints
+            .into_iter()
+            .filter(|at| !own.contains(at))
+            .collect();
+        if endpoints.is_empty()
+            || self.dialing.len() + endpoints.len() > MAX_DIALING
+            || endpoints.iter().any(|at| self.dialing.contains(at))
+        {
             return;
         }
         self.dialing.extend(endpoints.iter().cloned());

@@ -32,10 +32,20 @@ pub(crate) fn to_text(endpoints: &[Endpoint]) -> Vec<String> {
     endpoints.iter().map(Endpoint::to_string).collect()
 }
 
-/// Endpoints read from a peer; what does not parse is left out.
+/// The most endpoints taken from a peer for one member; a node listens at
+/// a handful.
+pub(crate) const MAX_ENDPOINTS: usize = 8;
+
+/// The most members taken from one hello; the others are heard of from
+/// the members taken, or at the next hello.
+pub(crate) const MAX_MEMBERS: usize = 256;
+
+/// Endpoints read from a peer, at most [`MAX_ENDPOINTS`]; what does not
+/// parse is left out.
 pub(crate) fn parse(from: NodeName, endpoints: &[String]) -> Vec<Endpoint> {
     endpoints
         .iter()
+        .take(MAX_ENDPOINTS)
         .filter_map(|text| match text.parse() {
             Ok(endpoint) => Some(endpoint),
             Err(error) => {

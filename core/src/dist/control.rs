@@ -358,9 +358,6 @@ impl Distribution for Cluster {
     fn leave(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         self.left.store(true, Ordering::Release);
         let listening: Vec<_> = self.listening.lock().drain(..).collect();
-        for task in &listening {
-            task.abort();
-        }
         self.dialing.lock().clear();
         // Dropping a peer's link writes what is queued, then closes; a
         // peer that understands it is told the node leaves, last.
@@ -383,8 +380,14 @@ impl Distribution for Cluster {
                 }
             };
             let _ = tokio::time::timeout(grace, written).await;
-            // An aborted accept loop drops its listener, and frees its
-            // endpoint, once the runtime has cancelled it.
+            // Only then do the listeners go (a transport may need its
+            // listener to write, as a broker's inbox does); what connects
+            // meanwhile is refused, the node having left. An aborted accept
+            // loop drops its listener, and frees its endpoint, once the
+            // runtime has cancelled it.
+            for task in &listening {
+                task.abort();
+            }
             for task in listening {
                 let _ = task.await;
             }
