@@ -141,7 +141,7 @@ pub use beamish_supervisor::{
     DynamicChild, DynamicChildAddr, DynamicError, DynamicMsg, DynamicRef, DynamicRequest,
     DynamicSpec, NodeExt, RemoteChild, Restart, RunError, Shutdown, StartFuture, Strategy,
     SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec, Task, TaskError, TaskSpec,
-    TaskSupervisor,
+    TaskSupervisor, DEFAULT_TIMEOUT,
 };
 /// Distribution over TCP, optionally with TLS: [`tcp::TcpTransport`].
 #[cfg(feature = "tcp")]

@@ -5,17 +5,14 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use beamish_core::{
-    async_trait, Context, ExitReason, Pid, Process, ReplyTo, Signal, SpawnError, StartError,
-    TimerId,
-};
+use beamish_core::{async_trait, Context, ExitReason, Pid, Process, ReplyTo, Signal, TimerId};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{error, warn};
 
 use crate::api::{ChildCounts, ChildError, ChildInfo};
 use crate::intensity::Intensity;
-use crate::spec::{AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Strategy};
+use crate::spec::{start_reason, AutoShutdown, Backoff, ChildKind, ChildSpec, Restart, Strategy};
 use crate::stop::stop;
 use crate::SupervisorSpec;
 
@@ -224,12 +221,7 @@ impl Supervisor {
         reason: ExitReason,
     ) -> Result<(), ExitReason> {
         let child = &self.children[at];
-        let restart = match child.spec.restart {
-            Restart::Permanent => true,
-            Restart::Transient => reason.is_crash(),
-            Restart::Temporary => false,
-        };
-        if !restart || ctx.node().is_stopping() {
+        if !child.spec.restart.restarts_after(&reason) || ctx.node().is_stopping() {
             let significant = child.spec.significant;
             if child.spec.restart == Restart::Temporary {
                 self.children.remove(at);
@@ -493,9 +485,5 @@ fn random_unit() -> f64 {
 /// Starts one child through its spec's start function. A child whose
 /// `init` ended `Normal` was ignored (OTP's `ignore`): `Err(Normal)`.
 async fn start(ctx: &mut Context<SupervisorMsg>, spec: &ChildSpec) -> Result<Pid, ExitReason> {
-    (spec.start)(ctx).await.map_err(|err| match err {
-        StartError::Init(reason) => reason,
-        StartError::Spawn(SpawnError::NodeStopping) => ExitReason::Shutdown,
-        other => ExitReason::error(other),
-    })
+    (spec.start)(ctx).await.map_err(start_reason)
 }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beamish_core::{Context, Pid, Process, SpawnOpts, StartError};
+use beamish_core::{Context, ExitReason, Pid, Process, SpawnError, SpawnOpts, StartError};
 
 use crate::dynamic::{DynamicSpec, DynamicSupervisor};
 use crate::server::SupervisorMsg;
@@ -21,6 +21,28 @@ pub enum Restart {
     Transient,
     /// Never; the child is forgotten when it ends.
     Temporary,
+}
+
+impl Restart {
+    /// Whether a child of this restart type that ended with `reason` is
+    /// restarted.
+    pub(crate) fn restarts_after(self, reason: &ExitReason) -> bool {
+        match self {
+            Restart::Permanent => true,
+            Restart::Transient => reason.is_crash(),
+            Restart::Temporary => false,
+        }
+    }
+}
+
+/// Why a child could not be started, as the reason a supervisor acts on:
+/// its `init`'s reason, `Shutdown` on a node that is stopping.
+pub(crate) fn start_reason(err: StartError) -> ExitReason {
+    match err {
+        StartError::Init(reason) => reason,
+        StartError::Spawn(SpawnError::NodeStopping) => ExitReason::Shutdown,
+        other => ExitReason::error(other),
+    }
 }
 
 /// How a child is stopped.

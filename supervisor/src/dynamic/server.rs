@@ -3,10 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use beamish_core::{
-    async_trait, Context, ExitReason, Handle, Pid, Process, Signal, SpawnError, SpawnOpts,
-    StartError,
-};
+use beamish_core::{async_trait, Context, ExitReason, Handle, Pid, Process, Signal, SpawnOpts};
 use tokio::time::Instant;
 use tracing::{error, warn};
 
@@ -14,7 +11,7 @@ use super::remote::{Request, WireChild, WireError};
 use super::{DynamicChild, DynamicError, DynamicMsg, DynamicRequest, DynamicSpec};
 use crate::api::ChildCounts;
 use crate::intensity::Intensity;
-use crate::spec::{ChildKind, Restart};
+use crate::spec::{start_reason, ChildKind};
 use crate::stop::{stop, stop_all_at_once};
 
 struct Running<P: Process> {
@@ -104,12 +101,7 @@ where
         let Some(child) = self.children.remove(&place) else {
             return Ok(());
         };
-        let restart = match self.spec.restart {
-            Restart::Permanent => true,
-            Restart::Transient => reason.is_crash(),
-            Restart::Temporary => false,
-        };
-        if !restart || ctx.node().is_stopping() {
+        if !self.spec.restart.restarts_after(&reason) || ctx.node().is_stopping() {
             return Ok(());
         }
         warn!(child = %from, %reason, "child ended; restarting");
@@ -249,11 +241,5 @@ async fn start<P: Process>(
     opts: SpawnOpts,
     args: P::Args,
 ) -> Result<Handle<P::Msg>, ExitReason> {
-    ctx.start_link::<P>(args, opts)
-        .await
-        .map_err(|err| match err {
-            StartError::Init(reason) => reason,
-            StartError::Spawn(SpawnError::NodeStopping) => ExitReason::Shutdown,
-            other => ExitReason::error(other),
-        })
+    ctx.start_link::<P>(args, opts).await.map_err(start_reason)
 }
