@@ -15,7 +15,7 @@ use std::time::Duration;
 use beamish_core::transport::{Listener, Transport, TransportError};
 use beamish_transport_amqp::{AmqpTransport, Mode};
 use bytes::Bytes;
-use support::{broker, declare_durable, next, secret, unique, Pair};
+use support::{broker, declare_durable, eventually, next, secret, unique, Pair};
 
 /// Every log line, as written.
 #[derive(Clone, Default)]
@@ -128,6 +128,12 @@ async fn an_inbox_declared_with_another_expiry_keeps_it_and_the_node_runs() {
         .expect("an amqp endpoint")
         .inbox_expiry(Duration::from_millis(300));
     let listener = again.listen(&broker()).await.expect("listens again");
+    eventually("one more warning per queue", || {
+        captured.warnings().len() >= warnings.len() + 2
+    })
+    .await;
+    // Then a window of several lease renewals (every 100 ms here), none of
+    // which may be refused or warn again.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         captured.warnings().len(),
