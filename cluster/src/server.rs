@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beamish_core::{Context, Endpoint, ExitReason, Node, NodeName, Process, Signal};
+use beamish_core::{Context, Endpoint, ExitReason, Node, NodeName, Origin, Process, Signal};
 use tokio::sync::watch;
 
 use crate::wire::{self, Gossip, Member};
@@ -86,10 +86,14 @@ impl Process for Membership {
     async fn handle(&mut self, ctx: &mut Context<Msg>, msg: Msg) -> Result<(), ExitReason> {
         match msg {
             Msg::Gossip(Gossip::Hello {
-                node,
+                from,
                 endpoints,
                 members,
-            }) => self.heard(ctx, node, &endpoints, members),
+            }) => match from.node() {
+                Some(node) => self.heard(ctx, node, &endpoints, members),
+                // Membership hears only from other nodes.
+                None => tracing::debug!("a hello made on this node was ignored"),
+            },
             Msg::Tick => self.tick(ctx),
             Msg::Discovered(found) => {
                 self.polling = false;
@@ -155,7 +159,7 @@ impl Membership {
     /// Tells `node` where this node listens and which members it knows.
     fn hello(&self, ctx: &Context<Msg>, node: NodeName) {
         let hello = Gossip::Hello {
-            node: ctx.node().name(),
+            from: Origin::here(),
             endpoints: wire::to_text(&ctx.node().listening()),
             members: self
                 .members
@@ -182,7 +186,7 @@ impl Membership {
         members: Vec<Member>,
     ) {
         let connected = ctx.node().nodes();
-        // Sent before the connection was lost, or in another's name.
+        // Sent before the connection was lost.
         if !connected.contains(&from) {
             return;
         }
@@ -201,10 +205,9 @@ impl Membership {
             tracing::debug!(peer = %from, listed = members.len(), "a hello listed more members than are taken");
         }
         for member in members.into_iter().take(wire::MAX_MEMBERS) {
-            // Of two members that hear of each other, the one whose name
-            // sorts first connects: were both to, each could keep a
-            // different one of the two connections and lose the other.
-            if member.node <= me || connected.contains(&member.node) {
+            // Two members that hear of each other may both connect: the
+            // nodes keep one of the two connections.
+            if member.node == me || connected.contains(&member.node) {
                 continue;
             }
             let endpoints = wire::parse(from, &member.endpoints);

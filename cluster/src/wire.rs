@@ -1,6 +1,6 @@
 //! What members tell each other.
 
-use beamish_core::{Endpoint, Message, NodeName};
+use beamish_core::{Endpoint, Message, NodeName, Origin};
 use serde::{Deserialize, Serialize};
 
 /// What one membership process sends another.
@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum Gossip {
     /// A member introduces itself, and the members it is connected to.
     Hello {
-        /// The member speaking.
-        node: NodeName,
+        /// The member speaking, as its connection says.
+        from: Origin,
         /// Where it listens, as text.
         endpoints: Vec<String>,
         /// The members it is connected to.

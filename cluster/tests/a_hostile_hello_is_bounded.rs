@@ -1,6 +1,7 @@
-//! A peer that knows the cookie but not the rules sends a hello listing
-//! five thousand invented members with twenty endpoints each (about as
-//! much as fits a frame): none of them counts as a member, the membership
+//! A peer that knows the cookie but not the rules sends a hello in
+//! another node's name, listing five thousand invented members with
+//! twenty endpoints each (about as much as fits a frame): neither the
+//! name it claims nor any of them counts as a member, the membership
 //! keeps answering, and the mesh goes on forming. (The membership takes
 //! at most 256 members and 8 endpoints each from a hello, and tries at
 //! most 64 endpoints at once.)
@@ -18,7 +19,7 @@ use support::*;
 #[message(name = "beamish.cluster.Membership")]
 enum Gossip {
     Hello {
-        node: NodeName,
+        from: NodeName,
         endpoints: Vec<String>,
         members: Vec<Member>,
     },
@@ -52,13 +53,21 @@ async fn a_flood_of_invented_members_is_taken_in_part_and_the_mesh_still_forms()
         })
         .collect();
     let hello = Gossip::Hello {
-        node: hostile.name(),
+        // The hello says it comes from another node; its connection says
+        // otherwise.
+        from: "zz-impostor@localhost".parse().expect("a name"),
         endpoints: (0..1_000).map(|j| format!("local://hostile-{j}")).collect(),
         members: ghosts,
     };
     hostile
         .send_remote_named(a.name(), MEMBERSHIP, &hello)
         .expect("sent");
+
+    // The hello counts for the node that sent it, whatever it says.
+    eventually("a takes the hello as the hostile node's", || {
+        a.cluster.members().contains(&hostile.name())
+    })
+    .await;
 
     // The membership still answers and the cluster still grows.
     let c = support::Member::start(&net, "c", &["a"]).await;
@@ -72,8 +81,8 @@ async fn a_flood_of_invented_members_is_taken_in_part_and_the_mesh_still_forms()
                 .cluster
                 .members()
                 .iter()
-                .all(|name| !name.to_string().starts_with("zz-ghost")),
-            "no invented member counts: {:?}",
+                .all(|name| !name.to_string().starts_with("zz-")),
+            "neither the claimed name nor any invented member counts: {:?}",
             member.cluster.members()
         );
     }

@@ -132,7 +132,7 @@ pub use pid::{
     MAX_NODE_NAME_LEN,
 };
 pub use process::{
-    Context, Handle, MailboxSize, Process, ReplyTo, SpawnOpts, Timeout, TimerRef,
+    Context, Handle, MailboxSize, Origin, Process, ReplyTo, SpawnOpts, Timeout, TimerRef,
     DEFAULT_MAILBOX_HIGH_WATER,
 };
 pub use reason::ExitReason;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use super::envelope::Dest;
 use crate::node::AnyProcess;
-use crate::node::{warn_limited, CallWatch, Decoder, Delivery, Exported, Finished, Settled};
+use crate::node::{warn_limited, Arrival, Decoder, Delivery, Exported, Finished, Settled};
 use crate::process::mailbox::Acked;
 use crate::process::{OnSpawn, SpawnHook};
-use crate::{Handle, Message, Node, SpawnOpts};
+use crate::{Handle, Message, Node, NodeName, SpawnOpts};
 
 impl Node {
     /// Lets other nodes send to this process: messages that name its
@@ -81,11 +81,12 @@ impl Node {
         let target = Arc::downgrade(&handle.shared);
         let node = Arc::downgrade(&self.inner);
         let decoder: Decoder = Arc::new(
-            move |payload: &[u8], finished: &mut Option<Finished>, call| {
+            move |payload: &[u8], finished: &mut Option<Finished>, arrival| {
                 let node = node.upgrade().ok_or("the node is gone")?;
-                let msg: R =
-                    crate::process::reply::decoding(&node, call, || rmp_serde::from_slice(payload))
-                        .map_err(|err| err.to_string())?;
+                let msg: R = crate::process::decoding::decoding(&node, arrival, || {
+                    rmp_serde::from_slice(payload)
+                })
+                .map_err(|err| err.to_string())?;
                 let msg = convert(msg);
                 let Some(shared) = target.upgrade() else {
                     return Ok(Delivery::Done(false));
@@ -119,7 +120,8 @@ impl Node {
         }));
     }
 
-    /// Delivers a message that came from another node; `finished` is
+    /// Delivers a message that came from another node (`from`, unless it
+    /// was left from an earlier session); `finished` is
     /// called once it is handled, or at once if it is a dead letter: as
     /// failed, so that a durable transport delivers it again (its process
     /// may be restarting, or not exported yet) up to its limit. Returns why
@@ -127,6 +129,7 @@ impl Node {
     /// undecodable), for a call to answer at once.
     pub(crate) async fn dispatch(
         &self,
+        from: Option<NodeName>,
         to: Dest,
         msg_type: u64,
         payload: &[u8],
@@ -140,14 +143,14 @@ impl Node {
             (msg_type, payload),
             finished,
             undelivered,
-            None,
+            Arrival { from, call: None },
         )
         .await
     }
 
     /// Delivers to a process already looked up, as [`dispatch`](Self::dispatch),
-    /// settling a dead letter as `undelivered`; `call` if the message is a
-    /// call's request.
+    /// settling a dead letter as `undelivered`; `arrival` says where it
+    /// came from and whether it is a call's request.
     pub(crate) async fn dispatch_to(
         &self,
         target: Option<Arc<dyn AnyProcess>>,
@@ -155,7 +158,7 @@ impl Node {
         (msg_type, payload): (u64, &[u8]),
         mut finished: Option<Finished>,
         undelivered: Settled,
-        call: Option<CallWatch>,
+        arrival: Arrival,
     ) -> Option<String> {
         let refused = match target {
             None => {
@@ -166,24 +169,26 @@ impl Node {
                 );
                 None
             }
-            Some(target) => match deliver(&*target, msg_type, payload, &mut finished, call).await {
-                Ok(()) => None,
-                Err(Undelivered::Ended) => {
-                    self.dead_letter();
-                    tracing::debug!(?to, "a remote message came after its process ended");
-                    None
+            Some(target) => {
+                match deliver(&*target, msg_type, payload, &mut finished, arrival).await {
+                    Ok(()) => None,
+                    Err(Undelivered::Ended) => {
+                        self.dead_letter();
+                        tracing::debug!(?to, "a remote message came after its process ended");
+                        None
+                    }
+                    Err(Undelivered::Refused(why)) => {
+                        self.dead_letter();
+                        warn_limited!(
+                            self.inner.warnings,
+                            "rejected",
+                            format!("{to:?}"),
+                            "a remote message was rejected: {why}"
+                        );
+                        Some(why)
+                    }
                 }
-                Err(Undelivered::Refused(why)) => {
-                    self.dead_letter();
-                    warn_limited!(
-                        self.inner.warnings,
-                        "rejected",
-                        format!("{to:?}"),
-                        "a remote message was rejected: {why}"
-                    );
-                    Some(why)
-                }
-            },
+            }
         };
         // Not taken by a delivery: a dead letter.
         if let Some(finished) = finished {
@@ -266,7 +271,7 @@ async fn deliver(
     msg_type: u64,
     payload: &[u8],
     finished: &mut Option<Finished>,
-    call: Option<CallWatch>,
+    arrival: Arrival,
 ) -> Result<(), Undelivered> {
     let pid = target.core().pid;
     let Some(exported) = target.core().exported.get() else {
@@ -278,7 +283,7 @@ async fn deliver(
             "{pid} takes {expected}, not the message type with wire id {msg_type:#018x}"
         )));
     }
-    let delivery = (exported.decode)(payload, finished, call)
+    let delivery = (exported.decode)(payload, finished, arrival)
         .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
     let delivered = match delivery {
         Delivery::Done(queued) => queued,

@@ -5,8 +5,8 @@
 use super::cluster::Cluster;
 use super::envelope::{Envelope, ReplyOutcome};
 use super::wire;
-use crate::node::CallWatch;
 use crate::node::{warn_limited, Finished, Settled};
+use crate::node::{Arrival, CallWatch};
 use crate::process::links::monitored_for;
 use crate::transport::{Ack, Connection, Incoming};
 use crate::{Node, NodeName};
@@ -86,8 +86,14 @@ impl Cluster {
         if wire::is_message(payload) {
             return match wire::decode_message(payload) {
                 Ok(message) => {
-                    node.dispatch(message.to, message.msg_type, message.payload, finished)
-                        .await;
+                    node.dispatch(
+                        from,
+                        message.to,
+                        message.msg_type,
+                        message.payload,
+                        finished,
+                    )
+                    .await;
                     Ok(())
                 }
                 Err(err) => {
@@ -128,8 +134,15 @@ impl Cluster {
                     None => {
                         // The caller has its answer: nothing comes again.
                         let answered = Settled::Handled;
-                        node.dispatch_to(None, &to, (msg_type, payload), finished, answered, None)
-                            .await;
+                        node.dispatch_to(
+                            None,
+                            &to,
+                            (msg_type, payload),
+                            finished,
+                            answered,
+                            Arrival::default(),
+                        )
+                        .await;
                         Some(ReplyOutcome::NoProc)
                     }
                     Some(target) => {
@@ -148,7 +161,10 @@ impl Cluster {
                                 (msg_type, payload),
                                 finished,
                                 answered,
-                                Some(call),
+                                Arrival {
+                                    from,
+                                    call: Some(call),
+                                },
                             )
                             .await;
                         refused.map(|why| {

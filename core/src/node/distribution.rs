@@ -102,6 +102,15 @@ pub(crate) struct CallWatch {
     pub(crate) mref: MonitorRef,
 }
 
+/// How a message came from another node: the peer whose connection
+/// carried it (`None` for a frame left from an earlier session), and, for
+/// a call's request, the call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Arrival {
+    pub(crate) from: Option<NodeName>,
+    pub(crate) call: Option<CallWatch>,
+}
+
 /// Called once a message from a durable transport is finished with: its
 /// handler returned, or its call was answered ([`Settled::Handled`]); or
 /// its handler panicked or was killed, or no process took it, a dead
@@ -133,11 +142,8 @@ pub(crate) enum Delivery {
 /// with (a durable transport's acknowledgement). For a call's request,
 /// the call is given, so that its reply token can take the call's monitor
 /// down as it answers.
-pub(crate) type Decoder = Arc<
-    dyn Fn(&[u8], &mut Option<Finished>, Option<CallWatch>) -> Result<Delivery, String>
-        + Send
-        + Sync,
->;
+pub(crate) type Decoder =
+    Arc<dyn Fn(&[u8], &mut Option<Finished>, Arrival) -> Result<Delivery, String> + Send + Sync>;
 
 /// What an exported process takes from other nodes: the wire name and id
 /// of the message type, and how to decode and deliver one.

@@ -29,7 +29,8 @@ use parking_lot::Mutex;
 
 pub use builder::NodeBuilder;
 pub(crate) use distribution::{
-    Answered, CallWatch, Decoder, Delivery, Distribution, Exported, Finished, RemoteSignal, Settled,
+    Answered, Arrival, CallWatch, Decoder, Delivery, Distribution, Exported, Finished,
+    RemoteSignal, Settled,
 };
 pub(crate) use entry::{AnyProcess, Counters, ProcCore, Relations, Watcher};
 pub use info::{Failure, NodeStats, ProcessInfo, Status};

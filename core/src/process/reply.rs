@@ -1,14 +1,14 @@
 //! The reply token of a call, local or routed back across nodes.
 
-use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::sync::oneshot;
 
+use super::decoding::with_decoding;
 use crate::node::{Answered, CallWatch, NodeInner, RemoteSignal};
 use crate::NodeName;
 
@@ -190,56 +190,18 @@ impl<R> Serialize for ReplyTo<R> {
     }
 }
 
-/// What a message is decoded for: the node whose reply tokens it makes,
-/// and, for a call's request, the call, whose own token takes its watch.
-struct Decoding {
-    node: Weak<NodeInner>,
-    call: Option<CallWatch>,
-}
-
-thread_local! {
-    /// The node decoding a message, so that a reply token in it can route
-    /// its reply back.
-    static DECODING: RefCell<Option<Decoding>> = const { RefCell::new(None) };
-}
-
-/// Runs `decode` with `node` as the node whose reply tokens it makes; the
-/// token of `call`, if the message is its request, holds the call's watch.
-pub(crate) fn decoding<T>(
-    node: &Arc<NodeInner>,
-    call: Option<CallWatch>,
-    decode: impl FnOnce() -> T,
-) -> T {
-    struct Restore(Option<Decoding>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            DECODING.with(|slot| *slot.borrow_mut() = self.0.take());
-        }
-    }
-    let now = Decoding {
-        node: Arc::downgrade(node),
-        call,
-    };
-    let previous = DECODING.with(|slot| slot.borrow_mut().replace(now));
-    let _restore = Restore(previous);
-    decode()
-}
-
 impl<'de, R: Serialize> Deserialize<'de> for ReplyTo<R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (caller, id) = <(NodeName, u64)>::deserialize(deserializer)?;
-        let (node, watch) = DECODING
-            .with(|slot| {
-                let mut slot = slot.borrow_mut();
-                let decoding = slot.as_mut()?;
-                // Only the call's own token: any other in the request
-                // (forwarded from elsewhere) answers a different call.
-                let watch = decoding
-                    .call
-                    .take_if(|call| call.caller == caller && call.id == id);
-                Some((decoding.node.clone(), watch))
-            })
-            .ok_or_else(|| D::Error::custom("a reply token can only be decoded by a node"))?;
+        let (node, watch) = with_decoding(|decoding| {
+            // Only the call's own token: any other in the request
+            // (forwarded from elsewhere) answers a different call.
+            let watch = decoding
+                .call
+                .take_if(|call| call.caller == caller && call.id == id);
+            (decoding.node.clone(), watch)
+        })
+        .ok_or_else(|| D::Error::custom("a reply token can only be decoded by a node"))?;
         Ok(Self {
             inner: Some(Inner::Remote {
                 node,
