@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::cluster::{Cluster, ClusterError};
-use super::connection::LEAVE_NOTICE;
+use super::connection::{HIDDEN, LEAVE_NOTICE};
 use super::protocol::{FrameError, Handshake, HandshakeConfig, Peer, Step, MAX_HANDSHAKE_FRAME};
 use crate::transport::{Connection, TransportError};
 use crate::{Node, NodeName};
@@ -86,8 +86,9 @@ impl Cluster {
 }
 
 fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
+    let hidden = if cluster.config.hidden { HIDDEN } else { 0 };
     HandshakeConfig::new(node.name(), node.creation(), cluster.config.cookie.clone())
-        .capabilities(LEAVE_NOTICE)
+        .capabilities(LEAVE_NOTICE | hidden)
 }
 
 /// Exchanges handshake messages until the handshake ends. A frame over

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::ClusterConfig;
-use super::connection::{Link, LEAVE_NOTICE, LEAVING};
+use super::connection::{Link, HIDDEN, LEAVE_NOTICE, LEAVING};
 use super::outbox::{Outbox, Outgoing, Refused};
 use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
@@ -118,6 +118,8 @@ pub(super) struct PeerLink {
     outgoing: bool,
     /// The peer's creation.
     creation: Creation,
+    /// The connection is hidden: one side is a hidden node.
+    hidden: bool,
     /// Set when another connection to the same peer took its place: its
     /// end then says nothing of the peer.
     replaced: Arc<AtomicBool>,
@@ -244,12 +246,30 @@ impl Node {
         cluster.initiate(self, connection).await
     }
 
-    /// The nodes connected now, sorted by name.
+    /// The nodes connected now, sorted by name, as Erlang's `nodes()`:
+    /// hidden nodes ([`ClusterConfig::hidden`](crate::ClusterConfig::hidden))
+    /// are not among them.
     pub fn nodes(&self) -> Vec<NodeName> {
+        self.connected(false)
+    }
+
+    /// The nodes connected now over hidden connections (this node or the
+    /// peer is a hidden node), sorted by name, as Erlang's `nodes(hidden)`.
+    pub fn hidden_nodes(&self) -> Vec<NodeName> {
+        self.connected(true)
+    }
+
+    fn connected(&self, hidden: bool) -> Vec<NodeName> {
         let Some(cluster) = self.inner.cluster() else {
             return Vec::new();
         };
-        let mut names: Vec<NodeName> = cluster.peers.lock().keys().copied().collect();
+        let mut names: Vec<NodeName> = cluster
+            .peers
+            .lock()
+            .iter()
+            .filter(|(_, link)| link.hidden == hidden)
+            .map(|(name, _)| *name)
+            .collect();
         names.sort();
         names
     }
@@ -261,7 +281,8 @@ impl Node {
             .is_some_and(|cluster| cluster.peers.lock().remove(&name).is_some())
     }
 
-    /// Events for every node that connects or disconnects from now on.
+    /// Events for every node that connects or disconnects from now on,
+    /// hidden nodes aside.
     ///
     /// # Errors
     ///
@@ -337,6 +358,7 @@ impl Cluster {
         )));
         let outbox = Outbox::new(sink, Arc::clone(&heartbeat), self.config.outbox_limit);
         let replaced = Arc::new(AtomicBool::new(false));
+        let hidden = self.config.hidden || peer.offered & HIDDEN != 0;
         let old = {
             let mut peers = self.peers.lock();
             let keep = match peers.get(&peer.name) {
@@ -358,6 +380,7 @@ impl Cluster {
                         hears_leaving: peer.capabilities & LEAVE_NOTICE != 0,
                         outgoing,
                         creation: peer.creation,
+                        hidden,
                         replaced: Arc::clone(&replaced),
                         _stop: stop,
                     },
@@ -382,8 +405,8 @@ impl Cluster {
             drop(old);
             tracing::debug!(peer = %peer.name, "both sides connected at once: this connection stays");
         } else {
-            tracing::info!(peer = %peer.name, creation = %peer.creation, "node up");
-            self.notify(&node.inner, NodeEvent::Up(peer.name));
+            tracing::info!(peer = %peer.name, creation = %peer.creation, hidden, "node up");
+            self.notify(&node.inner, NodeEvent::Up(peer.name), hidden);
         }
         let writer = node.inner.runtime.spawn(Arc::clone(&outbox).write());
         let cluster = Arc::clone(self);
@@ -410,7 +433,7 @@ impl Cluster {
             // peer is gone from `nodes()`, before `Down` is reported.
             node.inner
                 .node_down(peer.name, &Disconnect::Lost(why.clone()));
-            cluster.notify(&node.inner, NodeEvent::Down(peer.name, why));
+            cluster.notify(&node.inner, NodeEvent::Down(peer.name, why), hidden);
         });
         peer.name
     }
@@ -520,10 +543,14 @@ impl Cluster {
         tracing::info!(peer = %name, reason = %why, "node down");
     }
 
-    fn notify(&self, node: &NodeInner, event: NodeEvent) {
-        self.watchers
-            .lock()
-            .retain(|watcher| watcher.send(event.clone()).is_ok());
+    /// Tells who watches nodes of `event`; of a hidden connection, only
+    /// those watching that node.
+    fn notify(&self, node: &NodeInner, event: NodeEvent, hidden: bool) {
+        if !hidden {
+            self.watchers
+                .lock()
+                .retain(|watcher| watcher.send(event.clone()).is_ok());
+        }
         let signal = match &event {
             NodeEvent::Up(name) => Signal::NodeUp(*name),
             NodeEvent::Down(name, _) => Signal::NodeDown(*name),
@@ -532,7 +559,9 @@ impl Cluster {
             node.lookup(pid)
                 .is_some_and(|proc| proc.push_signal(signal.clone()))
         };
-        self.subscribers.lock().retain(|&pid| tell(pid));
+        if !hidden {
+            self.subscribers.lock().retain(|&pid| tell(pid));
+        }
         if let NodeEvent::Down(name, _) = &event {
             self.node_monitors.lock().retain(|&(watched, pid)| {
                 if watched == *name {

@@ -22,6 +22,7 @@ pub struct ClusterConfig {
     /// Keeps the configured peers' names known.
     pinned: Vec<PinnedName>,
     pub(crate) redial: (Duration, Duration),
+    pub(crate) hidden: bool,
 }
 
 impl ClusterConfig {
@@ -47,7 +48,22 @@ impl ClusterConfig {
             peers: HashMap::new(),
             pinned: Vec::new(),
             redial: (Duration::from_millis(100), Duration::from_secs(10)),
+            hidden: false,
         }
+    }
+
+    /// Makes this a hidden node, as Erlang's `-hidden`: for tools (an
+    /// observer, a shell) and clients that talk to a cluster without
+    /// being part of it. Its connections are hidden on both sides: the
+    /// nodes it connects to do not list it in [`Node::nodes`](crate::Node::nodes)
+    /// or report it to [`monitor_nodes`](crate::Node::monitor_nodes), so
+    /// they do not announce it to others or mesh with it, and it does not
+    /// list them either; both see each other in
+    /// [`Node::hidden_nodes`](crate::Node::hidden_nodes). Messages, calls,
+    /// links and monitors work as on any connection.
+    pub fn hidden(mut self) -> Self {
+        self.hidden = true;
+        self
     }
 
     /// Says where the node `name` listens, so that sending to it (or

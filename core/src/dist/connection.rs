@@ -126,6 +126,11 @@ impl Cluster {
 /// (and understands [`LEAVING`]).
 pub(super) const LEAVE_NOTICE: u64 = 1;
 
+/// The bit a hidden node offers ([`ClusterConfig::hidden`](crate::ClusterConfig::hidden)):
+/// it says what the node is, so it counts whether or not the other side
+/// offers it too.
+pub(super) const HIDDEN: u64 = 2;
+
 /// The frame that says the sender leaves its cluster. Neither a message
 /// frame (which starts 0x00 or 0x01) nor an envelope (a map), nor a tick
 /// (empty).

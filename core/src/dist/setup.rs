@@ -171,6 +171,13 @@ impl ClusterNodeBuilder {
         self
     }
 
+    /// Makes this a hidden node ([`ClusterConfig::hidden`]): it talks to
+    /// the nodes it connects to without becoming one of their members.
+    pub fn hidden(mut self) -> Self {
+        self.config = self.config.hidden();
+        self
+    }
+
     /// Says where the node `name` listens, so that sending to it connects
     /// on first use ([`ClusterConfig::peer`]).
     pub fn peer(mut self, name: NodeName, endpoint: Endpoint) -> Self {

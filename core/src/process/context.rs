@@ -129,7 +129,8 @@ impl<M: Send + 'static> Context<M> {
 
     /// Delivers [`Signal::NodeUp`] and [`Signal::NodeDown`] for every node
     /// that connects or is lost from now on (`false` stops them), like
-    /// `net_kernel:monitor_nodes`.
+    /// `net_kernel:monitor_nodes`; hidden nodes
+    /// ([`ClusterConfig::hidden`](crate::ClusterConfig::hidden)) aside.
     pub fn monitor_nodes(&mut self, on: bool) {
         if let Some(dist) = self.node.inner.distribution() {
             dist.monitor_nodes(self.pid(), on);

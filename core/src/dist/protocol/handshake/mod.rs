@@ -105,6 +105,9 @@ pub struct Peer {
     pub creation: Creation,
     /// The capability bits both sides offer.
     pub capabilities: u64,
+    /// The bits the peer offers, some of which say what it is rather
+    /// than what both can do (such as being a hidden node).
+    pub offered: u64,
     /// The protocol version in use.
     pub version: u16,
 }
@@ -198,14 +201,15 @@ enum State {
     Ended,
 }
 
-/// The peer as claimed, before it has proved the cookie.
 /// Whether another node of a name, with a creation, is connected.
 type Taken = dyn Fn(&str, Creation) -> bool + Send + Sync;
 
+/// The peer as claimed, before it has proved the cookie.
 struct Pending {
     name: String,
     creation: u32,
     capabilities: u64,
+    offered: u64,
     version: u16,
 }
 
@@ -215,6 +219,7 @@ impl Pending {
             name: NodeName::new(&self.name)?,
             creation: Creation(self.creation),
             capabilities: self.capabilities,
+            offered: self.offered,
             version: self.version,
         })
     }
@@ -335,6 +340,7 @@ impl Handshake {
                         name,
                         creation,
                         capabilities: capabilities & self.config.capabilities,
+                        offered: capabilities,
                         version,
                     },
                 };
@@ -398,6 +404,7 @@ impl Handshake {
                 name,
                 creation,
                 capabilities: capabilities & self.config.capabilities,
+                offered: capabilities,
                 version: PROTOCOL_VERSION,
             },
         };
