@@ -54,4 +54,4 @@ mod wire;
 pub use async_trait::async_trait;
 pub use discovery::{Discovery, DiscoveryError, StaticDiscovery};
 pub use dns::DnsDiscovery;
-pub use membership::{Cluster, ClusterSettings, StartError, MEMBERSHIP};
+pub use membership::{Cluster, ClusterSettings, MemberEvent, MemberEvents, StartError, MEMBERSHIP};

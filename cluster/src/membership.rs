@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beamish_core::{Node, NodeName, Pid, SpawnOpts};
-use tokio::sync::watch;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
 
 use crate::server::{Args, Membership};
 use crate::wire::Gossip;
@@ -67,6 +68,33 @@ pub const MEMBERSHIP: &str = "beamish.membership";
 pub struct Cluster {
     pid: Pid,
     members: watch::Receiver<Vec<NodeName>>,
+    watchers: Watchers,
+}
+
+/// Who is told of members joining and leaving.
+pub(crate) type Watchers = Arc<Mutex<Vec<mpsc::UnboundedSender<MemberEvent>>>>;
+
+/// A member joined or left, as [`Cluster::events`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemberEvent {
+    /// A node connected and introduced itself as a member.
+    Joined(NodeName),
+    /// A member's connection ended: it left, was lost, or was cut off.
+    Left(NodeName),
+}
+
+/// Members joining and leaving, from [`Cluster::events`].
+#[derive(Debug)]
+pub struct MemberEvents {
+    rx: mpsc::UnboundedReceiver<MemberEvent>,
+}
+
+impl MemberEvents {
+    /// The next event; `None` once membership has stopped.
+    pub async fn next(&mut self) -> Option<MemberEvent> {
+        self.rx.recv().await
+    }
 }
 
 impl Cluster {
@@ -88,10 +116,12 @@ impl Cluster {
         // Only to learn whether the node has joined; dropped at once.
         drop(node.monitor_nodes().map_err(|_| StartError::NotJoined)?);
         let (published, members) = watch::channel(Vec::new());
+        let watchers = Watchers::default();
         let args = Args {
             discovery: Arc::new(discovery),
             settings,
             members: published,
+            watchers: Arc::clone(&watchers),
         };
         let opts = SpawnOpts::new()
             .name(MEMBERSHIP)
@@ -100,7 +130,50 @@ impl Cluster {
         Ok(Self {
             pid: handle.pid(),
             members,
+            watchers,
         })
+    }
+
+    /// Events for every member that joins or leaves from now on, as
+    /// Erlang's `net_kernel:monitor_nodes` for the cluster's members; the
+    /// members already there are in [`members`](Self::members).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_cluster::{Cluster, MemberEvent};
+    ///
+    /// async fn log_members(cluster: &Cluster) {
+    ///     let mut events = cluster.events();
+    ///     for member in cluster.members() {
+    ///         tracing::info!(%member, "member");
+    ///     }
+    ///     while let Some(event) = events.next().await {
+    ///         match event {
+    ///             MemberEvent::Joined(member) => tracing::info!(%member, "joined"),
+    ///             MemberEvent::Left(member) => tracing::info!(%member, "left"),
+    ///             _ => {}
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = log_members;
+    /// ```
+    pub fn events(&self) -> MemberEvents {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.watchers.lock().push(tx);
+        MemberEvents { rx }
+    }
+
+    /// Waits until the other members connected are exactly `expected`
+    /// (in any order); for tests and for start-up that needs a quorum.
+    pub async fn wait_for_members(&self, expected: &[NodeName]) {
+        let mut wanted = expected.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let mut members = self.members.clone();
+        // The sender lives as long as the membership process; once it
+        // is gone, nothing changes any more.
+        let _ = members.wait_for(|now| *now == wanted).await;
     }
 
     /// The other members connected now, sorted by name: the nodes that

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use beamish_core::{Context, Endpoint, ExitReason, Node, NodeName, Origin, Process, Signal};
 use tokio::sync::watch;
 
+use crate::membership::Watchers;
 use crate::wire::{self, Gossip, Member};
-use crate::{ClusterSettings, Discovery, DiscoveryError, MEMBERSHIP};
+use crate::{ClusterSettings, Discovery, DiscoveryError, MemberEvent, MEMBERSHIP};
 
 /// What the membership process takes: gossip from other members, and its
 /// own reports.
@@ -45,6 +46,7 @@ pub(crate) struct Args {
     pub(crate) discovery: Arc<dyn Discovery>,
     pub(crate) settings: ClusterSettings,
     pub(crate) members: watch::Sender<Vec<NodeName>>,
+    pub(crate) watchers: Watchers,
 }
 
 pub(crate) struct Membership {
@@ -54,6 +56,8 @@ pub(crate) struct Membership {
     members: BTreeMap<NodeName, Vec<Endpoint>>,
     /// Told of every change to `members`.
     published: watch::Sender<Vec<NodeName>>,
+    /// Told of every member that joins or leaves.
+    watchers: Watchers,
     /// Endpoints being connected to now.
     dialing: HashSet<Endpoint>,
     /// Discovery is being asked now.
@@ -72,6 +76,7 @@ impl Process for Membership {
             settings: args.settings,
             members: BTreeMap::new(),
             published: args.members,
+            watchers: args.watchers,
             dialing: HashSet::new(),
             polling: false,
         };
@@ -124,11 +129,16 @@ impl Process for Membership {
             Signal::NodeUp(node) => self.hello(ctx, node),
             Signal::NodeDown(node) if self.members.remove(&node).is_some() => {
                 tracing::info!(peer = %node, "cluster member gone");
-                self.publish();
+                self.publish(MemberEvent::Left(node));
             }
             _ => {}
         }
         Ok(())
+    }
+
+    async fn terminate(&mut self, _ctx: &mut Context<Msg>, _reason: &ExitReason) {
+        // Watchers hear that nothing more comes.
+        self.watchers.lock().clear();
     }
 }
 
@@ -193,7 +203,7 @@ impl Membership {
         let endpoints = wire::parse(from, endpoints);
         if self.members.insert(from, endpoints).is_none() {
             tracing::info!(peer = %from, "cluster member joined");
-            self.publish();
+            self.publish(MemberEvent::Joined(from));
             // The other members hear of it at once.
             let others: Vec<NodeName> = self.members.keys().copied().collect();
             for node in others.into_iter().filter(|node| *node != from) {
@@ -260,9 +270,12 @@ impl Membership {
         });
     }
 
-    fn publish(&self) {
+    fn publish(&self, event: MemberEvent) {
         self.published
             .send_replace(self.members.keys().copied().collect());
+        self.watchers
+            .lock()
+            .retain(|watcher| watcher.send(event).is_ok());
     }
 }
 
