@@ -23,6 +23,13 @@
 //! durable mode, opening a session to a node whose inbox has no consumer
 //! fails at once as unreachable.
 //!
+//! # Discovery
+//!
+//! [`AmqpDiscovery`] finds the members of a cluster through the broker,
+//! for `beamish-cluster`: each node announces its name on the presence
+//! exchange under the cluster's name and hears the others, so pods that
+//! know only the broker and the cluster's name form a full mesh.
+//!
 //! # Two modes
 //!
 //! - [`Mode::Fast`]: the inbox goes with its consumer, so with the node;
@@ -223,6 +230,7 @@ mod ack;
 mod broker;
 mod consumer;
 mod demux;
+mod discovery;
 mod presence;
 mod queues;
 mod remove;
@@ -231,6 +239,7 @@ mod signature;
 mod transport;
 mod warnings;
 
+pub use crate::discovery::{AmqpDiscovery, PRESENCE_EXCHANGE};
 pub use crate::remove::{remove_inbox, RemoveInboxError, RemovedInbox};
 pub(crate) use crate::transport::Settings;
 pub use crate::transport::{AmqpError, AmqpTransport, Mode, DEFAULT_INBOX_EXPIRY};
