@@ -72,18 +72,22 @@ impl Cluster {
         self: &Arc<Self>,
         node: &Node,
         mut conn: Connection,
-        outcome: Result<Result<Peer, ClusterError>, tokio::time::error::Elapsed>,
+        outcome: Result<Result<Authenticated, ClusterError>, tokio::time::error::Elapsed>,
         outgoing: bool,
     ) -> Result<NodeName, ClusterError> {
-        let peer = match outcome {
-            Ok(Ok(peer)) => peer,
+        let (peer, last) = match outcome {
+            Ok(Ok(done)) => done,
             Ok(Err(err)) => return Err(err),
             Err(_) => return Err(ClusterError::HandshakeTimeout(conn.peer.clone())),
         };
         conn.stream.set_max_frame(self.config.max_frame);
-        Ok(self.up(node, peer, conn, outgoing))
+        Ok(self.up(node, peer, conn, outgoing, last))
     }
 }
+
+/// The peer, once its handshake succeeded, and the handshake's last
+/// message if this side has it to send.
+type Authenticated = (Peer, Option<Vec<u8>>);
 
 fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
     let hidden = if cluster.config.hidden { HIDDEN } else { 0 };
@@ -91,7 +95,9 @@ fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
         .capabilities(LEAVE_NOTICE | hidden)
 }
 
-/// Exchanges handshake messages until the handshake ends. A frame over
+/// Exchanges handshake messages until the handshake ends; returns the
+/// peer and, if the handshake ends with a message of this side, that
+/// message, unsent. A frame over
 /// [`MAX_HANDSHAKE_FRAME`] ends it at once: the transport stops reading at
 /// its header if it can, and the caller drops the connection.
 ///
@@ -102,7 +108,7 @@ async fn run_handshake(
     handshake: &mut Handshake,
     conn: &mut Connection,
     slot: Option<OwnedSemaphorePermit>,
-) -> Result<Peer, ClusterError> {
+) -> Result<Authenticated, ClusterError> {
     conn.stream.set_max_frame(MAX_HANDSHAKE_FRAME);
     loop {
         let Some(frame) = conn.stream.recv().await? else {
@@ -125,12 +131,10 @@ async fn run_handshake(
         let _ = frame.ack().await;
         match step? {
             Step::Send(bytes) => conn.sink.send(vec![Bytes::from(bytes)]).await?,
-            Step::SendAndReady(bytes, peer) => {
-                drop(slot);
-                conn.sink.send(vec![Bytes::from(bytes)]).await?;
-                return Ok(peer);
-            }
-            Step::Ready(peer) => return Ok(peer),
+            // The last message goes once the peer is registered (see
+            // `Cluster::up`).
+            Step::SendAndReady(bytes, peer) => return Ok((peer, Some(bytes))),
+            Step::Ready(peer) => return Ok((peer, None)),
             Step::SendAndFail(bytes, err) => {
                 drop(slot);
                 let _ = conn.sink.send(vec![Bytes::from(bytes)]).await;

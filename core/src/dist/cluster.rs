@@ -21,7 +21,7 @@ use super::outbox::{Outbox, Outgoing, Refused};
 use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
 use crate::node::{Distribution, NodeInner};
-use crate::transport::{Connection, Endpoint, Transport, TransportError};
+use crate::transport::{Connection, Endpoint, FrameStream, Transport, TransportError};
 use crate::{Creation, Disconnect, Lost, Node, NodeName, Pid, PinnedName, Signal};
 
 /// Why [`Cluster::try_send`] did not queue a frame.
@@ -326,7 +326,11 @@ impl Cluster {
     }
 
     /// Registers an authenticated peer and starts its connection's task.
-    /// `outgoing` if this node made the connection.
+    /// `outgoing` if this node made the connection; `last`, the
+    /// handshake's last message if this side has it to send, goes first,
+    /// once the peer is registered: the peer, up when it gets it, may
+    /// close another connection between the two at once, whose end must
+    /// find this one in its place.
     ///
     /// Two nodes that connect to each other at once end up with two
     /// connections; both keep the one made by the node whose name sorts
@@ -338,6 +342,7 @@ impl Cluster {
         peer: Peer,
         conn: Connection,
         outgoing: bool,
+        last: Option<Vec<u8>>,
     ) -> NodeName {
         if self.left.load(Ordering::Acquire) {
             // The node left while this connection was being made.
@@ -357,6 +362,10 @@ impl Cluster {
             Instant::now(),
         )));
         let outbox = Outbox::new(sink, Arc::clone(&heartbeat), self.config.outbox_limit);
+        if let Some(last) = last {
+            // Nothing else can be queued yet: the link is not visible.
+            let _ = outbox.push(Outgoing::node_level(Bytes::from(last)));
+        }
         let replaced = Arc::new(AtomicBool::new(false));
         let hidden = self.config.hidden || peer.offered & HIDDEN != 0;
         let old = {
@@ -395,14 +404,20 @@ impl Cluster {
             }
             if !keep {
                 tracing::debug!(peer = %peer.name, "both sides connected at once: this connection goes");
+                self.linger(node, peer.name, outbox, stream);
                 return peer.name;
             }
             old
         };
         if let Some(old) = old {
-            // What it queued is still written; its end is not the peer's.
+            // Its end is not the peer's. It stays open a while, as the
+            // losing connection does on the other side.
             old.replaced.store(true, Ordering::Release);
-            drop(old);
+            let linger = self.config.handshake_timeout;
+            node.inner.runtime.spawn(async move {
+                tokio::time::sleep(linger).await;
+                drop(old);
+            });
             tracing::debug!(peer = %peer.name, "both sides connected at once: this connection stays");
         } else {
             tracing::info!(peer = %peer.name, creation = %peer.creation, hidden, "node up");
@@ -436,6 +451,38 @@ impl Cluster {
             cluster.notify(&node.inner, NodeEvent::Down(peer.name, why), hidden);
         });
         peer.name
+    }
+
+    /// Keeps a connection that lost to another between the same two nodes
+    /// open a while: what it queued (the handshake's end, so that the peer
+    /// sees it through) is written, and what the peer sent on it before
+    /// it took the other connection is delivered, until the peer closes
+    /// it or the handshake timeout has passed. Closing it at once could
+    /// reach the peer before the connection that stays is up there, and
+    /// look like the peer's end.
+    fn linger(
+        self: &Arc<Self>,
+        node: &Node,
+        from: NodeName,
+        outbox: Arc<Outbox>,
+        mut stream: Box<dyn FrameStream>,
+    ) {
+        node.inner.runtime.spawn(Arc::clone(&outbox).write());
+        let cluster = Arc::clone(self);
+        let linger = self.config.handshake_timeout;
+        let node = node.clone();
+        node.inner.runtime.clone().spawn(async move {
+            let drained = tokio::time::timeout(linger, async {
+                while let Ok(Some(frame)) = stream.recv().await {
+                    if let Err(why) = cluster.received(&node, from, frame).await {
+                        tracing::debug!(peer = %from, "a connection that goes: {why}");
+                        return;
+                    }
+                }
+            });
+            let _ = drained.await;
+            outbox.close();
+        });
     }
 
     /// Queues a frame for a connected node (a prompt one may be written at
