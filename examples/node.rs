@@ -7,14 +7,24 @@
 //! ```sh
 //! cargo run -p beamish-examples --bin beamish-node -- \
 //!     --name a@localhost --listen tcp://127.0.0.1:4370 --cookie secret \
-//!     [--peer tcp://127.0.0.1:4371 ...]
+//!     [--peer tcp://127.0.0.1:4371 ...] [--seed-dns localhost:4370]
 //! ```
 //!
 //! It prints `listening <endpoint>`, `echo <pid>` and `counter <pid>` on
 //! standard output, then serves until it is killed.
+//!
+//! With `--seed-dns NAME:PORT` (a name that resolves to the addresses of
+//! one or more members, as a Kubernetes headless service does) or
+//! `--cluster` (a first member, with no seed), the node runs cluster
+//! membership and prints `joined <node>` and `left <node>` as members
+//! come and go.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use beamish::cluster::{
+    async_trait, Cluster, ClusterSettings, Discovery, DiscoveryError, DnsDiscovery, MemberEvent,
+};
 use beamish::dist::{Cookie, Endpoint, HeartbeatConfig};
 use beamish::quic::QuicTransport;
 use beamish::tcp::TcpTransport;
@@ -27,6 +37,8 @@ struct Args {
     listen: Endpoint,
     cookie: String,
     peers: Vec<Endpoint>,
+    /// Run membership, with these seeds (none for a first member).
+    cluster: Option<Vec<(String, u16)>>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -34,9 +46,23 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut listen = None;
     let mut cookie = None;
     let mut peers = Vec::new();
+    let mut cluster: Option<Vec<(String, u16)>> = None;
     while let Some(flag) = args.next() {
+        if flag == "--cluster" {
+            cluster.get_or_insert_with(Vec::new);
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--seed-dns" => {
+                let (host, port) = value
+                    .rsplit_once(':')
+                    .ok_or(format!("--seed-dns takes NAME:PORT, not {value}"))?;
+                let port = port.parse().map_err(|_| format!("not a port: {port}"))?;
+                cluster
+                    .get_or_insert_with(Vec::new)
+                    .push((host.to_owned(), port));
+            }
             "--name" => name = Some(value),
             "--listen" => listen = Some(value.parse::<Endpoint>().map_err(|e| e.to_string())?),
             "--cookie" => cookie = Some(value),
@@ -49,7 +75,22 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         listen: listen.ok_or("--listen is required")?,
         cookie: cookie.ok_or("--cookie is required")?,
         peers,
+        cluster,
     })
+}
+
+/// Every address of every seed name.
+struct Seeds(Vec<DnsDiscovery>);
+
+#[async_trait]
+impl Discovery for Seeds {
+    async fn members(&self) -> Result<Vec<Endpoint>, DiscoveryError> {
+        let mut found = Vec::new();
+        for seed in &self.0 {
+            found.extend(seed.members().await?);
+        }
+        Ok(found)
+    }
 }
 
 #[tokio::main]
@@ -78,9 +119,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for peer in &args.peers {
         node.connect(peer).await?;
     }
+    let scheme = listening[0].scheme();
     println!("listening {}", listening[0]);
     println!("echo {}", echo.pid());
     println!("counter {}", counter.pid());
+    if let Some(seeds) = args.cluster {
+        let discovery = Seeds(
+            seeds
+                .into_iter()
+                .map(|(host, port)| match scheme {
+                    "quic" => DnsDiscovery::quic(host, port),
+                    _ => DnsDiscovery::tcp(host, port),
+                })
+                .collect(),
+        );
+        let settings = ClusterSettings::default().poll_interval(Duration::from_secs(1));
+        let cluster = Cluster::start(&node, discovery, settings).await?;
+        let mut events = cluster.events();
+        while let Some(event) = events.next().await {
+            match event {
+                MemberEvent::Joined(member) => println!("joined {member}"),
+                MemberEvent::Left(member) => println!("left {member}"),
+                _ => {}
+            }
+        }
+    }
     // Serve until killed.
     std::future::pending::<()>().await;
     Ok(())
