@@ -119,6 +119,7 @@ pub use dist::config::ClusterConfig;
 pub use dist::outbox::DEFAULT_OUTBOX_LIMIT;
 pub use dist::send::RemoteSendError;
 pub use dist::setup::{ClusterNodeBuilder, SetupError, ToEndpoint};
+pub use dist::via::Registry;
 pub use dist::{Cookie, CookieFileError, HeartbeatConfig};
 pub use error::{
     CallError, LookupError, NamedSendError, NodeError, RegisterError, SendError, SpawnError,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
+use super::via::Via;
 use crate::node::NodeInner;
 use crate::Disconnect::NotJoined;
 use crate::{
@@ -62,10 +63,18 @@ use crate::{
 /// # }
 /// ```
 pub struct Addr<M> {
-    to: To<M>,
+    pub(super) to: To<M>,
 }
 
-enum To<M> {
+/// Where an [`Addr`] sends: straight to a process, or through a name
+/// registry asked on every send.
+pub(super) enum To<M> {
+    Direct(Direct<M>),
+    Via(Via),
+}
+
+/// A process addressed without a registry.
+pub(super) enum Direct<M> {
     Local(Handle<M>),
     LocalNamed {
         node: Weak<NodeInner>,
@@ -82,8 +91,9 @@ enum To<M> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CastError {
-    /// The local process has ended (or no local process has the name);
-    /// counted as a dead letter.
+    /// The local process has ended (or no local process has the name, or
+    /// no process holds it in the registry of an [`Addr::via`]); counted
+    /// as a dead letter.
     #[error("the process does not exist")]
     NoProc,
     /// The local name is held by a process taking another message type.
@@ -95,6 +105,15 @@ pub enum CastError {
 }
 
 impl CastError {
+    /// A failed lookup, as a cast reports it: a name held by a process of
+    /// another type says so, anything else is a process that is not there.
+    fn from_lookup(err: LookupError) -> Self {
+        match err {
+            LookupError::WrongType { .. } => Self::Lookup(err),
+            _ => Self::NoProc,
+        }
+    }
+
     /// Why there was no connection to the process's node, if that is why
     /// the cast failed.
     pub fn no_connection(&self) -> Option<&crate::Disconnect> {
@@ -142,18 +161,23 @@ impl<M: Message> Addr<M> {
     /// The process's pid, unless it is addressed by name.
     pub fn pid(&self) -> Option<Pid> {
         match &self.to {
-            To::Local(handle) => Some(handle.pid()),
-            To::LocalNamed { .. } => None,
-            To::Remote { at, dest, .. } => match dest {
+            To::Direct(Direct::Local(handle)) => Some(handle.pid()),
+            To::Direct(Direct::LocalNamed { .. }) | To::Via(_) => None,
+            To::Direct(Direct::Remote { at, dest, .. }) => match dest {
                 Dest::Id { id, creation } => Some(Pid::new(*at, *id, *creation)),
                 Dest::Name(_) => None,
             },
         }
     }
 
-    /// Whether the process is addressed on this node.
+    /// Whether the process is addressed on this node; `false` for an
+    /// address through a registry ([`Addr::via`]), whose name may be held
+    /// anywhere.
     pub fn is_local(&self) -> bool {
-        !matches!(self.to, To::Remote { .. })
+        matches!(
+            self.to,
+            To::Direct(Direct::Local(_) | Direct::LocalNamed { .. })
+        )
     }
 
     /// Sends a message without waiting for it to be handled, like
@@ -176,16 +200,21 @@ impl<M: Message> Addr<M> {
     /// reaches a remote node but no process there is a dead letter on that
     /// node.
     pub async fn cast(&self, msg: M) -> Result<(), CastError> {
-        match &self.to {
-            To::Local(handle) => handle.cast(msg).await.map_err(|_| CastError::NoProc),
-            To::LocalNamed { node, name } => {
-                let handle = local_named::<M>(node, name).map_err(|err| match err {
-                    LookupError::WrongType { .. } => CastError::Lookup(err),
-                    _ => CastError::NoProc,
-                })?;
+        let resolved;
+        let direct = match &self.to {
+            To::Direct(direct) => direct,
+            To::Via(via) => {
+                resolved = via.resolve::<M>().map_err(CastError::from_lookup)?;
+                &resolved
+            }
+        };
+        match direct {
+            Direct::Local(handle) => handle.cast(msg).await.map_err(|_| CastError::NoProc),
+            Direct::LocalNamed { node, name } => {
+                let handle = local_named::<M>(node, name).map_err(CastError::from_lookup)?;
                 handle.cast(msg).await.map_err(|_| CastError::NoProc)
             }
-            To::Remote { node, at, dest } => {
+            Direct::Remote { node, at, dest } => {
                 let node = upgrade(node).ok_or(RemoteSendError::NoConnection(*at, NotJoined))?;
                 let frame = encode_send(dest.clone(), &msg, None)?;
                 Ok(node.queue_frame_waiting(*at, Outgoing::new(frame)).await?)
@@ -233,16 +262,24 @@ impl<M: Message> Addr<M> {
                 TrySendError::NoProc(msg) => TryCastError::Failed(CastError::NoProc, msg),
             })
         };
-        match &self.to {
-            To::Local(handle) => local(handle, msg),
-            To::LocalNamed { node, name } => match local_named::<M>(node, name) {
-                Ok(handle) => local(&handle, msg),
-                Err(err @ LookupError::WrongType { .. }) => {
-                    Err(TryCastError::Failed(CastError::Lookup(err), msg))
+        let resolved;
+        let direct = match &self.to {
+            To::Direct(direct) => direct,
+            To::Via(via) => match via.resolve::<M>() {
+                Ok(direct) => {
+                    resolved = direct;
+                    &resolved
                 }
-                Err(_) => Err(TryCastError::Failed(CastError::NoProc, msg)),
+                Err(err) => return Err(TryCastError::Failed(CastError::from_lookup(err), msg)),
             },
-            To::Remote { node, at, dest } => {
+        };
+        match direct {
+            Direct::Local(handle) => local(handle, msg),
+            Direct::LocalNamed { node, name } => match local_named::<M>(node, name) {
+                Ok(handle) => local(&handle, msg),
+                Err(err) => Err(TryCastError::Failed(CastError::from_lookup(err), msg)),
+            },
+            Direct::Remote { node, at, dest } => {
                 let Some(node) = upgrade(node) else {
                     let err = RemoteSendError::NoConnection(*at, NotJoined);
                     return Err(TryCastError::Failed(err.into(), msg));
@@ -280,13 +317,21 @@ impl<M: Message> Addr<M> {
         F: FnOnce(ReplyTo<R>) -> M,
     {
         let timeout = timeout.into();
-        match &self.to {
-            To::Local(handle) => handle.call(request, timeout).await,
-            To::LocalNamed { node, name } => {
+        let resolved;
+        let direct = match &self.to {
+            To::Direct(direct) => direct,
+            To::Via(via) => {
+                resolved = via.resolve::<M>().map_err(|_| CallError::NoProc)?;
+                &resolved
+            }
+        };
+        match direct {
+            Direct::Local(handle) => handle.call(request, timeout).await,
+            Direct::LocalNamed { node, name } => {
                 let handle = local_named::<M>(node, name).map_err(|_| CallError::NoProc)?;
                 handle.call(request, timeout).await
             }
-            To::Remote { node, at, dest } => {
+            Direct::Remote { node, at, dest } => {
                 let node = upgrade(node).ok_or(CallError::NoConnection(NotJoined))?;
                 node.call_dest(*at, dest.clone(), request, timeout).await
             }
@@ -313,7 +358,7 @@ impl<M: Message> Addr<M> {
     }
 }
 
-fn upgrade(node: &Weak<NodeInner>) -> Option<Node> {
+pub(super) fn upgrade(node: &Weak<NodeInner>) -> Option<Node> {
     node.upgrade().map(|inner| Node { inner })
 }
 
@@ -341,37 +386,39 @@ impl Node {
             return self.handle(pid).map(Addr::from);
         }
         Ok(Addr {
-            to: To::Remote {
+            to: To::Direct(Direct::Remote {
                 node: Arc::downgrade(&self.inner),
                 at: pid.node(),
                 dest: Dest::of(pid),
-            },
+            }),
         })
     }
 
     /// A location-transparent address for the process registered as
     /// `name` on `node` (this node or another), resolved on every send.
     pub fn addr_named<M: Message>(&self, name: &str, node: NodeName) -> Addr<M> {
-        let to = if node == self.name() {
-            To::LocalNamed {
+        let direct = if node == self.name() {
+            Direct::LocalNamed {
                 node: Arc::downgrade(&self.inner),
                 name: name.into(),
             }
         } else {
-            To::Remote {
+            Direct::Remote {
                 node: Arc::downgrade(&self.inner),
                 at: node,
                 dest: Dest::Name(name.to_owned()),
             }
         };
-        Addr { to }
+        Addr {
+            to: To::Direct(direct),
+        }
     }
 }
 
 impl<M> From<Handle<M>> for Addr<M> {
     fn from(handle: Handle<M>) -> Self {
         Self {
-            to: To::Local(handle),
+            to: To::Direct(Direct::Local(handle)),
         }
     }
 }
@@ -379,16 +426,8 @@ impl<M> From<Handle<M>> for Addr<M> {
 impl<M> Clone for Addr<M> {
     fn clone(&self) -> Self {
         let to = match &self.to {
-            To::Local(handle) => To::Local(handle.clone()),
-            To::LocalNamed { node, name } => To::LocalNamed {
-                node: node.clone(),
-                name: Arc::clone(name),
-            },
-            To::Remote { node, at, dest } => To::Remote {
-                node: node.clone(),
-                at: *at,
-                dest: dest.clone(),
-            },
+            To::Direct(direct) => To::Direct(direct.clone()),
+            To::Via(via) => To::Via(via.clone()),
         };
         Self { to }
     }
@@ -397,9 +436,31 @@ impl<M> Clone for Addr<M> {
 impl<M> fmt::Debug for Addr<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.to {
-            To::Local(handle) => f.debug_tuple("Addr").field(handle).finish(),
-            To::LocalNamed { name, .. } => f.debug_tuple("Addr").field(name).finish(),
-            To::Remote { at, dest, .. } => f.debug_tuple("Addr").field(at).field(dest).finish(),
+            To::Direct(Direct::Local(handle)) => f.debug_tuple("Addr").field(handle).finish(),
+            To::Direct(Direct::LocalNamed { name, .. }) => {
+                f.debug_tuple("Addr").field(name).finish()
+            }
+            To::Direct(Direct::Remote { at, dest, .. }) => {
+                f.debug_tuple("Addr").field(at).field(dest).finish()
+            }
+            To::Via(via) => f.debug_tuple("Addr").field(via).finish(),
+        }
+    }
+}
+
+impl<M> Clone for Direct<M> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Local(handle) => Self::Local(handle.clone()),
+            Self::LocalNamed { node, name } => Self::LocalNamed {
+                node: node.clone(),
+                name: Arc::clone(name),
+            },
+            Self::Remote { node, at, dest } => Self::Remote {
+                node: node.clone(),
+                at: *at,
+                dest: dest.clone(),
+            },
         }
     }
 }

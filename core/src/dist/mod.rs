@@ -14,7 +14,8 @@
 //!   exit signals between nodes (`control`), and, on the receiving side, exports and
 //!   delivery (`export`, `inbound`).
 //! - [`Addr`](crate::Addr), the location-transparent address, which sits
-//!   above both the local runtime and distribution.
+//!   above both the local runtime and distribution, and addresses through
+//!   a name [`Registry`](crate::Registry) (`via`).
 
 pub(crate) mod addr;
 mod authenticate;
@@ -32,6 +33,7 @@ pub(crate) mod outbox;
 pub mod protocol;
 pub(crate) mod send;
 pub(crate) mod setup;
+pub(crate) mod via;
 pub(crate) mod wire;
 
 pub use crate::transport::{Endpoint, EndpointError};
