@@ -47,6 +47,7 @@
 
 mod discovery;
 mod dns;
+mod global;
 mod membership;
 mod server;
 mod wire;
@@ -54,4 +55,8 @@ mod wire;
 pub use async_trait::async_trait;
 pub use discovery::{Discovery, DiscoveryError, StaticDiscovery};
 pub use dns::DnsDiscovery;
+pub use global::{
+    conflict_reason, ExitLoser, Global, GlobalAddr, GlobalSettings, GlobalStartError,
+    RegisterError, Resolver, UnregisterError, GLOBAL, MAX_NAME_LEN,
+};
 pub use membership::{Cluster, ClusterSettings, MemberEvent, MemberEvents, StartError, MEMBERSHIP};

@@ -97,3 +97,111 @@ pub fn see_each_other(members: &[&Member]) -> bool {
 pub async fn mesh(members: &[&Member]) {
     eventually("a full mesh", || full_mesh(members)).await;
 }
+
+/// A member of the cluster that runs the global registry too.
+pub struct Named {
+    pub member: Member,
+    pub global: beamish_cluster::Global,
+}
+
+impl Named {
+    /// As [`Member::start`], with the default global settings.
+    pub async fn start(net: &LocalNetwork, name: &str, seeds: &[&str]) -> Self {
+        Self::with(net, name, seeds, beamish_cluster::GlobalSettings::default()).await
+    }
+
+    /// As [`Member::start`], with `settings` for the global registry.
+    pub async fn with(
+        net: &LocalNetwork,
+        name: &str,
+        seeds: &[&str],
+        settings: beamish_cluster::GlobalSettings,
+    ) -> Self {
+        let member = Member::start(net, name, seeds).await;
+        let global = beamish_cluster::Global::start(&member.node, settings)
+            .await
+            .expect("the global registry starts");
+        Self { member, global }
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.member.node
+    }
+
+    pub fn name(&self) -> NodeName {
+        self.member.name()
+    }
+
+    /// Starts a process that answers [`Who`] with its pid, exported.
+    pub async fn holder(&self) -> beamish_core::Pid {
+        self.node()
+            .start::<Holder>((), beamish_core::SpawnOpts::new().export::<Who>())
+            .await
+            .expect("a holder starts")
+            .pid()
+    }
+}
+
+/// Waits until each of `nodes` has met the registry of every other.
+pub async fn registries_meet(nodes: &[&Named]) {
+    eventually("every registry knows every other", || {
+        nodes.iter().all(|node| {
+            nodes.iter().all(|other| {
+                other.name() == node.name() || node.global.peers().contains(&other.name())
+            })
+        })
+    })
+    .await;
+}
+
+/// Whether every one of `nodes` says `name` is held by `holder`.
+pub fn all_say(nodes: &[&Named], name: &str, holder: Option<beamish_core::Pid>) -> bool {
+    nodes.iter().all(|node| node.global.whereis(name) == holder)
+}
+
+/// What a holder is asked: its pid.
+#[derive(serde::Serialize, serde::Deserialize, beamish_core::Message)]
+#[message(name = "tests.global.Who")]
+pub enum Who {
+    /// Answered with the holder's pid.
+    Ask(beamish_core::ReplyTo<beamish_core::Pid>),
+    /// Kept, to be read back with `Notes`.
+    Note(String),
+    /// Answered with the notes kept.
+    Notes(beamish_core::ReplyTo<Vec<String>>),
+}
+
+/// A process that answers who it is and keeps the notes it is sent.
+pub struct Holder {
+    pub notes: Vec<String>,
+}
+
+#[beamish_core::async_trait]
+impl beamish_core::Process for Holder {
+    type Args = ();
+    type Msg = Who;
+
+    async fn init(
+        _: &mut beamish_core::Context<Who>,
+        _: (),
+    ) -> Result<Self, beamish_core::ExitReason> {
+        Ok(Holder { notes: Vec::new() })
+    }
+
+    async fn handle(
+        &mut self,
+        ctx: &mut beamish_core::Context<Who>,
+        msg: Who,
+    ) -> Result<(), beamish_core::ExitReason> {
+        match msg {
+            Who::Ask(reply) => {
+                reply.reply(ctx.pid());
+            }
+            Who::Note(note) => self.notes.push(note),
+            Who::Notes(reply) => {
+                reply.reply(self.notes.clone());
+            }
+        }
+        Ok(())
+    }
+}
