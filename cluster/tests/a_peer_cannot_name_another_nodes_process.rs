@@ -1,0 +1,137 @@
+//! A peer that knows the cookie but not the rules announces global names
+//! for processes of another node, and claims one for such a process: a
+//! node speaks only for its own processes, so none of it is taken, while
+//! what it says of its own process is.
+
+mod support;
+
+use beamish_cluster::GLOBAL;
+use beamish_core::transport::LocalNetwork;
+use beamish_core::{Cookie, Message, Node, Origin, Pid, SpawnOpts};
+use serde::{Deserialize, Serialize};
+use support::*;
+
+/// The registries' wire message, as a hostile peer writes it.
+#[derive(Serialize, Deserialize, Message)]
+#[message(name = "beamish.cluster.Global")]
+enum Wire {
+    Sync {
+        from: Origin,
+        registry: Pid,
+        names: Vec<(String, Pid)>,
+        answer: bool,
+    },
+    Claim {
+        from: Origin,
+        claim: u64,
+        name: String,
+        pid: Pid,
+    },
+    Vote {
+        from: Origin,
+        claim: u64,
+        verdict: Verdict,
+    },
+    Registered {
+        from: Origin,
+        claim: u64,
+        name: String,
+        pid: Pid,
+    },
+    Released {
+        from: Origin,
+        name: String,
+        pid: Pid,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+enum Verdict {
+    Yes,
+    Held(Pid),
+    Claimed(Pid),
+}
+
+#[tokio::test(start_paused = true)]
+async fn names_announced_for_another_nodes_processes_are_refused() {
+    let net = LocalNetwork::new();
+    let a = Named::start(&net, "a", &[]).await;
+    let b = Named::start(&net, "b", &["a"]).await;
+    registries_meet(&[&a, &b]).await;
+    let on_b = b.holder().await;
+    b.global.register("real", on_b).await.expect("registered");
+
+    let hostile = Node::builder()
+        .name("hostile@localhost")
+        .cookie(Cookie::new("the cluster's cookie"))
+        .transport(net.transport("hostile"))
+        .connect("local://a")
+        .start()
+        .await
+        .expect("the hostile node connects");
+    // A registry of its own, so that a takes it as a peer.
+    let own = hostile
+        .start::<Holder>((), SpawnOpts::new().export::<Who>())
+        .await
+        .expect("starts")
+        .pid();
+    let say = |wire: &Wire| {
+        hostile
+            .send_remote_named(a.name(), GLOBAL, wire)
+            .expect("sent");
+    };
+    say(&Wire::Sync {
+        from: Origin::here(),
+        registry: own,
+        names: vec![
+            ("stolen".into(), on_b),
+            ("real".into(), on_b),
+            ("mine".into(), own),
+        ],
+        answer: false,
+    });
+    say(&Wire::Registered {
+        from: Origin::here(),
+        claim: 1,
+        name: "also-stolen".into(),
+        pid: on_b,
+    });
+    say(&Wire::Claim {
+        from: Origin::here(),
+        claim: 2,
+        name: "claimed".into(),
+        pid: on_b,
+    });
+    // b's process's name, released in b's name.
+    say(&Wire::Released {
+        from: Origin::here(),
+        name: "real".into(),
+        pid: on_b,
+    });
+
+    // Last, a sync of its own process's names: once it is taken, all
+    // that went before has arrived.
+    say(&Wire::Sync {
+        from: Origin::here(),
+        registry: own,
+        names: vec![("mine".into(), own), ("last".into(), own)],
+        answer: false,
+    });
+    eventually("the hostile node's own names are known", || {
+        a.global.whereis("last") == Some(own)
+    })
+    .await;
+    assert_eq!(a.global.whereis("mine"), Some(own));
+    assert_eq!(a.global.whereis("stolen"), None);
+    assert_eq!(a.global.whereis("also-stolen"), None);
+    assert_eq!(a.global.whereis("claimed"), None);
+    assert_eq!(
+        a.global.whereis("real"),
+        Some(on_b),
+        "not released by another"
+    );
+
+    // b registers its own process under the names the hostile node tried.
+    b.global.register("stolen", on_b).await.expect("free");
+    assert_eq!(a.global.whereis("stolen"), Some(on_b));
+}
