@@ -22,7 +22,10 @@
 //!   from other nodes; errors say why a node is not connected
 //!   ([`Disconnect`]).
 //! - **The cluster** ([`cluster`]): nodes that find each other from seeds
-//!   and form a full mesh ([`cluster::Cluster`], [`cluster::Discovery`]).
+//!   and form a full mesh ([`cluster::Cluster`], [`cluster::Discovery`]);
+//!   cluster-wide names, Erlang's `global` ([`cluster::Global`]), reached
+//!   through an [`Addr`] resolved on every send ([`Addr::via`] a
+//!   [`Registry`]).
 //! - **Transports**: [`tcp`] (TCP, optionally TLS; feature `tcp`, on by
 //!   default), `quic` (feature `quic`), `amqp` (through RabbitMQ, feature
 //!   `amqp`), and [`transport::LocalNetwork`] for several nodes in one
@@ -134,7 +137,8 @@
 
 pub use beamish_core::*;
 
-/// A cluster that finds itself: discovery and a full mesh of members.
+/// A cluster that finds itself: discovery and a full mesh of members, and
+/// cluster-wide names.
 pub use beamish_cluster as cluster;
 pub use beamish_supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicAddr,

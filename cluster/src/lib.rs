@@ -15,6 +15,19 @@
 //! cluster (a cookie, a transport, and an endpoint to listen at, so that
 //! others can connect back).
 //!
+//! Cluster-wide names ([`Global`], Erlang's `global`) run beside it: a
+//! name held by one process in the whole cluster, known on every node,
+//! released when its holder or its node goes, and kept by one holder
+//! when two parts of a cluster that each gave it away meet again.
+//!
+//! | Erlang | beamish |
+//! |---|---|
+//! | `global:register_name(Name, Pid)` | [`Global::register`] |
+//! | `global:register_name(Name, Pid, Resolve)` | [`GlobalSettings::resolver`] ([`Resolver`]) |
+//! | `global:unregister_name(Name)` | [`Global::unregister`] |
+//! | `global:whereis_name(Name)` | [`Global::whereis`] |
+//! | `global:send(Name, Msg)`, `{via, global, Name}` | [`Global::addr`], `Addr::global` ([`GlobalAddr`]) |
+//!
 //! ```
 //! use std::time::Duration;
 //! use beamish_cluster::{Cluster, ClusterSettings, StaticDiscovery};
