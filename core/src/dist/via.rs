@@ -22,7 +22,8 @@ use crate::{LookupError, Message, Node, Pid};
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::{Arc, RwLock};
-/// use beamish_core::{Addr, Node, Pid, Registry};
+/// use beamish_core::{async_trait, Addr, CastError, Context, ExitReason, Node, Pid, Process};
+/// use beamish_core::{Registry, SpawnOpts};
 ///
 /// /// Names kept in a map shared with whoever registers them.
 /// #[derive(Default)]
@@ -34,13 +35,33 @@ use crate::{LookupError, Message, Node, Pid};
 ///     }
 /// }
 ///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// struct Printer;
+///
+/// #[async_trait]
+/// impl Process for Printer {
+///     type Args = ();
+///     type Msg = String;
+///     async fn init(_: &mut Context<String>, _: ()) -> Result<Self, ExitReason> {
+///         Ok(Printer)
+///     }
+///     async fn handle(&mut self, _: &mut Context<String>, _: String) -> Result<(), ExitReason> {
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let node = Node::new()?;
 /// let names = Arc::new(Names::default());
 /// let printer: Addr<String> = Addr::via(&node, names.clone(), "printer");
-/// // Nobody holds the name yet: a send fails with `CastError::NoProc`,
-/// // and succeeds once a process holds it.
-/// assert_eq!(printer.pid(), None);
+/// // Nobody holds the name yet: as a process that has ended.
+/// assert_eq!(printer.cast("lost".to_owned()).await, Err(CastError::NoProc));
+///
+/// let pid = node.start::<Printer>((), SpawnOpts::new()).await?.pid();
+/// if let Ok(mut table) = names.0.write() {
+///     table.insert("printer".to_owned(), pid);
+/// }
+/// printer.cast("found".to_owned()).await?;
 /// # Ok(())
 /// # }
 /// ```
