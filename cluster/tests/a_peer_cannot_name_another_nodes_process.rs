@@ -135,3 +135,58 @@ async fn names_announced_for_another_nodes_processes_are_refused() {
     b.global.register("stolen", on_b).await.expect("free");
     assert_eq!(a.global.whereis("stolen"), Some(on_b));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_answers_holds_a_claim_up_only_until_the_claim_timeout() {
+    let net = LocalNetwork::new();
+    let wait = std::time::Duration::from_secs(2);
+    let a = Named::with(
+        &net,
+        "a",
+        &[],
+        beamish_cluster::GlobalSettings::default().claim_timeout(wait),
+    )
+    .await;
+    let silent = Node::builder()
+        .name("silent@localhost")
+        .cookie(Cookie::new("the cluster's cookie"))
+        .transport(net.transport("silent"))
+        .connect("local://a")
+        .start()
+        .await
+        .expect("the silent node connects");
+    let own = silent
+        .start::<Holder>((), SpawnOpts::new().export::<Who>())
+        .await
+        .expect("starts")
+        .pid();
+    // It passes for a registry, then says nothing more.
+    silent
+        .send_remote_named(
+            a.name(),
+            GLOBAL,
+            &Wire::Sync {
+                from: Origin::here(),
+                registry: own,
+                names: vec![],
+                answer: false,
+            },
+        )
+        .expect("sent");
+    eventually("a takes it as a peer", || {
+        a.global.peers() == [silent.name()]
+    })
+    .await;
+
+    let on_a = a.holder().await;
+    let began = tokio::time::Instant::now();
+    let refused = a.global.register("name", on_a).await;
+    assert_eq!(
+        refused,
+        Err(beamish_cluster::RegisterError::NoAnswer(
+            vec![silent.name()]
+        ))
+    );
+    assert!(began.elapsed() >= wait);
+    assert_eq!(a.global.whereis("name"), None);
+}

@@ -7,6 +7,7 @@ mod wire;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use beamish_core::{
     Addr, ExitReason, Handle, Message, Node, NodeName, Pid, Registry, SpawnOpts, Timeout,
@@ -47,7 +48,8 @@ pub const MAX_NAME_LEN: usize = 255;
 ///   fails naming who holds the name. Of two nodes claiming one name at
 ///   once, the claim whose pid sorts first takes it, and the other fails
 ///   with [`RegisterError::Contended`]. A node that goes down during a
-///   claim is not waited for.
+///   claim is not waited for; one whose registry stays silent fails the
+///   claim after [`GlobalSettings::claim_timeout`].
 /// - A name is released when its holder ends, and when its holder's node
 ///   goes down (or is cut off).
 /// - Two parts of a cluster cut off from each other may each give a name
@@ -143,6 +145,7 @@ impl Global {
         let args = Args {
             names: Arc::clone(&names),
             resolver: settings.resolver,
+            claim_timeout: settings.claim_timeout,
         };
         let opts = SpawnOpts::new().name(GLOBAL).export_as::<wire::Wire, Msg>();
         let handle = node.start::<server::Registry>(args, opts).await?;
@@ -165,8 +168,9 @@ impl Global {
     /// first takes it, [`RegisterError::NotLocal`] for a process of
     /// another node, [`RegisterError::NoProc`] if `pid` is not alive,
     /// [`RegisterError::BadName`] for an empty name or one over
-    /// [`MAX_NAME_LEN`] bytes, [`RegisterError::NotRunning`] if the
-    /// registry has ended.
+    /// [`MAX_NAME_LEN`] bytes, [`RegisterError::NoAnswer`] if a peer's
+    /// registry did not answer within [`GlobalSettings::claim_timeout`],
+    /// [`RegisterError::NotRunning`] if the registry has ended.
     pub async fn register(&self, name: &str, pid: Pid) -> Result<(), RegisterError> {
         let name = name.to_owned();
         self.handle
@@ -295,6 +299,11 @@ pub struct GlobalSettings {
     /// What happens when two processes are found holding one name
     /// ([`ExitLoser`] by default).
     pub resolver: Arc<dyn Resolver>,
+    /// How long a claim waits for the peers' registries (10 s): a claim
+    /// some have not answered by then fails with
+    /// [`RegisterError::NoAnswer`]. A peer whose node goes down, or whose
+    /// registry ends, is not waited for at all.
+    pub claim_timeout: Duration,
 }
 
 impl GlobalSettings {
@@ -303,19 +312,28 @@ impl GlobalSettings {
         self.resolver = Arc::new(resolver);
         self
     }
+
+    /// Sets [`claim_timeout`](Self::claim_timeout).
+    pub fn claim_timeout(mut self, timeout: Duration) -> Self {
+        self.claim_timeout = timeout;
+        self
+    }
 }
 
 impl Default for GlobalSettings {
     fn default() -> Self {
         Self {
             resolver: Arc::new(ExitLoser),
+            claim_timeout: Duration::from_secs(10),
         }
     }
 }
 
 impl fmt::Debug for GlobalSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GlobalSettings").finish_non_exhaustive()
+        f.debug_struct("GlobalSettings")
+            .field("claim_timeout", &self.claim_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -412,6 +430,10 @@ pub enum RegisterError {
         /// Its length in bytes.
         len: usize,
     },
+    /// Registries of these connected nodes did not answer within
+    /// [`GlobalSettings::claim_timeout`].
+    #[error("the global registries of {0:?} did not answer the claim in time")]
+    NoAnswer(Vec<NodeName>),
     /// This node's registry has ended.
     #[error("the global registry is not running")]
     NotRunning,
