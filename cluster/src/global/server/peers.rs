@@ -11,8 +11,6 @@ use crate::global::wire::{Verdict, Wire};
 use crate::global::{valid_name, RegisterError};
 
 impl Registry {
-    // ---- Peers ----
-
     /// `node` left, or its registry ended: its processes' names are free,
     /// and no claim waits for it.
     pub(super) fn peer_gone(&mut self, ctx: &mut Context<Msg>, node: NodeName) {
@@ -242,6 +240,16 @@ impl Registry {
         self.names.insert(name, winner);
         if loser.node() == ctx.node().name() {
             self.unhold(ctx, name, loser);
+            // Its node speaks for it: peers that knew it as the holder
+            // and have not met the winner's node yet forget it.
+            let told = Wire::Released {
+                from: Origin::here(),
+                name: name.to_owned(),
+                pid: loser,
+            };
+            for node in self.peers.keys() {
+                Self::send(ctx, *node, &told);
+            }
             self.resolver.lost(ctx.node(), name, loser, winner);
         }
     }
