@@ -93,3 +93,25 @@ async fn a_name_is_released_where_its_node_is_cut_off() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_names_a_node_spoke_for_go_with_its_registry() {
+    let net = LocalNetwork::new();
+    let a = Named::start(&net, "a", &[]).await;
+    let b = Named::start(&net, "b", &["a"]).await;
+    registries_meet(&[&a, &b]).await;
+    let holder = b.holder().await;
+    b.global
+        .register("worker", holder)
+        .await
+        .expect("registered");
+
+    b.node().exit(b.global.pid(), ExitReason::Kill);
+    eventually("a forgets b's names and b's registry", || {
+        a.global.whereis("worker").is_none() && a.global.peers().is_empty()
+    })
+    .await;
+    // Claims on a no longer wait for b.
+    let on_a = a.holder().await;
+    a.global.register("worker", on_a).await.expect("registered");
+}

@@ -137,7 +137,7 @@ async fn names_announced_for_another_nodes_processes_are_refused() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_peer_that_never_answers_holds_a_claim_up_only_until_the_claim_timeout() {
+async fn a_peer_that_never_answers_holds_a_claim_up_only_until_the_timeout_or_its_loss() {
     let net = LocalNetwork::new();
     let wait = std::time::Duration::from_secs(2);
     let a = Named::with(
@@ -189,4 +189,15 @@ async fn a_peer_that_never_answers_holds_a_claim_up_only_until_the_claim_timeout
     );
     assert!(began.elapsed() >= wait);
     assert_eq!(a.global.whereis("name"), None);
+
+    // A peer lost during a claim is not waited for: the claim goes on
+    // without it, before the timeout.
+    let began = tokio::time::Instant::now();
+    let (registered, ()) = tokio::join!(a.global.register("name", on_a), async {
+        tokio::time::sleep(wait / 4).await;
+        net.partition("a", "silent");
+    });
+    assert_eq!(registered, Ok(()));
+    assert!(began.elapsed() < wait);
+    assert_eq!(a.global.whereis("name"), Some(on_a));
 }
