@@ -24,3 +24,23 @@ async fn membership_runs_once_a_node() {
     let again = Cluster::start(&a.node, StaticDiscovery::none(), ClusterSettings::default()).await;
     assert!(matches!(again, Err(StartError::Start(_))), "{again:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_global_registry_needs_a_joined_node_and_runs_once_a_node() {
+    use beamish_cluster::{Global, GlobalSettings, GlobalStartError};
+
+    let node = Node::builder()
+        .name("alone@localhost")
+        .build()
+        .expect("runtime");
+    let got = Global::start(&node, GlobalSettings::default()).await;
+    assert!(matches!(got, Err(GlobalStartError::NotJoined)), "{got:?}");
+
+    let net = LocalNetwork::new();
+    let a = Named::start(&net, "a", &[]).await;
+    let again = Global::start(a.node(), GlobalSettings::default()).await;
+    assert!(
+        matches!(again, Err(GlobalStartError::Start(_))),
+        "{again:?}"
+    );
+}
