@@ -201,3 +201,41 @@ async fn a_peer_that_never_answers_holds_a_claim_up_only_until_the_timeout_or_it
     assert!(began.elapsed() < wait);
     assert_eq!(a.global.whereis("name"), Some(on_a));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hidden_node_takes_no_part_in_global_names() {
+    let net = LocalNetwork::new();
+    let a = Named::start(&net, "a", &[]).await;
+    let tool = Node::builder()
+        .name("tool@localhost")
+        .cookie(Cookie::new("the cluster's cookie"))
+        .transport(net.transport("tool"))
+        .hidden()
+        .connect("local://a")
+        .start()
+        .await
+        .expect("the hidden node connects");
+    let own = tool
+        .start::<Holder>((), SpawnOpts::new().export::<Who>())
+        .await
+        .expect("starts")
+        .pid();
+    tool.send_remote_named(
+        a.name(),
+        GLOBAL,
+        &Wire::Sync {
+            from: Origin::here(),
+            registry: own,
+            names: vec![("tool's".into(), own)],
+            answer: false,
+        },
+    )
+    .expect("sent");
+    // It never becomes a peer: claims do not ask it (and so do not wait
+    // for it), and what it says is not taken, however long after.
+    tokio::time::sleep(POLL).await;
+    let on_a = a.holder().await;
+    a.global.register("name", on_a).await.expect("registered");
+    assert!(a.global.peers().is_empty());
+    assert_eq!(a.global.whereis("tool's"), None);
+}
