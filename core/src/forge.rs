@@ -109,6 +109,17 @@ pub fn message_to_name<M: Message>(name: &str, msg: &M) -> Bytes {
     encode_send(Dest::Name(name.to_owned()), msg, None).expect("the message encodes")
 }
 
+/// A message for each of the processes `to` (all of the receiving node),
+/// as multicast frames carry it: one frame per
+/// [`MAX_MULTICAST`](crate::dist::MAX_MULTICAST) processes.
+///
+/// # Panics
+///
+/// If `msg` cannot be encoded.
+pub fn multicast<M: Message>(to: &[Pid], msg: &M) -> Vec<Bytes> {
+    crate::dist::wire::encode_multicast(to, msg).expect("the message encodes")
+}
+
 /// `from` asks to be linked to `to`.
 pub fn link(from: Pid, to: Pid) -> Bytes {
     encode(&Envelope::Link { from, to })

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::cluster::{Cluster, ClusterError};
-use super::connection::{HIDDEN, LEAVE_NOTICE};
+use super::connection::{HIDDEN, LEAVE_NOTICE, MULTICAST};
 use super::protocol::{FrameError, Handshake, HandshakeConfig, Peer, Step, MAX_HANDSHAKE_FRAME};
 use crate::transport::{Connection, TransportError};
 use crate::{Node, NodeName};
@@ -92,7 +92,7 @@ type Authenticated = (Peer, Option<Vec<u8>>);
 fn handshake_config(node: &Node, cluster: &Cluster) -> HandshakeConfig {
     let hidden = if cluster.config.hidden { HIDDEN } else { 0 };
     HandshakeConfig::new(node.name(), node.creation(), cluster.config.cookie.clone())
-        .capabilities(LEAVE_NOTICE | hidden)
+        .capabilities(LEAVE_NOTICE | MULTICAST | hidden)
 }
 
 /// Exchanges handshake messages until the handshake ends; returns the

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::ClusterConfig;
-use super::connection::{Link, HIDDEN, LEAVE_NOTICE, LEAVING};
+use super::connection::{Link, HIDDEN, LEAVE_NOTICE, LEAVING, MULTICAST};
 use super::outbox::{Outbox, Outgoing, Refused};
 use super::protocol::{HandshakeError, Heartbeat, Peer};
 use super::send::RemoteSendError;
@@ -114,6 +114,8 @@ pub(super) struct PeerLink {
     outbox: Arc<Outbox>,
     /// The peer understands being told that this node leaves.
     hears_leaving: bool,
+    /// The peer reads multicast frames.
+    reads_multicast: bool,
     /// This node made the connection (rather than accepted it).
     outgoing: bool,
     /// The peer's creation.
@@ -387,6 +389,7 @@ impl Cluster {
                         _name: peer.name.pin(),
                         outbox: Arc::clone(&outbox),
                         hears_leaving: peer.capabilities & LEAVE_NOTICE != 0,
+                        reads_multicast: peer.capabilities & MULTICAST != 0,
                         outgoing,
                         creation: peer.creation,
                         hidden,
@@ -619,6 +622,14 @@ impl Cluster {
                 }
             });
         }
+    }
+
+    /// Whether `node` is connected and reads multicast frames.
+    pub(crate) fn reads_multicast(&self, node: NodeName) -> bool {
+        self.peers
+            .lock()
+            .get(&node)
+            .is_some_and(|link| link.reads_multicast)
     }
 
     /// `pid` hears of `watched` going down; `false` if it is not

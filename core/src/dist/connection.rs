@@ -131,6 +131,11 @@ pub(super) const LEAVE_NOTICE: u64 = 1;
 /// offers it too.
 pub(super) const HIDDEN: u64 = 2;
 
+/// The capability bit of a node that reads multicast frames (see
+/// `wire::MAX_MULTICAST`); a peer without it is sent one message frame
+/// per process instead.
+pub(super) const MULTICAST: u64 = 4;
+
 /// The frame that says the sender leaves its cluster. Neither a message
 /// frame (which starts 0x00 or 0x01) nor an envelope (a map), nor a tick
 /// (empty).

@@ -83,6 +83,19 @@ impl Cluster {
                 self.config.max_frame
             ));
         }
+        if wire::is_multicast(payload) {
+            return match wire::decode_multicast(payload) {
+                Ok(multicast) => {
+                    self.deliver_multicast(node, from, multicast, finished)
+                        .await;
+                    Ok(())
+                }
+                Err(err) => {
+                    done(finished);
+                    Err(format!("undecodable frame: {err}"))
+                }
+            };
+        }
         if wire::is_message(payload) {
             return match wire::decode_message(payload) {
                 Ok(message) => {

@@ -11,8 +11,9 @@
 //!   first use (`dial`), the per-connection queue of frames (`outbox`).
 //! - What travels: the envelope (`envelope`) and the hand-laid message
 //!   frame (`wire`); sending (`send`), calls (`call`), link, monitor and
-//!   exit signals between nodes (`control`), and, on the receiving side, exports and
-//!   delivery (`export`, `inbound`).
+//!   exit signals between nodes (`control`), one message for several
+//!   processes of a node in one frame (`multicast`), and, on the receiving
+//!   side, exports and delivery (`export`, `inbound`).
 //! - [`Addr`](crate::Addr), the location-transparent address, which sits
 //!   above both the local runtime and distribution, and addresses through
 //!   a name [`Registry`](crate::Registry) (`via`).
@@ -29,6 +30,7 @@ pub(crate) mod envelope;
 pub(crate) mod export;
 pub(crate) mod inbound;
 mod listen;
+pub(crate) mod multicast;
 pub(crate) mod outbox;
 pub mod protocol;
 pub(crate) mod send;
@@ -42,3 +44,4 @@ pub use protocol::{
     DEFAULT_MAX_FRAME, PROTOCOL_VERSION,
 };
 pub use setup::{ClusterNodeBuilder, SetupError, ToEndpoint};
+pub use wire::MAX_MULTICAST;

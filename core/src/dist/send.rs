@@ -26,6 +26,14 @@ pub enum RemoteSendError {
     /// [`Addr::cast`](crate::Addr::cast), which waits for room.
     #[error("too much already waits to go out to {0}")]
     Busy(NodeName),
+    /// A process named for a multicast to `node` is on another node.
+    #[error("{pid} is not on {node}")]
+    WrongNode {
+        /// The process.
+        pid: Pid,
+        /// The node the multicast is for.
+        node: NodeName,
+    },
     /// The encoded message is over the frame limit.
     #[error("the encoded message is {size} bytes; the limit is {max}")]
     TooLarge {

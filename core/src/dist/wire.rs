@@ -5,12 +5,17 @@
 //! ```text
 //! 0x00 | id: u64 | creation: u32 | type: u64 | payload            (to a pid)
 //! 0x01 | name_len: u16 | name | type: u64 | payload              (to a name)
+//! 0x03 | count: u16 | (id: u64 | creation: u32) × count | type: u64 | payload
+//!                                                   (to several pids: a multicast)
 //! ```
 //!
 //! Integers are big-endian; `type` is the message's
 //! [`WIRE_ID`](crate::Message::WIRE_ID); the payload, the message encoded
 //! with rmp-serde (structs as maps, so that they can gain fields), runs to
-//! the end of the frame. Every other frame is an
+//! the end of the frame. A multicast carries one payload for up to
+//! [`MAX_MULTICAST`] processes of the receiving node, which delivers it to
+//! each (a peer learns in the handshake whether the node reads them).
+//! Every other frame is an
 //! rmp-serde encoded envelope, which never starts with these bytes (an
 //! envelope is a map), and an empty frame is a heartbeat tick.
 
@@ -19,10 +24,19 @@ use serde::Serialize;
 
 use super::envelope::Dest;
 use super::send::RemoteSendError;
-use crate::{Creation, Message};
+use crate::{Creation, Message, Pid};
 
 const TO_PID: u8 = 0x00;
 const TO_NAME: u8 = 0x01;
+/// 0x02 is the leave notice (`connection::LEAVING`).
+const TO_MANY: u8 = 0x03;
+
+/// The most processes one multicast frame names; a sender splits a longer
+/// list into several frames, and a receiver refuses a frame naming more.
+pub const MAX_MULTICAST: usize = 1024;
+
+/// The bytes naming one process in a multicast frame.
+const TARGET_LEN: usize = 8 + 4;
 
 /// Room reserved before encoding: enough for a small message and the
 /// header.
@@ -104,6 +118,94 @@ fn put_text(frame: &mut Vec<u8>, text: &str) -> Result<(), RemoteSendError> {
     frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(text.as_bytes());
     Ok(())
+}
+
+/// A multicast frame, decoded, borrowing from the frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct MulticastFrame<'a> {
+    /// The processes, [`TARGET_LEN`] bytes each.
+    targets: &'a [u8],
+    /// The wire id of the sender's message type.
+    pub(crate) msg_type: u64,
+    pub(crate) payload: &'a [u8],
+}
+
+impl MulticastFrame<'_> {
+    /// How many processes the frame names.
+    pub(crate) fn len(&self) -> usize {
+        self.targets.len() / TARGET_LEN
+    }
+
+    /// The processes the frame names, in order.
+    pub(crate) fn targets(&self) -> impl Iterator<Item = Dest> + '_ {
+        self.targets.chunks_exact(TARGET_LEN).map(|target| {
+            let (id, creation) = target.split_at(8);
+            let mut id_bytes = [0; 8];
+            id_bytes.copy_from_slice(id);
+            let mut creation_bytes = [0; 4];
+            creation_bytes.copy_from_slice(creation);
+            Dest::Id {
+                id: u64::from_be_bytes(id_bytes),
+                creation: Creation(u32::from_be_bytes(creation_bytes)),
+            }
+        })
+    }
+}
+
+/// Encodes `msg` once for the processes `to` (all on one node), as
+/// multicast frames of at most [`MAX_MULTICAST`] processes each.
+pub(crate) fn encode_multicast<M: Message>(
+    to: &[Pid],
+    msg: &M,
+) -> Result<Vec<Bytes>, RemoteSendError> {
+    let mut payload = Vec::with_capacity(ENCODE_START);
+    encode_payload(&mut payload, msg)?;
+    let frames = to
+        .chunks(MAX_MULTICAST)
+        .map(|chunk| {
+            let mut frame =
+                Vec::with_capacity(1 + 2 + chunk.len() * TARGET_LEN + 8 + payload.len());
+            frame.push(TO_MANY);
+            // At most MAX_MULTICAST, which fits.
+            let count = u16::try_from(chunk.len()).unwrap_or(u16::MAX);
+            frame.extend_from_slice(&count.to_be_bytes());
+            for pid in chunk {
+                frame.extend_from_slice(&pid.id().to_be_bytes());
+                frame.extend_from_slice(&pid.creation().0.to_be_bytes());
+            }
+            frame.extend_from_slice(&M::WIRE_ID.to_be_bytes());
+            frame.extend_from_slice(&payload);
+            Bytes::from(frame)
+        })
+        .collect();
+    Ok(frames)
+}
+
+/// Whether `frame` is a multicast frame.
+pub(crate) fn is_multicast(frame: &[u8]) -> bool {
+    frame.first() == Some(&TO_MANY)
+}
+
+/// Decodes a multicast frame: it names at least one process and at most
+/// [`MAX_MULTICAST`].
+pub(crate) fn decode_multicast(frame: &[u8]) -> Result<MulticastFrame<'_>, String> {
+    let mut reader = Reader(frame);
+    if reader.take(1)? != [TO_MANY] {
+        return Err("not a multicast frame".to_owned());
+    }
+    let count = usize::from(u16::from_be_bytes(reader.array()?));
+    if count == 0 || count > MAX_MULTICAST {
+        return Err(format!(
+            "a multicast to {count} processes (at least 1, at most {MAX_MULTICAST})"
+        ));
+    }
+    let targets = reader.take(count * TARGET_LEN)?;
+    let msg_type = u64::from_be_bytes(reader.array()?);
+    Ok(MulticastFrame {
+        targets,
+        msg_type,
+        payload: reader.0,
+    })
 }
 
 /// Whether `frame` is a message frame (rather than an envelope).
@@ -211,10 +313,69 @@ mod tests {
         ));
     }
 
+    fn pids(n: u64) -> Vec<Pid> {
+        let node = crate::NodeName::new("many@localhost").expect("valid");
+        (0..n)
+            .map(|id| Pid::new(node, id + 1, Creation(9)))
+            .collect()
+    }
+
+    #[test]
+    fn a_multicast_names_every_process_once_and_carries_one_payload() {
+        let to = pids(3);
+        let frames = encode_multicast(&to, &"hello".to_owned()).expect("encodes");
+        assert_eq!(frames.len(), 1);
+        assert!(is_multicast(&frames[0]) && !is_message(&frames[0]));
+        let decoded = decode_multicast(&frames[0]).expect("decodes");
+        assert_eq!(decoded.len(), 3);
+        let targets: Vec<Dest> = decoded.targets().collect();
+        assert_eq!(
+            targets,
+            to.iter().map(|pid| Dest::of(*pid)).collect::<Vec<_>>()
+        );
+        assert_eq!(decoded.msg_type, crate::wire_id("String"));
+        let text: String = rmp_serde::from_slice(decoded.payload).expect("payload");
+        assert_eq!(text, "hello");
+    }
+
+    #[test]
+    fn a_long_multicast_is_split_into_frames_of_the_most_processes_one_takes() {
+        let count = MAX_MULTICAST as u64 * 2 + 1;
+        let frames = encode_multicast(&pids(count), &7_u64).expect("encodes");
+        let lens: Vec<usize> = frames
+            .iter()
+            .map(|frame| decode_multicast(frame).expect("decodes").len())
+            .collect();
+        assert_eq!(lens, vec![MAX_MULTICAST, MAX_MULTICAST, 1]);
+    }
+
+    #[test]
+    fn a_multicast_to_none_or_to_too_many_is_refused() {
+        let mut none = vec![TO_MANY, 0, 0];
+        none.extend_from_slice(&crate::wire_id("u64").to_be_bytes());
+        assert!(decode_multicast(&none).is_err());
+
+        let over = MAX_MULTICAST + 1;
+        let mut frame = vec![TO_MANY];
+        frame.extend_from_slice(&u16::try_from(over).expect("fits").to_be_bytes());
+        frame.extend(std::iter::repeat_n(0_u8, over * TARGET_LEN + 8));
+        let refused = decode_multicast(&frame).expect_err("too many");
+        assert!(refused.contains("at most"), "{refused}");
+    }
+
     proptest! {
         #[test]
         fn cut_or_garbled_frames_are_errors_not_panics(frame in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_message(&frame);
+            let _ = decode_multicast(&frame).map(|decoded| decoded.targets().count());
+        }
+
+        #[test]
+        fn a_multicast_cut_before_its_type_is_refused(n in 1_u64..5, cut in 0_usize..80) {
+            let frames = encode_multicast(&pids(n), &1_u64).expect("encodes");
+            let header = 1 + 2 + usize::try_from(n).expect("small") * TARGET_LEN + 8;
+            prop_assume!(cut < header);
+            prop_assert!(decode_multicast(&frames[0][..cut]).is_err());
         }
 
         #[test]
