@@ -1,4 +1,5 @@
-//! A beamish cluster that finds itself: discovery and membership.
+//! A beamish cluster that finds itself: discovery and membership; and
+//! process groups across it ([`pg`], as Erlang's).
 //!
 //! Each node runs a membership process ([`Cluster::start`]). Given a
 //! [`Discovery`] source (a [`StaticDiscovery`] list of seeds, or your
@@ -62,6 +63,7 @@ mod discovery;
 mod dns;
 mod global;
 mod membership;
+pub mod pg;
 mod server;
 mod wire;
 

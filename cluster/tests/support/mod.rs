@@ -2,10 +2,12 @@
 //! mesh in virtual time.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod pg;
+
 use std::time::Duration;
 
 use beamish_cluster::{Cluster, ClusterSettings, StaticDiscovery};
-use beamish_core::transport::LocalNetwork;
+use beamish_core::transport::{LocalNetwork, Transport};
 use beamish_core::{Cookie, Node, NodeName};
 
 /// How often members poll discovery and remind each other, in tests.
@@ -24,10 +26,15 @@ impl Member {
     /// `name@localhost`, listening at `local://name`, seeded with
     /// `local://seed` for each of `seeds`.
     pub async fn start(net: &LocalNetwork, name: &str, seeds: &[&str]) -> Self {
+        Self::start_with(net.transport(name), name, seeds).await
+    }
+
+    /// As [`start`](Self::start), over `transport`.
+    pub async fn start_with(transport: impl Transport, name: &str, seeds: &[&str]) -> Self {
         let node = Node::builder()
             .name(format!("{name}@localhost"))
             .cookie(Cookie::new("the cluster's cookie"))
-            .transport(net.transport(name))
+            .transport(transport)
             .listen(format!("local://{name}").as_str())
             .start()
             .await
