@@ -180,3 +180,34 @@ impl Parts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the shared acknowledgement was told, if anything.
+    fn settle(parts: usize, each: &[Settled]) -> Vec<Settled> {
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&told);
+        let finished: Finished = Box::new(move |settled| record.lock().push(settled));
+        let shared = Parts::split(Some(finished), parts).expect("one to share");
+        for settled in each {
+            shared.part()(*settled);
+        }
+        let told = told.lock().clone();
+        told
+    }
+
+    #[test]
+    fn a_multicast_is_acknowledged_once_when_every_delivery_is_finished_with() {
+        use Settled::{Failed, Handled};
+        assert_eq!(settle(3, &[Handled, Handled]), [], "one still running");
+        assert_eq!(settle(3, &[Handled; 3]), [Handled]);
+        assert_eq!(
+            settle(3, &[Handled, Failed, Handled]),
+            [Failed],
+            "comes again"
+        );
+        assert!(Parts::split(None, 3).is_none(), "nothing to acknowledge");
+    }
+}
