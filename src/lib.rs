@@ -25,7 +25,7 @@
 //!   and form a full mesh ([`cluster::Cluster`], [`cluster::Discovery`]);
 //!   cluster-wide names, Erlang's `global` ([`cluster::Global`]), reached
 //!   through an [`Addr`] resolved on every send ([`Addr::via`] a
-//!   [`Registry`]).
+//!   [`Registry`]); process groups, as Erlang's pg ([`cluster::pg`]).
 //! - **Transports**: [`tcp`] (TCP, optionally TLS; feature `tcp`, on by
 //!   default), `quic` (feature `quic`), `amqp` (through RabbitMQ, feature
 //!   `amqp`), and [`transport::LocalNetwork`] for several nodes in one
@@ -138,7 +138,7 @@
 pub use beamish_core::*;
 
 /// A cluster that finds itself: discovery and a full mesh of members, and
-/// cluster-wide names.
+/// cluster-wide names, and process groups.
 pub use beamish_cluster as cluster;
 pub use beamish_supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicAddr,

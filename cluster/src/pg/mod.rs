@@ -48,7 +48,7 @@
 //! # Examples
 //!
 //! ```
-//! use beamish_cluster::pg::Scope;
+//! use beamish_cluster::pg::{GroupEvent, Scope};
 //! use beamish_core::{async_trait, Context, ExitReason, Node, Process};
 //!
 //! struct Worker;
@@ -83,7 +83,6 @@
 //! scope.leave("workers", &[a.pid()]).await?;
 //! assert_eq!(scope.local_members("workers").len(), 2);
 //! assert!(matches!(events.next().await, Some(GroupEvent::Join { pids, .. }) if pids.len() == 2));
-//! # use beamish_cluster::pg::GroupEvent;
 //! # Ok(())
 //! # }
 //! ```
