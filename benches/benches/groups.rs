@@ -4,6 +4,13 @@
 //! member one by one (a frame per remote member). All three nodes share
 //! one 2-thread runtime, so the figure counts the sender's, the
 //! receivers' and the members' work together.
+//!
+//! The frames cost little (one per node per broadcast; socket copies and
+//! decoding the payload are each under 1% of a profile): what bounds the
+//! broadcast is delivering to each member on the receiving nodes, the
+//! same work as for any remote message (looking the process up in the
+//! node's table, the exported decoder, the mailbox) and each member's
+//! task being woken and run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
