@@ -81,7 +81,7 @@ impl Process for ScopeServer {
 
     async fn handle(&mut self, ctx: &mut Context<Msg>, msg: Msg) -> Result<(), ExitReason> {
         match msg {
-            Msg::Peer(msg) => self.heard(ctx, msg),
+            Msg::Peer(msg) => self.heard(ctx, msg).await,
             Msg::Join { group, pids, reply } => {
                 let joined = self.join(ctx, group, pids).await;
                 reply.reply(joined);
@@ -256,7 +256,7 @@ impl ScopeServer {
     }
 
     /// What a peer's scope process said, if it speaks for its own node.
-    fn heard(&mut self, ctx: &mut Context<Msg>, msg: PgWire) {
+    async fn heard(&mut self, ctx: &mut Context<Msg>, msg: PgWire) {
         let peer = match msg.speaker() {
             Ok(peer) => peer,
             Err(why) => return self.refuse(&msg, why),
@@ -272,7 +272,7 @@ impl ScopeServer {
                     scope: ctx.pid(),
                     groups: self.local_groups(),
                 };
-                if let Err(error) = ctx.node().send_remote(scope, &sync) {
+                if let Err(error) = ctx.node().cast_remote(scope, &sync).await {
                     tracing::debug!(scope = %self.name, %peer, %error, "could not answer a peer");
                 }
                 if self.follow(ctx, peer, scope) {
