@@ -137,8 +137,8 @@
 
 pub use beamish_core::*;
 
-/// A cluster that finds itself: discovery and a full mesh of members, and
-/// cluster-wide names, and process groups.
+/// A cluster that finds itself: discovery and a full mesh of members,
+/// cluster-wide names and process groups.
 pub use beamish_cluster as cluster;
 pub use beamish_supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicAddr,

@@ -1,5 +1,6 @@
-//! A beamish cluster that finds itself: discovery and membership; and
-//! process groups across it ([`pg`], as Erlang's).
+//! A beamish cluster that finds itself: discovery and membership;
+//! cluster-wide names ([`Global`], as Erlang's `global`) and process
+//! groups ([`pg`], as Erlang's `pg`) across it.
 //!
 //! Each node runs a membership process ([`Cluster::start`]). Given a
 //! [`Discovery`] source (a [`StaticDiscovery`] list of seeds, or your
