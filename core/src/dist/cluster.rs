@@ -372,6 +372,13 @@ impl Cluster {
         let hidden = self.config.hidden || peer.offered & HIDDEN != 0;
         let old = {
             let mut peers = self.peers.lock();
+            // Checked again under the lock `leave` takes the peers under:
+            // a link registered after they were taken would outlive the
+            // node's leaving.
+            if self.left.load(Ordering::Acquire) {
+                outbox.abort();
+                return peer.name;
+            }
             let keep = match peers.get(&peer.name) {
                 None => true,
                 Some(existing) => {
