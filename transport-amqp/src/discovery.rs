@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use tokio::sync::{watch, OnceCell};
 use tokio::time::Instant;
 
+use crate::transport::broker_only;
 use crate::AmqpError;
 
 /// The exchange nodes announce themselves on, by cluster name.
@@ -98,25 +99,7 @@ impl AmqpDiscovery {
     ///
     /// [`AmqpError::NotAmqp`] for an endpoint of another scheme.
     pub fn new(broker: &Endpoint, me: NodeName, cluster: &str) -> Result<Self, AmqpError> {
-        let Endpoint::Amqp {
-            user,
-            password,
-            host,
-            port,
-            vhost,
-            ..
-        } = broker
-        else {
-            return Err(AmqpError::NotAmqp(broker.to_string()));
-        };
-        let broker = Endpoint::Amqp {
-            user: user.clone(),
-            password: password.clone(),
-            host: host.clone(),
-            port: *port,
-            vhost: vhost.clone(),
-            node: None,
-        };
+        let broker = broker_only(broker)?;
         let (stop, _) = watch::channel(false);
         Ok(Self {
             shared: Arc::new(Shared {

@@ -39,6 +39,20 @@ pub enum AmqpError {
     NotAmqp(String),
 }
 
+/// The broker of an `amqp://` endpoint, without the node it names.
+pub(crate) fn broker_only(endpoint: &Endpoint) -> Result<Endpoint, AmqpError> {
+    match endpoint {
+        Endpoint::Amqp { .. } => {
+            let mut broker = endpoint.clone();
+            if let Endpoint::Amqp { node, .. } = &mut broker {
+                *node = None;
+            }
+            Ok(broker)
+        }
+        _ => Err(AmqpError::NotAmqp(endpoint.to_string())),
+    }
+}
+
 /// Tunable limits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
@@ -126,25 +140,7 @@ impl AmqpTransport {
         node: Option<String>,
         settings: Settings,
     ) -> Result<Self, AmqpError> {
-        let Endpoint::Amqp {
-            user,
-            password,
-            host,
-            port,
-            vhost,
-            ..
-        } = broker
-        else {
-            return Err(AmqpError::NotAmqp(broker.to_string()));
-        };
-        let endpoint = Endpoint::Amqp {
-            user: user.clone(),
-            password: password.clone(),
-            host: host.clone(),
-            port: *port,
-            vhost: vhost.clone(),
-            node: None,
-        };
+        let endpoint = broker_only(broker)?;
         let uri = endpoint.to_string();
         Ok(Self {
             broker: Broker::new(uri, node, settings),

@@ -7,8 +7,10 @@
 //!   the authenticated handshake and heartbeats. Transports only move the
 //!   bytes these produce.
 //! - Membership and connections (`cluster`): listening (`listen`), the
-//!   handshake over a new connection (`authenticate`), connections made on
-//!   first use (`dial`), the per-connection queue of frames (`outbox`).
+//!   handshake over a new connection (`authenticate`), registering the
+//!   peer, one connection per peer even when both connect at once
+//!   (`peers`), connections made on first use (`dial`), the
+//!   per-connection queue of frames (`outbox`).
 //! - What travels: the envelope (`envelope`) and the hand-laid message
 //!   frame (`wire`); sending (`send`), calls (`call`), link, monitor and
 //!   exit signals between nodes (`control`), one message for several
@@ -32,6 +34,7 @@ pub(crate) mod inbound;
 mod listen;
 pub(crate) mod multicast;
 pub(crate) mod outbox;
+mod peers;
 pub mod protocol;
 pub(crate) mod send;
 pub(crate) mod setup;
