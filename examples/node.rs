@@ -135,7 +135,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let settings = ClusterSettings::default().poll_interval(Duration::from_secs(1));
         let cluster = Cluster::start(&node, discovery, settings).await?;
-        let mut events = cluster.events();
+        let (now, mut events) = cluster.monitor();
+        for member in now {
+            println!("joined {member}");
+        }
         while let Some(event) = events.next().await {
             match event {
                 MemberEvent::Joined(member) => println!("joined {member}"),

@@ -22,7 +22,7 @@ use beamish::transport::Transport;
 use beamish::{
     async_trait, ClusterConfig, Context, ExitReason, Handle, Node, Pid, Process, SpawnOpts,
 };
-use beamish_benches::{runtime, Flavor};
+use beamish_benches::{rss_bytes, runtime, Flavor};
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use tokio::sync::mpsc;
 
@@ -187,11 +187,86 @@ fn broadcast(c: &mut Criterion) {
     group.finish();
 }
 
+/// Processes joined for the memory report.
+const JOINED: usize = 100_000;
+/// Groups they are spread over.
+const GROUPS: usize = 100;
+
+/// Prints the resident memory one group membership adds on the node that
+/// holds it and on a peer that hears of it: 100 000 idle processes of
+/// one node join 100 groups (1 000 each), and the growth of the process
+/// is divided by the memberships (both tables live in this one process,
+/// so the figure is the two together). Run once, outside criterion's
+/// timing.
+fn report_member_memory(rt: &tokio::runtime::Runtime) {
+    let (a, b) = rt.block_on(async {
+        let net = beamish::transport::LocalNetwork::new();
+        let mut nodes = Vec::new();
+        for name in ["mem-a", "mem-b"] {
+            let node = Node::builder()
+                .name(format!("{name}@localhost"))
+                .cookie(Cookie::new("bench group memory"))
+                .transport(net.transport(name))
+                .listen(format!("local://{name}").as_str())
+                .start()
+                .await
+                .expect("the node starts");
+            nodes.push(node);
+        }
+        nodes[1]
+            .connect(&"local://mem-a".parse().expect("valid"))
+            .await
+            .expect("connects");
+        let b = nodes.pop().expect("b");
+        let a = nodes.pop().expect("a");
+        (a, b)
+    });
+    let (scope_a, scope_b, members) = rt.block_on(async {
+        let scope_a = Scope::start_default(&a).await.expect("the scope starts");
+        let scope_b = Scope::start_default(&b).await.expect("the scope starts");
+        let (tx, _rounds) = mpsc::unbounded_channel();
+        let members: Vec<Handle<u64>> = (0..JOINED)
+            .map(|_| a.spawn::<Member>(tx.clone()).expect("spawns"))
+            .collect();
+        (scope_a, scope_b, members)
+    });
+    let pids: Vec<Pid> = members.iter().map(Handle::pid).collect();
+    let before = rss_bytes();
+    rt.block_on(async {
+        for (group, chunk) in pids.chunks(JOINED / GROUPS).enumerate() {
+            scope_a
+                .join(&format!("g{group}"), chunk)
+                .await
+                .expect("joins");
+        }
+        while scope_b.which_groups().len() < GROUPS
+            || (0..GROUPS).any(|g| scope_b.members(&format!("g{g}")).len() < JOINED / GROUPS)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let per_member = rss_bytes().saturating_sub(before) / JOINED as u64;
+    eprintln!(
+        "group memory: {per_member} B per membership, on its node and one peer together \
+         ({JOINED} processes in {GROUPS} groups; RSS growth)"
+    );
+    drop(members);
+    rt.block_on(async {
+        a.shutdown(Duration::from_secs(5)).await;
+        b.shutdown(Duration::from_secs(5)).await;
+    });
+}
+
+fn benches_all(c: &mut Criterion) {
+    report_member_memory(&runtime(Flavor::MultiThread));
+    broadcast(c);
+}
+
 // The macro's generated function carries no docs of its own.
 #[allow(missing_docs)]
 mod benches {
     use super::*;
-    criterion::criterion_group!(benches, broadcast);
+    criterion::criterion_group!(benches, benches_all);
 }
 use benches::benches;
 

@@ -135,8 +135,9 @@ impl Cluster {
     }
 
     /// Events for every member that joins or leaves from now on, as
-    /// Erlang's `net_kernel:monitor_nodes` for the cluster's members; the
-    /// members already there are in [`members`](Self::members).
+    /// Erlang's `net_kernel:monitor_nodes` for the cluster's members. To
+    /// take the members already there as well, with nothing missed in
+    /// between, use [`monitor`](Self::monitor).
     ///
     /// # Examples
     ///
@@ -159,9 +160,38 @@ impl Cluster {
     /// # let _ = log_members;
     /// ```
     pub fn events(&self) -> MemberEvents {
+        self.monitor().1
+    }
+
+    /// The other members now and, from then on, every member that joins
+    /// or leaves, with nothing missed or told twice in between: what a
+    /// watcher that starts after membership should use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeSet;
+    /// use beamish_cluster::{Cluster, MemberEvent};
+    ///
+    /// async fn follow(cluster: &Cluster) {
+    ///     let (now, mut events) = cluster.monitor();
+    ///     let mut members: BTreeSet<_> = now.into_iter().collect();
+    ///     while let Some(event) = events.next().await {
+    ///         match event {
+    ///             MemberEvent::Joined(member) => members.insert(member),
+    ///             MemberEvent::Left(member) => members.remove(&member),
+    ///             _ => false,
+    ///         };
+    ///     }
+    /// }
+    /// # let _ = follow;
+    /// ```
+    pub fn monitor(&self) -> (Vec<NodeName>, MemberEvents) {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.watchers.lock().push(tx);
-        MemberEvents { rx }
+        let mut watchers = self.watchers.lock();
+        let now = self.members.borrow().clone();
+        watchers.push(tx);
+        (now, MemberEvents { rx })
     }
 
     /// Waits until the other members connected are exactly `expected`

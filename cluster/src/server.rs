@@ -270,12 +270,14 @@ impl Membership {
         });
     }
 
+    /// Publishes the members and tells watchers of `event`, under the
+    /// watchers' lock, so that one who takes the members and starts
+    /// watching under it neither misses the event nor gets it twice.
     fn publish(&self, event: MemberEvent) {
+        let mut watchers = self.watchers.lock();
         self.published
             .send_replace(self.members.keys().copied().collect());
-        self.watchers
-            .lock()
-            .retain(|watcher| watcher.send(event).is_ok());
+        watchers.retain(|watcher| watcher.send(event).is_ok());
     }
 }
 
