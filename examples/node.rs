@@ -17,11 +17,15 @@
 //! one or more members, as a Kubernetes headless service does) or
 //! `--cluster` (a first member, with no seed), the node runs cluster
 //! membership and prints `joined <node>` and `left <node>` as members
-//! come and go.
+//! come and go. With `--group NAME` as well, its `echo` service joins
+//! that process group (scope `beamish.pg`), and the node prints
+//! `member+ <pid>` and `member- <pid>` as the group's members, on any
+//! node, come and go.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use beamish::cluster::pg::{GroupEvent, Scope};
 use beamish::cluster::{
     async_trait, Cluster, ClusterSettings, Discovery, DiscoveryError, DnsDiscovery, MemberEvent,
 };
@@ -39,6 +43,8 @@ struct Args {
     peers: Vec<Endpoint>,
     /// Run membership, with these seeds (none for a first member).
     cluster: Option<Vec<(String, u16)>>,
+    /// A process group the `echo` service joins.
+    group: Option<String>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -47,6 +53,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut cookie = None;
     let mut peers = Vec::new();
     let mut cluster: Option<Vec<(String, u16)>> = None;
+    let mut group = None;
     while let Some(flag) = args.next() {
         if flag == "--cluster" {
             cluster.get_or_insert_with(Vec::new);
@@ -54,6 +61,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--group" => group = Some(value),
             "--seed-dns" => {
                 let (host, port) = value
                     .rsplit_once(':')
@@ -76,6 +84,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         cookie: cookie.ok_or("--cookie is required")?,
         peers,
         cluster,
+        group,
     })
 }
 
@@ -133,6 +142,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .collect(),
         );
+        if let Some(group) = args.group {
+            // Started before membership connects anyone, so that it meets
+            // every node that connects.
+            let scope = Scope::start_default(&node).await?;
+            scope.join(&group, &[echo.pid()]).await?;
+            let (now, mut events) = scope.monitor(&group);
+            for pid in now {
+                println!("member+ {pid}");
+            }
+            tokio::spawn(async move {
+                let _scope = scope;
+                while let Some(event) = events.next().await {
+                    match event {
+                        GroupEvent::Join { pids, .. } => {
+                            for pid in pids {
+                                println!("member+ {pid}");
+                            }
+                        }
+                        GroupEvent::Leave { pids, .. } => {
+                            for pid in pids {
+                                println!("member- {pid}");
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
         let settings = ClusterSettings::default().poll_interval(Duration::from_secs(1));
         let cluster = Cluster::start(&node, discovery, settings).await?;
         let (now, mut events) = cluster.monitor();

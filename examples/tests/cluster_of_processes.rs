@@ -2,7 +2,9 @@
 //! member with no seed and the others given only a DNS name and port
 //! (`localhost:<port of the first>`), become a full mesh; one is
 //! SIGKILLed and every other drops it; one more started from the same
-//! seed name is found by all.
+//! seed name is found by all. Each node's `echo` is in the process group
+//! `workers`, and every node's view of the group follows: the killed
+//! node's member goes, the new node's comes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Stdio;
@@ -40,6 +42,8 @@ async fn start(
         "tcp://127.0.0.1:0",
         "--cookie",
         COOKIE,
+        "--group",
+        "workers",
     ]);
     match seed {
         Some(port) => command.args(["--seed-dns", &format!("localhost:{port}")]),
@@ -80,13 +84,20 @@ async fn start(
     )
 }
 
-/// What each node says its members are, from its `joined`/`left` lines.
+/// What each node says its members are, from its `joined`/`left` lines;
+/// the members of `workers` it sees, from its `member+`/`member-` lines;
+/// and each node's `echo`, the member it adds.
 #[derive(Default)]
-struct Views(HashMap<String, BTreeSet<String>>);
+struct Views {
+    members: HashMap<String, BTreeSet<String>>,
+    groups: HashMap<String, BTreeSet<String>>,
+    echo: HashMap<String, String>,
+}
 
 impl Views {
     fn take(&mut self, (who, line): Said) {
-        let members = self.0.entry(who).or_default();
+        let members = self.members.entry(who.clone()).or_default();
+        let group = self.groups.entry(who.clone()).or_default();
         match line.split_once(' ') {
             Some(("joined", member)) => {
                 members.insert(member.to_owned());
@@ -94,8 +105,29 @@ impl Views {
             Some(("left", member)) => {
                 members.remove(member);
             }
+            Some(("member+", pid)) => {
+                group.insert(pid.to_owned());
+            }
+            Some(("member-", pid)) => {
+                group.remove(pid);
+            }
+            Some(("echo", pid)) => {
+                self.echo.insert(who, pid.to_owned());
+            }
             _ => {}
         }
+    }
+
+    /// Whether each of `nodes` sees exactly their `echo`s in `workers`.
+    fn groups_follow(&self, nodes: &[&str]) -> bool {
+        let echoes: Option<BTreeSet<String>> = nodes
+            .iter()
+            .map(|node| self.echo.get(*node).cloned())
+            .collect();
+        let Some(echoes) = echoes else { return false };
+        nodes
+            .iter()
+            .all(|node| self.groups.get(*node).is_some_and(|seen| *seen == echoes))
     }
 
     /// Whether each of `nodes` has exactly the others as members.
@@ -106,11 +138,14 @@ impl Views {
                 .filter(|other| *other != node)
                 .map(|other| (*other).to_owned())
                 .collect();
-            self.0.get(*node).is_some_and(|members| *members == others)
-        })
+            self.members
+                .get(*node)
+                .is_some_and(|members| *members == others)
+        }) && self.groups_follow(nodes)
     }
 
-    /// Takes lines until `nodes` form a full mesh; returns how long it took.
+    /// Takes lines until `nodes` form a full mesh and each sees the
+    /// others' members of `workers`; returns how long it took.
     async fn until_mesh(
         &mut self,
         said: &mut mpsc::UnboundedReceiver<Said>,
@@ -120,7 +155,12 @@ impl Views {
         while !self.full_mesh(nodes) {
             let line = tokio::time::timeout(WAIT, said.recv())
                 .await
-                .unwrap_or_else(|_| panic!("no full mesh of {nodes:?}: {:?}", self.0))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no full mesh of {nodes:?}: members {:?}, groups {:?}, echoes {:?}",
+                        self.members, self.groups, self.echo
+                    )
+                })
                 .expect("the nodes run");
             self.take(line);
         }
