@@ -52,10 +52,10 @@
 //!     let seeds = StaticDiscovery::new(["local://a"])?;
 //!     clusters.push((Cluster::start(&node, seeds, ClusterSettings::default()).await?, node));
 //! }
+//! let names: Vec<_> = clusters.iter().map(|(_, node)| node.name()).collect();
 //! let (c, _node) = &clusters[2];
-//! while c.members().len() < 2 {
-//!     tokio::time::sleep(Duration::from_millis(10)).await;
-//! }
+//! // c was told of a alone; it finds b through a.
+//! tokio::time::timeout(Duration::from_secs(10), c.wait_for_members(&names[..2])).await?;
 //! # Ok(())
 //! # }
 //! ```

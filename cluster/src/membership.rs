@@ -58,9 +58,8 @@ pub const MEMBERSHIP: &str = "beamish.membership";
 ///     .await?;
 /// let seeds = StaticDiscovery::new(["local://a"])?;
 /// let b_cluster = Cluster::start(&b, seeds, ClusterSettings::default()).await?;
-/// while b_cluster.members() != [a.name()] {
-///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-/// }
+/// b_cluster.wait_for_members(&[a.name()]).await;
+/// assert_eq!(b_cluster.members(), [a.name()]);
 /// # Ok(())
 /// # }
 /// ```
