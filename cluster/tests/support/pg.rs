@@ -48,9 +48,15 @@ impl PgMember {
 
     /// A worker that reports nowhere.
     pub fn idle(&self) -> Handle<String> {
-        let (seen, _) = mpsc::unbounded_channel();
-        self.worker(&seen)
+        idle_on(self.node())
     }
+}
+
+/// A worker on `node` that reports nowhere, exported.
+pub fn idle_on(node: &Node) -> Handle<String> {
+    let (seen, _) = mpsc::unbounded_channel();
+    node.spawn_opt::<Worker>(seen, SpawnOpts::new().export::<String>())
+        .expect("the worker spawns")
 }
 
 /// Whether every one of `members` lists exactly `expected` (in any
