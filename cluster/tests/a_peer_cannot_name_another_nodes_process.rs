@@ -18,6 +18,8 @@ enum Wire {
     Sync {
         from: Origin,
         registry: Pid,
+        part: u32,
+        last: bool,
         names: Vec<(String, Pid)>,
         answer: bool,
     },
@@ -83,6 +85,8 @@ async fn names_announced_for_another_nodes_processes_are_refused() {
     say(&Wire::Sync {
         from: Origin::here(),
         registry: own,
+        part: 0,
+        last: true,
         names: vec![
             ("stolen".into(), on_b),
             ("real".into(), on_b),
@@ -114,6 +118,8 @@ async fn names_announced_for_another_nodes_processes_are_refused() {
     say(&Wire::Sync {
         from: Origin::here(),
         registry: own,
+        part: 0,
+        last: true,
         names: vec![("mine".into(), own), ("last".into(), own)],
         answer: false,
     });
@@ -168,6 +174,8 @@ async fn a_peer_that_never_answers_holds_a_claim_up_only_until_the_timeout_or_it
             &Wire::Sync {
                 from: Origin::here(),
                 registry: own,
+                part: 0,
+                last: true,
                 names: vec![],
                 answer: false,
             },
@@ -226,6 +234,8 @@ async fn a_hidden_node_takes_no_part_in_global_names() {
         &Wire::Sync {
             from: Origin::here(),
             registry: own,
+            part: 0,
+            last: true,
             names: vec![("tool's".into(), own)],
             answer: false,
         },

@@ -146,6 +146,7 @@ impl Global {
             names: Arc::clone(&names),
             resolver: settings.resolver,
             claim_timeout: settings.claim_timeout,
+            resync_interval: settings.resync_interval,
         };
         let opts = SpawnOpts::new().name(GLOBAL).export_as::<wire::Wire, Msg>();
         let handle = node.start::<server::Registry>(args, opts).await?;
@@ -304,6 +305,11 @@ pub struct GlobalSettings {
     /// [`RegisterError::NoAnswer`]. A peer whose node goes down, or whose
     /// registry ends, is not waited for at all.
     pub claim_timeout: Duration,
+    /// How often a registry tells each peer again every name this node's
+    /// processes hold (30 s), so a peer that missed a message, because
+    /// its connection's queue was full, agrees again without waiting for
+    /// the two nodes to meet anew.
+    pub resync_interval: Duration,
 }
 
 impl GlobalSettings {
@@ -318,6 +324,12 @@ impl GlobalSettings {
         self.claim_timeout = timeout;
         self
     }
+
+    /// Sets [`resync_interval`](Self::resync_interval).
+    pub fn resync_interval(mut self, every: Duration) -> Self {
+        self.resync_interval = every;
+        self
+    }
 }
 
 impl Default for GlobalSettings {
@@ -325,6 +337,7 @@ impl Default for GlobalSettings {
         Self {
             resolver: Arc::new(ExitLoser),
             claim_timeout: Duration::from_secs(10),
+            resync_interval: Duration::from_secs(30),
         }
     }
 }
@@ -333,6 +346,7 @@ impl fmt::Debug for GlobalSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GlobalSettings")
             .field("claim_timeout", &self.claim_timeout)
+            .field("resync_interval", &self.resync_interval)
             .finish_non_exhaustive()
     }
 }

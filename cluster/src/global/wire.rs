@@ -3,6 +3,11 @@
 use beamish_core::{Message, Origin, Pid};
 use serde::{Deserialize, Serialize};
 
+/// How many names one part of a [`Wire::Sync`] carries at most: with
+/// names of at most [`MAX_NAME_LEN`](super::MAX_NAME_LEN) bytes, a part
+/// stays far below the largest frame a connection takes.
+pub(crate) const SYNC_PART: usize = 1024;
+
 /// What one node's registry sends another's. Every pid it names as a
 /// holder or claimant is a process of the sending node: a node speaks
 /// only for its own processes, and the receiver checks that against
@@ -10,13 +15,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize, Deserialize, Message)]
 #[message(name = "beamish.cluster.Global")]
 pub(crate) enum Wire {
-    /// The names the sender's processes hold: all of them, replacing
-    /// what the receiver knew of the sender's. Sent when the two nodes
-    /// meet; `answer` asks for the receiver's in return.
+    /// The names the sender's processes hold: all of them, in parts of
+    /// at most [`SYNC_PART`] names numbered from 0, which together
+    /// replace what the receiver knew of the sender's once the `last`
+    /// arrived. Sent when the two nodes meet and again every resync
+    /// interval; `answer` (in part 0) asks for the receiver's in return.
     Sync {
         from: Origin,
         /// The sender's registry, which the receiver monitors.
         registry: Pid,
+        /// Which part of the sync this is.
+        part: u32,
+        /// Whether it is the sync's last part.
+        last: bool,
         names: Vec<(String, Pid)>,
         answer: bool,
     },

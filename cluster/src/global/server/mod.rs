@@ -24,7 +24,7 @@ use beamish_core::{
     Context, ExitReason, MonitorRef, NodeName, Origin, Pid, Process, ReplyTo, Signal,
 };
 
-use super::wire::Wire;
+use super::wire::{Wire, SYNC_PART};
 use super::{valid_name, Names, RegisterError, Resolver, UnregisterError, GLOBAL};
 
 mod peers;
@@ -46,6 +46,8 @@ pub(crate) enum Msg {
     },
     /// Claim number `0`'s time is up.
     Expired(u64),
+    /// Time to tell every peer again what this node's processes hold.
+    Resync,
 }
 
 impl From<Wire> for Msg {
@@ -59,6 +61,14 @@ pub(crate) struct Args {
     pub(crate) names: Arc<Names>,
     pub(crate) resolver: Arc<dyn Resolver>,
     pub(crate) claim_timeout: Duration,
+    pub(crate) resync_interval: Duration,
+}
+
+/// A peer's sync whose parts are arriving: the names listed so far.
+struct Incoming {
+    registry: Pid,
+    next: u32,
+    listed: BTreeSet<String>,
 }
 
 /// A claim of this node's, waiting for its peers.
@@ -78,6 +88,9 @@ pub(crate) struct Registry {
     names: Arc<Names>,
     resolver: Arc<dyn Resolver>,
     claim_timeout: Duration,
+    resync_interval: Duration,
+    /// Syncs from peers whose last part has not arrived yet.
+    incoming: HashMap<NodeName, Incoming>,
     /// The local processes holding names, each monitored once.
     held: HashMap<Pid, (MonitorRef, BTreeSet<String>)>,
     /// The peers running a registry: theirs, monitored.
@@ -99,6 +112,8 @@ impl Process for Registry {
             names: args.names,
             resolver: args.resolver,
             claim_timeout: args.claim_timeout,
+            resync_interval: args.resync_interval,
+            incoming: HashMap::new(),
             held: HashMap::new(),
             peers: BTreeMap::new(),
             claims: BTreeMap::new(),
@@ -109,6 +124,7 @@ impl Process for Registry {
         for node in ctx.node().nodes() {
             state.sync(ctx, node, true);
         }
+        drop(ctx.send_after(Msg::Resync, state.resync_interval));
         Ok(state)
     }
 
@@ -120,6 +136,14 @@ impl Process for Registry {
             }
             Msg::Wire(wire) => self.heard(ctx, wire),
             Msg::Expired(number) => self.expired(number),
+            Msg::Resync => {
+                // A peer that missed a message (its queue was full, say)
+                // agrees again by the next round at the latest.
+                for node in self.peers.keys() {
+                    self.sync(ctx, *node, false);
+                }
+                drop(ctx.send_after(Msg::Resync, self.resync_interval));
+            }
         }
         Ok(())
     }
@@ -162,22 +186,32 @@ impl Registry {
         }
     }
 
-    /// Tells `node` every name this node's processes hold.
+    /// Tells `node` every name this node's processes hold, in parts. A
+    /// part that cannot be sent ends the sync: the peer, which never
+    /// sees its last part, keeps what it knew until the next one.
     fn sync(&self, ctx: &Context<Msg>, node: NodeName, answer: bool) {
         let me = ctx.node().name();
-        let names = self
+        let names: Vec<(String, Pid)> = self
             .names
             .all()
             .into_iter()
             .filter(|(_, pid)| pid.node() == me)
             .collect();
-        let sync = Wire::Sync {
-            from: Origin::here(),
-            registry: ctx.pid(),
-            names,
-            answer,
-        };
-        Self::send(ctx, node, &sync);
+        let parts = names.len().div_ceil(SYNC_PART).max(1);
+        let mut names = names.into_iter();
+        for part in 0..parts {
+            let sync = Wire::Sync {
+                from: Origin::here(),
+                registry: ctx.pid(),
+                part: u32::try_from(part).unwrap_or(u32::MAX),
+                last: part + 1 == parts,
+                names: names.by_ref().take(SYNC_PART).collect(),
+                answer: answer && part == 0,
+            };
+            if !Self::send(ctx, node, &sync) {
+                return;
+            }
+        }
     }
 
     // ---- This node's requests ----

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use beamish_core::{Context, NodeName, Origin, Pid};
 use tokio::time::Instant;
 
-use super::{Msg, Registry};
+use super::{Incoming, Msg, Registry};
 use crate::global::wire::{Verdict, Wire};
 use crate::global::{valid_name, RegisterError};
 
@@ -14,6 +14,7 @@ impl Registry {
     /// `node` left, or its registry ended: its processes' names are free,
     /// and no claim waits for it.
     pub(super) fn peer_gone(&mut self, ctx: &mut Context<Msg>, node: NodeName) {
+        self.incoming.remove(&node);
         if let Some((_, monitor)) = self.peers.remove(&node) {
             ctx.demonitor(monitor);
             self.names.set_peers(self.peers.keys().copied());
@@ -35,9 +36,11 @@ impl Registry {
             Wire::Sync {
                 from,
                 registry,
+                part,
+                last,
                 names,
                 answer,
-            } => self.synced(ctx, from, registry, names, answer),
+            } => self.synced(ctx, from, registry, (part, last), names, answer),
             Wire::Claim {
                 from,
                 claim,
@@ -101,6 +104,7 @@ impl Registry {
         ctx: &mut Context<Msg>,
         from: Origin,
         registry: Pid,
+        (part, last): (u32, bool),
         names: Vec<(String, Pid)>,
         answer: bool,
     ) {
@@ -144,16 +148,34 @@ impl Registry {
         if answer {
             self.sync(ctx, peer, false);
         }
-        // What the peer holds replaces what was known of it.
-        let mut listed = BTreeSet::new();
+        // Part 0 starts a sync afresh; a part out of turn (one before it
+        // could not be sent) ends it, and the next sync starts again.
+        let mut incoming = match self.incoming.remove(&peer) {
+            _ if part == 0 => Incoming {
+                registry,
+                next: 0,
+                listed: BTreeSet::new(),
+            },
+            Some(incoming) if incoming.next == part && incoming.registry == registry => incoming,
+            _ => {
+                tracing::debug!(%peer, part, "a part of a global sync out of turn; ignored");
+                return;
+            }
+        };
         for (name, pid) in names {
             if !self.trusted(from, pid, "sync") || !valid_name(&name) {
                 continue;
             }
             self.learn(ctx, &name, pid);
-            listed.insert(name);
+            incoming.listed.insert(name);
         }
-        self.names.remove_node_except(peer, &listed);
+        if last {
+            // What the peer holds replaces what was known of it.
+            self.names.remove_node_except(peer, &incoming.listed);
+        } else {
+            incoming.next = part.saturating_add(1);
+            self.incoming.insert(peer, incoming);
+        }
     }
 
     fn claimed(&mut self, ctx: &mut Context<Msg>, from: Origin, number: u64, name: &str, pid: Pid) {
