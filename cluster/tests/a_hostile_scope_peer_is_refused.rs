@@ -23,6 +23,8 @@ enum PgWire {
     Sync {
         from: Origin,
         scope: Pid,
+        part: u32,
+        last: bool,
         groups: Vec<(String, Vec<Pid>)>,
     },
     Join {
@@ -79,6 +81,8 @@ async fn members_of_another_node_are_refused_and_the_peers_own_are_taken() {
     say(PgWire::Sync {
         from: here(),
         scope: own_scope,
+        part: 0,
+        last: true,
         groups: vec![
             ("g".into(), vec![own]),
             ("forged".into(), vec![own, on_b.pid()]),
@@ -88,6 +92,8 @@ async fn members_of_another_node_are_refused_and_the_peers_own_are_taken() {
     say(PgWire::Sync {
         from: here(),
         scope: own_scope,
+        part: 0,
+        last: true,
         groups: vec![("mine".into(), vec![own])],
     });
     eventually("a takes the hostile's own member", || {

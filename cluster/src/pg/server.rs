@@ -14,7 +14,7 @@ use beamish_core::{
 use tokio::time::Instant;
 
 use super::table::Table;
-use super::wire::{PgWire, MAX_GROUP_NAME};
+use super::wire::{sync_parts, PgWire, MAX_GROUP_NAME};
 use super::PgError;
 
 /// What the scope process takes: what peers say, and requests from this
@@ -47,6 +47,9 @@ pub(crate) struct Args {
     pub(crate) table: Arc<Table>,
 }
 
+/// Members by group.
+type Members = HashMap<String, Vec<Pid>>;
+
 pub(crate) struct ScopeServer {
     name: Arc<str>,
     table: Arc<Table>,
@@ -55,6 +58,9 @@ pub(crate) struct ScopeServer {
     local: HashMap<Pid, (MonitorRef, Vec<String>)>,
     /// The scope's process on each peer that has one, watched.
     peers: HashMap<NodeName, (Pid, MonitorRef)>,
+    /// Syncs from peers whose last part has not arrived yet: the peer's
+    /// scope process, the part expected next, and the members so far.
+    incoming: HashMap<NodeName, (Pid, u32, Members)>,
     warnings: WarningLimiter,
 }
 
@@ -70,6 +76,7 @@ impl Process for ScopeServer {
             table: args.table,
             local: HashMap::new(),
             peers: HashMap::new(),
+            incoming: HashMap::new(),
             warnings: WarningLimiter::default(),
         };
         // The scope on nodes connected before this started hears of it now.
@@ -238,6 +245,7 @@ impl ScopeServer {
         if let Some((_, monitor)) = self.peers.remove(&node) {
             ctx.demonitor(monitor);
         }
+        self.incoming.remove(&node);
         self.table.drop_node(node);
     }
 
@@ -267,29 +275,56 @@ impl ScopeServer {
                 if !ctx.node().nodes().contains(&peer) {
                     return;
                 }
-                let sync = PgWire::Sync {
-                    from: Origin::here(),
-                    scope: ctx.pid(),
-                    groups: self.local_groups(),
-                };
-                if let Err(error) = ctx.node().cast_remote(scope, &sync).await {
-                    tracing::debug!(scope = %self.name, %peer, %error, "could not answer a peer");
+                let parts = sync_parts(self.local_groups());
+                let count = parts.len();
+                for (part, groups) in parts.into_iter().enumerate() {
+                    let sync = PgWire::Sync {
+                        from: Origin::here(),
+                        scope: ctx.pid(),
+                        part: u32::try_from(part).unwrap_or(u32::MAX),
+                        last: part + 1 == count,
+                        groups,
+                    };
+                    if let Err(error) = ctx.node().cast_remote(scope, &sync).await {
+                        tracing::debug!(scope = %self.name, %peer, %error, "could not answer a peer");
+                        break;
+                    }
                 }
                 if self.follow(ctx, peer, scope) {
                     // Erlang's pg discovers back a peer it did not know.
                     self.discover(ctx, peer);
                 }
             }
-            PgWire::Sync { scope, groups, .. } => {
+            PgWire::Sync {
+                scope,
+                part,
+                last,
+                groups,
+                ..
+            } => {
                 if !ctx.node().nodes().contains(&peer) {
                     return;
                 }
                 self.follow(ctx, peer, scope);
-                let mut merged: HashMap<String, Vec<Pid>> = HashMap::new();
+                // Part 0 starts a sync afresh; a part out of turn (one
+                // before it could not be sent) ends it.
+                let mut merged = match self.incoming.remove(&peer) {
+                    _ if part == 0 => HashMap::new(),
+                    Some((known, next, merged)) if known == scope && next == part => merged,
+                    _ => {
+                        tracing::debug!(scope = %self.name, %peer, part, "a part of a sync out of turn; ignored");
+                        return;
+                    }
+                };
                 for (group, pids) in groups {
                     merged.entry(group).or_default().extend(pids);
                 }
-                self.table.sync(peer, merged);
+                if last {
+                    self.table.sync(peer, merged);
+                } else {
+                    self.incoming
+                        .insert(peer, (scope, part.saturating_add(1), merged));
+                }
             }
             // Only from a peer whose scope is known: one that was lost
             // sends everything again in its sync.
