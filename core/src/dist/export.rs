@@ -6,8 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::envelope::Dest;
-use crate::node::AnyProcess;
 use crate::node::{warn_limited, Arrival, Decoder, Delivery, Exported, Finished, Settled};
+use crate::node::{AnyProcess, NodeInner};
+use crate::process::cell::Shared;
 use crate::process::mailbox::Acked;
 use crate::process::{OnSpawn, SpawnHook};
 use crate::{Handle, Message, Node, NodeName, SpawnOpts};
@@ -76,20 +77,21 @@ impl Node {
         R: Message,
         M: Send + 'static,
     {
-        // Weak references: the decoder lives in the process's own shared
-        // state, which must not keep itself or the node alive.
-        let target = Arc::downgrade(&handle.shared);
-        let node = Arc::downgrade(&self.inner);
+        // The decoder lives in the process's own shared state: it is given
+        // the node and the process when called, and holds neither.
         let decoder: Decoder = Arc::new(
-            move |payload: &[u8], finished: &mut Option<Finished>, arrival| {
-                let node = node.upgrade().ok_or("the node is gone")?;
-                let msg: R = crate::process::decoding::decoding(&node, arrival, || {
+            move |node: &Arc<NodeInner>,
+                  target: &Arc<dyn AnyProcess>,
+                  payload: &[u8],
+                  finished: &mut Option<Finished>,
+                  arrival| {
+                let msg: R = crate::process::decoding::decoding(node, arrival, || {
                     rmp_serde::from_slice(payload)
                 })
                 .map_err(|err| err.to_string())?;
                 let msg = convert(msg);
-                let Some(shared) = target.upgrade() else {
-                    return Ok(Delivery::Done(false));
+                let Some(shared) = target.as_any().downcast_ref::<Shared<M>>() else {
+                    return Err(format!("not a process of {}", std::any::type_name::<M>()));
                 };
                 let finished = finished.take();
                 // An unbounded mailbox takes the message at once: no future.
@@ -103,6 +105,9 @@ impl Node {
                     // Not queued: the caller counts the dead letter.
                     return Ok(Delivery::Done(queued));
                 }
+                let Ok(shared) = Arc::clone(target).into_any().downcast::<Shared<M>>() else {
+                    return Err(format!("not a process of {}", std::any::type_name::<M>()));
+                };
                 Ok(Delivery::Waiting(Box::pin(async move {
                     match finished {
                         None => shared.mailbox.push_waiting(msg).await.is_ok(),
@@ -170,7 +175,14 @@ impl Node {
                 None
             }
             Some(target) => {
-                match deliver(&*target, msg_type, payload, &mut finished, arrival).await {
+                let delivered = deliver(
+                    &self.inner,
+                    &target,
+                    (msg_type, payload),
+                    &mut finished,
+                    arrival,
+                );
+                match delivered.await {
                     Ok(()) => None,
                     Err(Undelivered::Ended) => {
                         self.dead_letter();
@@ -267,9 +279,9 @@ enum Undelivered {
 }
 
 async fn deliver(
-    target: &dyn AnyProcess,
-    msg_type: u64,
-    payload: &[u8],
+    node: &Arc<NodeInner>,
+    target: &Arc<dyn AnyProcess>,
+    (msg_type, payload): (u64, &[u8]),
     finished: &mut Option<Finished>,
     arrival: Arrival,
 ) -> Result<(), Undelivered> {
@@ -283,7 +295,7 @@ async fn deliver(
             "{pid} takes {expected}, not the message type with wire id {msg_type:#018x}"
         )));
     }
-    let delivery = (exported.decode)(payload, finished, arrival)
+    let delivery = (exported.decode)(node, target, payload, finished, arrival)
         .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
     let delivered = match delivery {
         Delivery::Done(queued) => queued,

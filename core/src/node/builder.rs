@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
+use rustc_hash::FxBuildHasher;
 
 use super::{Counters, Node, NodeInner, Warnings};
 use crate::{Creation, NodeError, NodeName};
@@ -62,7 +63,7 @@ impl NodeBuilder {
                 // Id 0 stands for the node itself.
                 next_id: AtomicU64::new(1),
                 next_ref: AtomicU64::new(1),
-                table: DashMap::new(),
+                table: DashMap::with_hasher(FxBuildHasher),
                 registry: Mutex::new(HashMap::new()),
                 counters: Arc::new(Counters::default()),
                 stopping: AtomicBool::new(false),

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::{AnyProcess, NodeInner};
 use crate::{ExitReason, MonitorRef, NodeName, Pid};
 
 /// How a node reaches other nodes: set once, when it joins a cluster.
@@ -141,9 +142,19 @@ pub(crate) enum Delivery {
 /// decoded, the message takes what is to be called when it is finished
 /// with (a durable transport's acknowledgement). For a call's request,
 /// the call is given, so that its reply token can take the call's monitor
-/// down as it answers.
-pub(crate) type Decoder =
-    Arc<dyn Fn(&[u8], &mut Option<Finished>, Arrival) -> Result<Delivery, String> + Send + Sync>;
+/// down as it answers. It is given the node and the process it was
+/// looked up as, so that it holds no reference to either itself.
+pub(crate) type Decoder = Arc<
+    dyn Fn(
+            &Arc<NodeInner>,
+            &Arc<dyn AnyProcess>,
+            &[u8],
+            &mut Option<Finished>,
+            Arrival,
+        ) -> Result<Delivery, String>
+        + Send
+        + Sync,
+>;
 
 /// What an exported process takes from other nodes: the wire name and id
 /// of the message type, and how to decode and deliver one.

@@ -175,4 +175,5 @@ pub(crate) trait AnyProcess: Send + Sync + 'static {
     fn is_bounded(&self) -> bool;
     fn message_type(&self) -> &'static str;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
 }

@@ -26,6 +26,7 @@ use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
+use rustc_hash::FxBuildHasher;
 
 pub use builder::NodeBuilder;
 pub(crate) use distribution::{
@@ -71,7 +72,9 @@ pub(crate) struct NodeInner {
     pub(crate) creation: Creation,
     pub(crate) next_id: AtomicU64,
     pub(crate) next_ref: AtomicU64,
-    pub(crate) table: DashMap<u64, Arc<dyn AnyProcess>>,
+    /// Processes by id. Ids are this node's own counter, never a peer's
+    /// choice, so a fast hasher is safe: peers only look ids up.
+    pub(crate) table: DashMap<u64, Arc<dyn AnyProcess>, FxBuildHasher>,
     pub(crate) registry: Mutex<HashMap<Arc<str>, Pid>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) stopping: AtomicBool,

@@ -65,4 +65,8 @@ impl<M: Send + 'static> AnyProcess for Shared<M> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
 }

@@ -82,7 +82,7 @@ impl<'de> Deserialize<'de> for Origin {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Whatever the sender wrote is read and set aside.
         serde::de::IgnoredAny::deserialize(deserializer)?;
-        Ok(Self(with_decoding(|decoding| decoding.from).flatten()))
+        Ok(Self(with_decoding(|_, decoding| decoding.from).flatten()))
     }
 }
 

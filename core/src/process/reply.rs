@@ -193,13 +193,13 @@ impl<R> Serialize for ReplyTo<R> {
 impl<'de, R: Serialize> Deserialize<'de> for ReplyTo<R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (caller, id) = <(NodeName, u64)>::deserialize(deserializer)?;
-        let (node, watch) = with_decoding(|decoding| {
+        let (node, watch) = with_decoding(|node, decoding| {
             // Only the call's own token: any other in the request
             // (forwarded from elsewhere) answers a different call.
             let watch = decoding
                 .call
                 .take_if(|call| call.caller == caller && call.id == id);
-            (decoding.node.clone(), watch)
+            (node.clone(), watch)
         })
         .ok_or_else(|| D::Error::custom("a reply token can only be decoded by a node"))?;
         Ok(Self {
