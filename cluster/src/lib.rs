@@ -66,6 +66,7 @@ mod global;
 mod membership;
 pub mod pg;
 mod server;
+pub mod topics;
 mod wire;
 
 pub use async_trait::async_trait;

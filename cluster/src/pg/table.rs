@@ -3,7 +3,7 @@
 //! those who monitor a group or the scope hear of each change as it is
 //! made.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use beamish_core::{NodeName, Pid};
@@ -74,6 +74,36 @@ impl Table {
             .get(group)
             .and_then(|group| group.by_node.get(&node))
             .map_or_else(Vec::new, |pids| pids.to_vec())
+    }
+
+    /// The nodes with members in any group whose name `wanted` picks,
+    /// looked through under one lock, without copying a name.
+    pub(crate) fn nodes_of(&self, wanted: impl Fn(&str) -> bool) -> BTreeSet<NodeName> {
+        let inner = self.inner.read();
+        let mut nodes = BTreeSet::new();
+        for (name, group) in &inner.groups {
+            if wanted(name) {
+                nodes.extend(
+                    group
+                        .by_node
+                        .iter()
+                        .filter(|(_, pids)| !pids.is_empty())
+                        .map(|(node, _)| *node),
+                );
+            }
+        }
+        nodes
+    }
+
+    /// Every member of every group whose name `wanted` picks, each once.
+    pub(crate) fn members_of(&self, wanted: impl Fn(&str) -> bool) -> BTreeSet<Pid> {
+        let inner = self.inner.read();
+        inner
+            .groups
+            .iter()
+            .filter(|(name, _)| wanted(name))
+            .flat_map(|(_, group)| group.by_node.values().flat_map(|pids| pids.iter().copied()))
+            .collect()
     }
 
     /// The members of `group`, node by node, as they are now.

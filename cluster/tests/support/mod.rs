@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod pg;
+pub mod topics;
 
 use std::time::Duration;
 
