@@ -5,6 +5,10 @@
 //! one 2-thread runtime, so the figure counts the sender's, the
 //! receivers' and the members' work together.
 //!
+//! Subscriptions in fast mode: the same 1 000 processes subscribed to a
+//! topic, and events published on it (deliveries/s), beside the group
+//! broadcast to them.
+//!
 //! The frames cost little (one per node per broadcast; socket copies and
 //! decoding the payload are each under 1% of a profile): what bounds the
 //! broadcast is delivering to each member on the receiving nodes, the
@@ -16,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use beamish::cluster::pg::Scope;
+use beamish::cluster::topics::{Topic, Topics};
 use beamish::dist::{Cookie, Endpoint};
 use beamish::tcp::TcpTransport;
 use beamish::transport::Transport;
@@ -32,6 +37,8 @@ const MEMBERS: usize = 1_000;
 const NODES: usize = 3;
 /// Broadcasts per round.
 const BROADCASTS: u64 = 100;
+/// The topic every member subscribes to.
+const TOPIC: &str = "bench.tick";
 
 /// Counts messages; reports each time it has seen a round's worth.
 struct Member {
@@ -62,6 +69,7 @@ impl Process for Member {
 struct Setup {
     node: Node,
     scope: Scope,
+    topics: Topics,
     local: Vec<Handle<u64>>,
     remote: Vec<Pid>,
     rounds: mpsc::UnboundedReceiver<()>,
@@ -96,7 +104,9 @@ async fn setup() -> Setup {
     }
     let (tx, rounds) = mpsc::unbounded_channel();
     let mut scopes = Vec::new();
+    let mut services = Vec::new();
     let mut local = Vec::new();
+    let topic = Topic::<u64>::new(TOPIC).expect("a topic");
     let mut remote = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let scope = Scope::start_default(node).await.expect("the scope starts");
@@ -109,6 +119,11 @@ async fn setup() -> Setup {
             .collect();
         let pids: Vec<Pid> = members.iter().map(Handle::pid).collect();
         scope.join("g", &pids).await.expect("joins");
+        let topics = Topics::start(node).await.expect("the topics start");
+        for member in &members {
+            topics.subscribe(member, &topic).await.expect("subscribes");
+        }
+        services.push(topics);
         if i == 0 {
             local = members;
         } else {
@@ -116,17 +131,21 @@ async fn setup() -> Setup {
         }
         scopes.push(scope);
     }
-    while scopes[0].members("g").len() < MEMBERS {
+    while scopes[0].members("g").len() < MEMBERS || services[0].subscribers(&topic).len() < MEMBERS
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let scope = scopes.swap_remove(0);
+    let topics = services.swap_remove(0);
     let node = nodes.swap_remove(0);
     // The other nodes live as long as the bench.
     std::mem::forget(nodes);
     std::mem::forget(scopes);
+    std::mem::forget(services);
     Setup {
         node,
         scope,
+        topics,
         local,
         remote,
         rounds,
@@ -142,9 +161,7 @@ async fn rounds_done(rounds: &mut mpsc::UnboundedReceiver<()>) {
     }
 }
 
-fn broadcast(c: &mut Criterion) {
-    let rt = runtime(Flavor::MultiThread);
-    let mut s = rt.block_on(setup());
+fn broadcast(c: &mut Criterion, rt: &tokio::runtime::Runtime, s: &mut Setup) {
     let mut group = c.benchmark_group("group_broadcast_1000_over_3_nodes");
     group
         .sample_size(10)
@@ -177,6 +194,45 @@ fn broadcast(c: &mut Criterion) {
                         for member in &s.local {
                             member.cast(n).await.expect("sent");
                         }
+                    }
+                    rounds_done(&mut s.rounds).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn publish(c: &mut Criterion, rt: &tokio::runtime::Runtime, s: &mut Setup) {
+    let topic = Topic::<u64>::new(TOPIC).expect("a topic");
+    let mut group = c.benchmark_group("fast_publish_1000_over_3_nodes");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .throughput(Throughput::Elements(BROADCASTS * MEMBERS as u64));
+    group.bench_function(BenchmarkId::new("beamish", "publish"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    for n in 0..BROADCASTS {
+                        let sent = s.topics.publish(&topic, &n).await.expect("published");
+                        assert_eq!(sent.nodes.len(), NODES - 1);
+                    }
+                    rounds_done(&mut s.rounds).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function(BenchmarkId::new("baseline", "group_broadcast"), |bench| {
+        bench.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    for n in 0..BROADCASTS {
+                        s.scope.broadcast("g", &n).await.expect("sent");
                     }
                     rounds_done(&mut s.rounds).await;
                 }
@@ -259,7 +315,10 @@ fn report_member_memory(rt: &tokio::runtime::Runtime) {
 
 fn benches_all(c: &mut Criterion) {
     report_member_memory(&runtime(Flavor::MultiThread));
-    broadcast(c);
+    let rt = runtime(Flavor::MultiThread);
+    let mut s = rt.block_on(setup());
+    broadcast(c, &rt, &mut s);
+    publish(c, &rt, &mut s);
 }
 
 // The macro's generated function carries no docs of its own.

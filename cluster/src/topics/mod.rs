@@ -391,11 +391,7 @@ impl Topics {
             }
         }
         if let Some(matching) = self.local.matching(E::WIRE_ID, &topic.name) {
-            for to in &matching.to {
-                if to.deliver(event).await {
-                    published.local += 1;
-                }
-            }
+            published.local = table::deliver_all(&matching.to, event).await.0;
         }
         Ok(published)
     }

@@ -39,6 +39,9 @@ pub(crate) fn is_pattern(name: &str) -> bool {
 /// Whether the topic `topic` matches `pattern`. Dynamic programming over
 /// the words, so a pattern of many `#` costs words × words, never more.
 pub(crate) fn matches(pattern: &str, topic: &str) -> bool {
+    if !pattern.contains(['*', '#']) {
+        return pattern == topic;
+    }
     let topic: Vec<&str> = topic.split('.').collect();
     // `now[j]`: the pattern's words so far match the topic's first `j`.
     let mut now = vec![false; topic.len() + 1];

@@ -12,7 +12,7 @@ use beamish_core::{Context, ExitReason, MonitorRef, Pid, Process, ReplyTo, Signa
 use tokio::time::Instant;
 
 use super::pattern::{check, is_pattern};
-use super::table::{Decode, Deliver, Local};
+use super::table::{deliver_all, Decode, Deliver, Local};
 use super::wire::Event;
 use super::TopicError;
 use crate::pg::Scope;
@@ -174,10 +174,7 @@ impl Router {
                 return;
             }
         };
-        for to in &matching.to {
-            if !to.deliver(&*decoded).await {
-                self.local.dead_letter(1);
-            }
-        }
+        let (_, ended) = deliver_all(&matching.to, &*decoded).await;
+        self.local.dead_letter(ended);
     }
 }

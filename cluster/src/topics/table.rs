@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use beamish_core::{Handle, Message, Pid};
+use beamish_core::{Handle, Message, Pid, TrySendError};
 use parking_lot::RwLock;
 
 use super::pattern::matches;
@@ -31,8 +31,53 @@ pub(crate) fn decode<E: Message + Sync>(
 #[async_trait]
 pub(crate) trait Deliver: Send + Sync {
     /// Casts `event`, which is of the subscription's event type, to the
-    /// subscriber; `false` if it has ended.
+    /// subscriber if its mailbox has room now.
+    fn try_deliver(&self, event: &(dyn Any + Send + Sync)) -> Delivered;
+
+    /// Casts `event`, waiting for room in a bounded mailbox; `false` if
+    /// the subscriber has ended.
     async fn deliver(&self, event: &(dyn Any + Send + Sync)) -> bool;
+}
+
+/// What became of an event handed to a subscriber at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    /// In its mailbox.
+    Sent,
+    /// Its bounded mailbox is full: wait with [`Deliver::deliver`].
+    Full,
+    /// It has ended (or the event was not of its type).
+    Ended,
+}
+
+/// Casts `event` to each of `to`, waiting only where a mailbox is full;
+/// how many took it.
+pub(crate) async fn deliver_all(
+    to: &[Arc<Subscribers>],
+    event: &(dyn Any + Send + Sync),
+) -> (usize, usize) {
+    let (mut sent, mut ended) = (0, 0);
+    let mut seen = HashSet::new();
+    // With one matching pattern, nobody is listed twice.
+    let dedup = to.len() > 1;
+    for subscribers in to {
+        for (pid, deliver) in subscribers.iter() {
+            if dedup && !seen.insert(*pid) {
+                continue;
+            }
+            let taken = match deliver.try_deliver(event) {
+                Delivered::Sent => true,
+                Delivered::Full => deliver.deliver(event).await,
+                Delivered::Ended => false,
+            };
+            if taken {
+                sent += 1;
+            } else {
+                ended += 1;
+            }
+        }
+    }
+    (sent, ended)
 }
 
 /// Casts events of type `E` to a process whose messages are `M`.
@@ -56,6 +101,17 @@ where
     E: Clone + Send + Sync + 'static,
     M: From<E> + Send + 'static,
 {
+    fn try_deliver(&self, event: &(dyn Any + Send + Sync)) -> Delivered {
+        let Some(event) = event.downcast_ref::<E>() else {
+            return Delivered::Ended;
+        };
+        match self.handle.try_cast(M::from(event.clone())) {
+            Ok(()) => Delivered::Sent,
+            Err(TrySendError::Full(_)) => Delivered::Full,
+            Err(_) => Delivered::Ended,
+        }
+    }
+
     async fn deliver(&self, event: &(dyn Any + Send + Sync)) -> bool {
         let Some(event) = event.downcast_ref::<E>() else {
             return false;
@@ -64,17 +120,14 @@ where
     }
 }
 
-/// One process's subscription to a pattern.
-struct Subscription {
-    pid: Pid,
-    pattern: Arc<str>,
-    deliver: Arc<dyn Deliver>,
-}
+/// The subscribers of one pattern, shared with deliveries in progress
+/// and copied when changed.
+pub(crate) type Subscribers = Vec<(Pid, Arc<dyn Deliver>)>;
 
-/// The subscriptions for one event type.
+/// The subscriptions for one event type, by pattern.
 struct OfType {
     decode: Decode,
-    subscriptions: Vec<Subscription>,
+    patterns: HashMap<Arc<str>, Arc<Subscribers>>,
 }
 
 /// This node's subscriptions, shared by the router (which changes them)
@@ -85,10 +138,11 @@ pub(crate) struct Local {
     dead_letters: AtomicU64,
 }
 
-/// The subscribers an event goes to, and how to decode it for them.
+/// The subscribers an event goes to (by pattern; one listed under two
+/// patterns gets it once), and how to decode it for them.
 pub(crate) struct Matching {
     pub(crate) decode: Decode,
-    pub(crate) to: Vec<Arc<dyn Deliver>>,
+    pub(crate) to: Vec<Arc<Subscribers>>,
 }
 
 impl Local {
@@ -105,20 +159,13 @@ impl Local {
         let mut by_type = self.by_type.write();
         let of_type = by_type.entry(event_type).or_insert_with(|| OfType {
             decode,
-            subscriptions: Vec::new(),
+            patterns: HashMap::new(),
         });
-        if of_type
-            .subscriptions
-            .iter()
-            .any(|sub| sub.pid == pid && sub.pattern == pattern)
-        {
+        let subscribers = of_type.patterns.entry(pattern).or_default();
+        if subscribers.iter().any(|(known, _)| *known == pid) {
             return false;
         }
-        of_type.subscriptions.push(Subscription {
-            pid,
-            pattern,
-            deliver,
-        });
+        Arc::make_mut(subscribers).push((pid, deliver));
         true
     }
 
@@ -128,12 +175,16 @@ impl Local {
         let Some(of_type) = by_type.get_mut(&event_type) else {
             return false;
         };
-        let before = of_type.subscriptions.len();
-        of_type
-            .subscriptions
-            .retain(|sub| !(sub.pid == pid && &*sub.pattern == pattern));
-        let removed = of_type.subscriptions.len() < before;
-        if of_type.subscriptions.is_empty() {
+        let Some(subscribers) = of_type.patterns.get_mut(pattern) else {
+            return false;
+        };
+        let before = subscribers.len();
+        Arc::make_mut(subscribers).retain(|(known, _)| *known != pid);
+        let removed = subscribers.len() < before;
+        if subscribers.is_empty() {
+            of_type.patterns.remove(pattern);
+        }
+        if of_type.patterns.is_empty() {
             by_type.remove(&event_type);
         }
         removed
@@ -143,30 +194,38 @@ impl Local {
     pub(crate) fn remove_pid(&self, pid: Pid) {
         let mut by_type = self.by_type.write();
         for of_type in by_type.values_mut() {
-            of_type.subscriptions.retain(|sub| sub.pid != pid);
+            for subscribers in of_type.patterns.values_mut() {
+                if subscribers.iter().any(|(known, _)| *known == pid) {
+                    Arc::make_mut(subscribers).retain(|(known, _)| *known != pid);
+                }
+            }
+            of_type
+                .patterns
+                .retain(|_, subscribers| !subscribers.is_empty());
         }
-        by_type.retain(|_, of_type| !of_type.subscriptions.is_empty());
+        by_type.retain(|_, of_type| !of_type.patterns.is_empty());
     }
 
     /// Whether `pid` has any subscription left.
     pub(crate) fn has(&self, pid: Pid) -> bool {
-        self.by_type
-            .read()
-            .values()
-            .any(|of_type| of_type.subscriptions.iter().any(|sub| sub.pid == pid))
+        self.by_type.read().values().any(|of_type| {
+            of_type
+                .patterns
+                .values()
+                .any(|subscribers| subscribers.iter().any(|(known, _)| *known == pid))
+        })
     }
 
     /// The subscribers here of `event_type` whose pattern matches
-    /// `topic`, each once however many of its patterns match.
+    /// `topic`.
     pub(crate) fn matching(&self, event_type: u64, topic: &str) -> Option<Matching> {
         let by_type = self.by_type.read();
         let of_type = by_type.get(&event_type)?;
-        let mut seen = HashSet::new();
-        let to: Vec<Arc<dyn Deliver>> = of_type
-            .subscriptions
+        let to: Vec<Arc<Subscribers>> = of_type
+            .patterns
             .iter()
-            .filter(|sub| matches(&sub.pattern, topic) && seen.insert(sub.pid))
-            .map(|sub| Arc::clone(&sub.deliver))
+            .filter(|(pattern, _)| matches(pattern, topic))
+            .map(|(_, subscribers)| Arc::clone(subscribers))
             .collect();
         (!to.is_empty()).then_some(Matching {
             decode: of_type.decode,
