@@ -25,7 +25,8 @@
 //!   and form a full mesh ([`cluster::Cluster`], [`cluster::Discovery`]);
 //!   cluster-wide names, Erlang's `global` ([`cluster::Global`]), reached
 //!   through an [`Addr`] resolved on every send ([`Addr::via`] a
-//!   [`Registry`]); process groups, as Erlang's pg ([`cluster::pg`]).
+//!   [`Registry`]); process groups, as Erlang's pg ([`cluster::pg`]);
+//!   subscriptions to typed topics and patterns ([`cluster::topics`]).
 //! - **Transports**: [`tcp`] (TCP, optionally TLS; feature `tcp`, on by
 //!   default), `quic` (feature `quic`), `amqp` (through RabbitMQ, feature
 //!   `amqp`), and [`transport::LocalNetwork`] for several nodes in one
@@ -138,7 +139,7 @@
 pub use beamish_core::*;
 
 /// A cluster that finds itself: discovery and a full mesh of members,
-/// cluster-wide names and process groups.
+/// cluster-wide names, process groups and subscriptions.
 pub use beamish_cluster as cluster;
 pub use beamish_supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, DynamicAddr,

@@ -1,6 +1,7 @@
 //! A beamish cluster that finds itself: discovery and membership;
-//! cluster-wide names ([`Global`], as Erlang's `global`) and process
-//! groups ([`pg`], as Erlang's `pg`) across it.
+//! cluster-wide names ([`Global`], as Erlang's `global`), process groups
+//! ([`pg`], as Erlang's `pg`) and subscriptions to topics ([`topics`])
+//! across it.
 //!
 //! Each node runs a membership process ([`Cluster::start`]). Given a
 //! [`Discovery`] source (a [`StaticDiscovery`] list of seeds, or your
