@@ -126,7 +126,7 @@ pub use error::{
     StartError, StopError, TrySendError,
 };
 pub use node::{
-    ExitWatch, Failure, Node, NodeBuilder, NodeStats, ProcessInfo, ShutdownReport, Status,
+    ExitWatch, Failure, Node, NodeBuilder, NodeStats, ProcessInfo, Settled, ShutdownReport, Status,
 };
 pub use pid::{
     known_node_names, Creation, NodeName, NodeNameError, ParsePidError, Pid, PinnedName,

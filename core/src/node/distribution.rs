@@ -120,9 +120,11 @@ pub(crate) struct Arrival {
 /// transport delivers it again.
 pub(crate) type Finished = Box<dyn FnOnce(Settled) + Send>;
 
-/// How a message from a durable transport was finished with.
+/// How a message from a durable transport, or one cast with
+/// [`Handle::cast_settled`](crate::Handle::cast_settled), was finished
+/// with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settled {
+pub enum Settled {
     /// Handled (or, for a call, answered): the transport may forget it.
     Handled,
     /// Its handler failed, or no process took it: the transport decides

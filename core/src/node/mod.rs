@@ -29,9 +29,9 @@ use parking_lot::Mutex;
 use rustc_hash::FxBuildHasher;
 
 pub use builder::NodeBuilder;
+pub use distribution::Settled;
 pub(crate) use distribution::{
-    Answered, Arrival, CallWatch, Decoder, Delivery, Distribution, Exported, Finished,
-    RemoteSignal, Settled,
+    Answered, Arrival, CallWatch, Decoder, Delivery, Distribution, Exported, Finished, RemoteSignal,
 };
 pub(crate) use entry::{AnyProcess, Counters, ProcCore, Relations, Watcher};
 pub use info::{Failure, NodeStats, ProcessInfo, Status};

@@ -11,10 +11,11 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::cell::Shared;
+use super::mailbox::Acked;
 use super::reply::{Answer, ReplyTo};
 use super::run::current_pid;
 use super::timer::{self, TimerRef};
-use crate::node::{watch_core, AnyProcess};
+use crate::node::{watch_core, AnyProcess, Settled};
 use crate::{
     CallError, ExitReason, LookupError, NamedSendError, Node, Pid, SendError, StopError,
     TrySendError,
@@ -87,6 +88,55 @@ impl<M: Send + 'static> Handle<M> {
             self.shared.core.dead_letter();
             SendError::NoProc(msg)
         })
+    }
+
+    /// Sends a message, as [`cast`](Self::cast) does, and calls `settled`
+    /// once the process is finished with it: [`Settled::Handled`] when its
+    /// handler returned, [`Settled::Failed`] when it panicked or the
+    /// process was killed while handling it. If the process ends before
+    /// it gets to the message, `settled` is dropped without being called
+    /// (and with it whatever it owns): what the message stood for, an
+    /// event from a broker say, is neither done nor failed, and comes
+    /// again from wherever it came.
+    ///
+    /// This is what a durable source builds on: acknowledge the message
+    /// to the broker only once it was handled.
+    ///
+    /// # Errors
+    ///
+    /// As [`cast`](Self::cast); `settled` is dropped then, uncalled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use beamish_core::{Handle, Settled};
+    ///
+    /// async fn handled(worker: &Handle<u64>) -> bool {
+    ///     let (tx, rx) = tokio::sync::oneshot::channel();
+    ///     let _ = worker.cast_settled(7, move |settled| {
+    ///         let _ = tx.send(settled);
+    ///     }).await;
+    ///     rx.await == Ok(Settled::Handled)
+    /// }
+    /// # let _ = handled;
+    /// ```
+    pub async fn cast_settled(
+        &self,
+        msg: M,
+        settled: impl FnOnce(Settled) + Send + 'static,
+    ) -> Result<(), SendError<M>> {
+        let acked = Acked {
+            msg,
+            finished: Box::new(settled),
+        };
+        self.shared
+            .mailbox
+            .push_acked(acked)
+            .await
+            .map_err(|acked| {
+                self.shared.core.dead_letter();
+                SendError::NoProc(acked.msg)
+            })
     }
 
     /// Sends a message if there is room now.
