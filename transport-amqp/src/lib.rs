@@ -236,10 +236,14 @@ mod queues;
 mod remove;
 mod session;
 mod signature;
+mod topics;
 mod transport;
 mod warnings;
 
 pub use crate::discovery::{AmqpDiscovery, PRESENCE_EXCHANGE};
 pub use crate::remove::{remove_inbox, RemoveInboxError, RemovedInbox};
+pub use crate::topics::{
+    DeadLetter, DurableError, DurableSettings, DurableSubscription, DurableTopics,
+};
 pub(crate) use crate::transport::Settings;
 pub use crate::transport::{AmqpError, AmqpTransport, Mode, DEFAULT_INBOX_EXPIRY};
