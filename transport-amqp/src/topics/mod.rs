@@ -35,7 +35,7 @@
 //! async fn crm(node: &Node, worker: &Handle<String>) -> Result<(), Box<dyn std::error::Error>> {
 //!     let topics = DurableTopics::new(node, "amqp://guest:guest@127.0.0.1:5672/%2f", "users", DurableSettings::default());
 //!     let signed_up = Topic::<String>::new("user.signed_up")?;
-//!     topics.subscribe(worker, &Topic::new("user.*")?, "crm").await?;
+//!     topics.subscribe(worker, &Topic::<String>::new("user.*")?, "crm").await?;
 //!     topics.publish(&signed_up, &"ada@example.com".to_owned()).await?;
 //!     Ok(())
 //! }
