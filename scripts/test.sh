@@ -14,6 +14,11 @@ cargo test --workspace
 # (about a minute; a debug build runs a smaller number of them).
 cargo test --release -p beamish-core --features testing --test node_names_are_forgotten
 cargo run -q -p beamish-examples --example signup >/dev/null
+# The second demo: services in their own OS processes subscribe durably;
+# one crashes, one is SIGKILLed, and every one handles every signup.
+subscriptions_out=$(cargo run -q -p beamish-examples --example subscriptions 2>/dev/null)
+echo "$subscriptions_out"
+grep -q "every service handled every signup" <<<"$subscriptions_out"
 
 # The demo across two OS processes over TCP: the services node prints
 # where it listens; the web node connects there and must see every

@@ -23,6 +23,7 @@ pub fn log_to_stderr() {
         .init();
 }
 
+pub mod subscriptions;
 pub mod upgrade;
 
 pub mod services {

@@ -214,15 +214,18 @@ impl DurableTopics {
             .with_message_id(format!("{}.{number}", self.shared.node.name()).into())
             .with_headers(headers);
         let exchange = self.shared.exchange();
-        let mut publisher = self.shared.publisher.lock().await;
-        if publisher.is_none() {
-            *publisher = Some(self.shared.connect_publisher().await?);
-        }
-        let Some((_, channel)) = publisher.as_ref() else {
-            return Err(DurableError::Broker("no connection".into()));
-        };
-        let confirmed = async {
-            channel
+        // The channel is held only to hand the event over, so publishes
+        // from several tasks are in flight at once; each waits for its
+        // own confirmation.
+        let confirm = {
+            let mut publisher = self.shared.publisher.lock().await;
+            if publisher.is_none() {
+                *publisher = Some(self.shared.connect_publisher().await?);
+            }
+            let Some((_, channel)) = publisher.as_ref() else {
+                return Err(DurableError::Broker("no connection".into()));
+            };
+            let sent = channel
                 .basic_publish(
                     exchange.as_str().into(),
                     topic.name().into(),
@@ -230,14 +233,21 @@ impl DurableTopics {
                     &payload,
                     properties,
                 )
-                .await?
-                .await
+                .await;
+            match sent {
+                Ok(confirm) => confirm,
+                Err(error) => {
+                    // Made again by the next publish.
+                    *publisher = None;
+                    return Err(error.into());
+                }
+            }
         };
-        match confirmed.await {
+        match confirm.await {
             Ok(Confirmation::Ack(_)) => Ok(()),
             Ok(_) => Err(DurableError::NotConfirmed),
             Err(error) => {
-                // Made again by the next publish.
+                let mut publisher = self.shared.publisher.lock().await;
                 *publisher = None;
                 Err(error.into())
             }
@@ -274,6 +284,29 @@ impl DurableTopics {
             return Err(DurableError::NoProc);
         }
         consume::start::<E, M>(&self.shared, subscriber, topic.name(), name).await
+    }
+
+    /// Deletes the subscription `name`: its queue, with what it holds, and
+    /// its dead-letter queue. Its consumers end (they connect again and
+    /// declare it afresh while their processes live).
+    ///
+    /// # Errors
+    ///
+    /// [`DurableError::BadName`], [`DurableError::Broker`].
+    pub async fn delete(&self, name: &str) -> Result<(), DurableError> {
+        check_name(name)?;
+        let conn = self.shared.connect().await?;
+        let channel = conn.create_channel().await?;
+        for queue in [self.shared.queue(name), self.shared.dead_queue(name)] {
+            channel
+                .queue_delete(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeleteOptions::default(),
+                )
+                .await?;
+        }
+        let _ = conn.close(200, "deleted".into()).await;
+        Ok(())
     }
 
     /// What the dead-letter queue of subscription `name` holds, oldest
