@@ -343,7 +343,7 @@ async fn a_poison_event_goes_to_the_dead_letter_queue_and_is_replayed() {
     assert_eq!(dead[0].topic.as_deref(), Some("jobs.new"));
     assert_eq!(dead[0].event_type.as_deref(), Some(Numbered::NAME));
     assert!(
-        dead[0].reason.contains("delivery_limit"),
+        dead[0].reason.contains("failed 2 times"),
         "{}",
         dead[0].reason
     );

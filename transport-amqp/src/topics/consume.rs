@@ -3,6 +3,7 @@
 //! it back when the handler failed or the process ended first, and
 //! dead-letters at once what does not decode as the process's type.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +17,15 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Confirmation;
 use lapin::{Acker, BasicProperties, Channel};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedRwLockReadGuard, RwLock};
 
 use super::{DurableError, DurableSettings, DurableSubscription, Shared, REASON_HEADER};
+
+/// The header that counts how many times handlers failed on an event.
+const FAILURES_HEADER: &str = "x-beamish-failures";
+
+/// How long a consumer that ends waits for its settlings before closing.
+const SETTLING: Duration = Duration::from_secs(5);
 
 /// What a consumer needs of its subscription: it belongs to its process
 /// and outlives the `DurableTopics` it was made with.
@@ -87,9 +94,14 @@ async fn declare(target: &Target, channel: &Channel) -> Result<(), DurableError>
         "x-queue-type".into(),
         AMQPValue::LongString("quorum".into()),
     );
+    // The broker's own limit counts every return, an event handed back
+    // unhandled by a node that died holding it among them: only a last
+    // resort, ten times ours, which counts failures alone.
     arguments.insert(
         "x-delivery-limit".into(),
-        AMQPValue::LongLongInt(i64::from(target.settings.delivery_limit)),
+        AMQPValue::LongLongInt(i64::from(
+            target.settings.delivery_limit.saturating_mul(10).max(10),
+        )),
     );
     arguments.insert(
         "x-dead-letter-exchange".into(),
@@ -149,11 +161,16 @@ async fn run<E, M>(
         };
         let lost = match set_up {
             Ok((conn, channel)) => {
+                let settling = Arc::new(RwLock::new(()));
                 let ended = tokio::select! {
-                    ended = consume::<E, M>(&target, &handle, &conn, &channel) => ended.err(),
+                    ended = consume::<E, M>(&target, &handle, &conn, &channel, &settling) => ended.err(),
                     _ = &mut ends => None,
                     Ok(_) = stopped.wait_for(|stop| *stop) => None,
                 };
+                // Events cast to the process are settled (acknowledged,
+                // moved, or handed back) on this connection before it
+                // closes, or for as long as SETTLING.
+                let _ = tokio::time::timeout(SETTLING, settling.write()).await;
                 let _ = conn.close(200, "the subscriber is done".into()).await;
                 match ended {
                     Some(lost) => lost,
@@ -184,6 +201,7 @@ async fn consume<E, M>(
     handle: &Handle<M>,
     conn: &lapin::Connection,
     channel: &Channel,
+    settling: &Arc<RwLock<()>>,
 ) -> Result<(), DurableError>
 where
     E: Message,
@@ -192,8 +210,14 @@ where
     channel
         .basic_qos(target.settings.prefetch, BasicQosOptions::default())
         .await?;
-    let dead = Shared::confirming(conn).await?;
     let queue = target.shared.queue(&target.name);
+    let moves = Arc::new(Moves {
+        channel: Shared::confirming(conn).await?,
+        queue: queue.clone(),
+        dead_exchange: target.shared.dead_exchange(),
+        name: target.name.clone(),
+        limit: target.settings.delivery_limit,
+    });
     let mut deliveries = channel
         .basic_consume(
             queue.as_str().into(),
@@ -207,7 +231,11 @@ where
         let event = decode::<E>(&delivery);
         match event {
             Ok(event) => {
-                let settle = Settle(Some(delivery.acker.clone()));
+                let settle = Settle {
+                    delivery: Some(delivery),
+                    moves: Arc::clone(&moves),
+                    held: Arc::clone(settling).try_read_owned().ok(),
+                };
                 let cast =
                     handle.cast_settled(M::from(event), move |settled| settle.settle(settled));
                 if cast.await.is_err() {
@@ -216,7 +244,10 @@ where
                     return Ok(());
                 }
             }
-            Err(why) => dead_letter(target, &dead, &delivery, &why).await?,
+            Err(why) => {
+                tracing::warn!(subscription = %target.name, %why, "a durable event is a dead letter");
+                moves.dead_letter(delivery, &why).await;
+            }
         }
     }
     Err(DurableError::Broker(
@@ -240,85 +271,147 @@ fn decode<E: Message>(delivery: &Delivery) -> Result<E, String> {
     rmp_serde::from_slice(&delivery.data).map_err(|err| format!("undecodable {}: {err}", E::NAME))
 }
 
-/// Sends a delivery that no handler can take to the dead-letter queue,
-/// with why, and acknowledges it, so it does not come again; if the
-/// dead-letter queue cannot take it, it goes back to the queue.
-async fn dead_letter(
-    target: &Target,
-    dead: &Channel,
-    delivery: &Delivery,
-    why: &str,
-) -> Result<(), DurableError> {
-    tracing::warn!(subscription = %target.name, %why, "a durable event is a dead letter");
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(REASON_HEADER.into(), AMQPValue::LongString(why.into()));
-    let mut properties = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_headers(headers);
-    if let Some(kind) = delivery.properties.kind() {
-        properties = properties.with_type(kind.clone());
+/// Where a subscription's failed events go, and on which confirming
+/// channel: back to the end of its queue with their failures counted, or,
+/// at the limit, to its dead-letter queue.
+struct Moves {
+    channel: Channel,
+    queue: String,
+    dead_exchange: String,
+    name: String,
+    limit: u32,
+}
+
+impl Moves {
+    /// The handler of `delivery`'s event failed: it goes back to the end
+    /// of the queue with one more failure counted, or, at the limit, to
+    /// the dead-letter queue. Only failures count: an event handed back
+    /// because its process ended before getting to it does not.
+    async fn failed(&self, delivery: Delivery) {
+        let failures = failures_of(&delivery).saturating_add(1);
+        if failures >= self.limit {
+            let why = format!("its handler failed {failures} times");
+            tracing::warn!(subscription = %self.name, %why, "a durable event is a dead letter");
+            self.dead_letter(delivery, &why).await;
+        } else {
+            let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+            headers.insert(FAILURES_HEADER.into(), AMQPValue::LongUInt(failures));
+            self.move_to("", &self.queue, delivery, headers).await;
+        }
     }
-    let kept = dead
-        .basic_publish(
-            target.shared.dead_exchange().as_str().into(),
-            target.name.as_str().into(),
-            BasicPublishOptions::default(),
-            &delivery.data,
-            properties,
-        )
-        .await?
-        .await?;
-    if matches!(kept, Confirmation::Ack(_)) {
-        delivery.acker.ack(BasicAckOptions::default()).await?;
-    } else {
-        let again = BasicNackOptions {
-            requeue: true,
-            ..BasicNackOptions::default()
+
+    /// Moves `delivery` to the dead-letter queue with `why`.
+    async fn dead_letter(&self, delivery: Delivery, why: &str) {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(REASON_HEADER.into(), AMQPValue::LongString(why.into()));
+        self.move_to(&self.dead_exchange, &self.name, delivery, headers)
+            .await;
+    }
+
+    /// Publishes `delivery`'s event anew with `headers`, confirmed, then
+    /// acknowledges the delivery; if it could not be published, the
+    /// delivery goes back to the queue as it was.
+    async fn move_to(&self, exchange: &str, key: &str, delivery: Delivery, headers: FieldTable) {
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        if let Some(kind) = delivery.properties.kind() {
+            properties = properties.with_type(kind.clone());
+        }
+        if let Some(id) = delivery.properties.message_id() {
+            properties = properties.with_message_id(id.clone());
+        }
+        let published = async {
+            self.channel
+                .basic_publish(
+                    exchange.into(),
+                    key.into(),
+                    BasicPublishOptions::default(),
+                    &delivery.data,
+                    properties,
+                )
+                .await?
+                .await
         };
-        delivery.acker.nack(again).await?;
+        let moved = matches!(published.await, Ok(Confirmation::Ack(_)));
+        settle_at_broker(delivery.acker, moved).await;
     }
-    Ok(())
+}
+
+/// How many times handlers failed on `delivery`'s event before.
+fn failures_of(delivery: &Delivery) -> u32 {
+    let headers = delivery.properties.headers().as_ref();
+    match headers.and_then(|headers| headers.inner().get(FAILURES_HEADER)) {
+        Some(AMQPValue::LongUInt(n)) => *n,
+        _ => 0,
+    }
 }
 
 /// How an event cast to a process is settled at the broker: acknowledged
-/// once handled, sent back when the handler failed or when this is
-/// dropped unsettled (the process ended before it got to the event).
-struct Settle(Option<Acker>);
+/// once handled, moved by [`Moves::failed`] when its handler failed, and
+/// handed back as it was when this is dropped unsettled (the process
+/// ended before it got to the event).
+///
+/// From the moment its event is cast until it is settled, it holds the
+/// connection open (a share of the consumer's settling lock), so that a
+/// consumer that ends closes the connection only once its events are
+/// settled, or its wait runs out.
+struct Settle {
+    delivery: Option<Delivery>,
+    moves: Arc<Moves>,
+    held: Option<OwnedRwLockReadGuard<()>>,
+}
 
 impl Settle {
     fn settle(mut self, settled: Settled) {
-        if let Some(acker) = self.0.take() {
-            finish(acker, settled == Settled::Handled);
+        if let Some(delivery) = self.delivery.take() {
+            let moves = Arc::clone(&self.moves);
+            spawn_settling(self.held.take(), async move {
+                match settled {
+                    Settled::Handled => settle_at_broker(delivery.acker, true).await,
+                    Settled::Failed => moves.failed(delivery).await,
+                }
+            });
         }
     }
 }
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        if let Some(acker) = self.0.take() {
-            finish(acker, false);
+        if let Some(delivery) = self.delivery.take() {
+            spawn_settling(self.held.take(), settle_at_broker(delivery.acker, false));
         }
     }
 }
 
-/// Acknowledges (`handled`) or sends back a delivery, off the caller's
-/// task. A channel gone meanwhile sends it back by itself.
-fn finish(acker: Acker, handled: bool) {
+/// Runs a settling off the caller's task, holding `held` (the connection
+/// open) until it is done.
+fn spawn_settling(
+    held: Option<OwnedRwLockReadGuard<()>>,
+    settling: impl Future<Output = ()> + Send + 'static,
+) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     runtime.spawn(async move {
-        let told = if handled {
-            acker.ack(BasicAckOptions::default()).await
-        } else {
-            let again = BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            };
-            acker.nack(again).await
-        };
-        if let Err(error) = told {
-            tracing::debug!(%error, "a durable event could not be settled; the broker sends it again");
-        }
+        settling.await;
+        drop(held);
     });
+}
+
+/// Acknowledges (`done`) a delivery, or hands it back to the queue as it
+/// was. A channel gone meanwhile hands it back by itself.
+async fn settle_at_broker(acker: Acker, done: bool) {
+    let told = if done {
+        acker.ack(BasicAckOptions::default()).await
+    } else {
+        let again = BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        };
+        acker.nack(again).await
+    };
+    if let Err(error) = told {
+        tracing::debug!(%error, "a durable event could not be settled; the broker sends it again");
+    }
 }

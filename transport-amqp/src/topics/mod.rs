@@ -15,8 +15,8 @@
 //! - Processes (on any nodes) subscribed under one name share its events
 //!   (competing consumers): a service scales out without duplicating
 //!   work.
-//! - An event that keeps failing goes, after
-//!   [`DurableSettings::delivery_limit`] deliveries, to the
+//! - An event whose handler failed goes back to the end of the queue;
+//!   after [`DurableSettings::delivery_limit`] failures it goes to the
 //!   subscription's dead-letter queue, `beamish.sub.<scope>.<name>.dead`,
 //!   as does at once an event that does not decode as the subscriber's
 //!   type (acknowledged, with the reason, so it does not loop). What is
@@ -71,8 +71,13 @@ pub struct DurableSettings {
     /// Events a subscriber may have in its mailbox, unacknowledged, at
     /// once (the consumer's prefetch; 100).
     pub prefetch: u16,
-    /// Deliveries of one event before it goes to the dead-letter queue
-    /// (the quorum queue's `x-delivery-limit`; 5).
+    /// Failures of handlers on one event before it goes to the
+    /// dead-letter queue (5); each failed event goes back to the end of
+    /// the queue until then. Events handed back unhandled (their process
+    /// ended before getting to them) do not count. As a last resort, the
+    /// broker dead-letters an event it delivered ten times as often
+    /// without a handler finishing it (nodes that died holding it), with
+    /// the reason `delivery_limit`.
     pub delivery_limit: u32,
 }
 
