@@ -88,10 +88,7 @@ async fn a_subscriber_that_ends_is_forgotten_everywhere() {
 #[tokio::test(start_paused = true)]
 async fn a_node_that_goes_takes_its_subscribers_and_one_that_joins_learns_them_all() {
     let net = LocalNetwork::new();
-    let a = TopicsMember::start(&net, "a", &[]).await;
-    let b = TopicsMember::start(&net, "b", &["a"]).await;
-    let c = TopicsMember::start(&net, "c", &["a"]).await;
-    mesh(&[&a.member, &b.member, &c.member]).await;
+    let [a, b, c] = three(&net).await;
     let (seen, mut heard) = mpsc::unbounded_channel();
     let on_a = a.subscriber(&["orders.#"], &seen).await;
     let on_c = c.subscriber(&["orders.#"], &seen).await;

@@ -18,10 +18,7 @@ use tokio::sync::mpsc;
 #[tokio::test(start_paused = true)]
 async fn an_event_reaches_every_matching_subscriber_once_and_no_other() {
     let net = LocalNetwork::new();
-    let a = TopicsMember::start(&net, "a", &[]).await;
-    let b = TopicsMember::start(&net, "b", &["a"]).await;
-    let c = TopicsMember::start(&net, "c", &["a"]).await;
-    mesh(&[&a.member, &b.member, &c.member]).await;
+    let [a, b, c] = three(&net).await;
     let (seen, mut heard) = mpsc::unbounded_channel();
     let exact = b.subscriber(&["user.signed_up"], &seen).await;
     let one_word = c.subscriber(&["user.*"], &seen).await;
@@ -73,10 +70,7 @@ async fn an_event_reaches_every_matching_subscriber_once_and_no_other() {
 #[tokio::test(start_paused = true)]
 async fn each_publishers_events_arrive_in_order_at_every_subscriber() {
     let net = LocalNetwork::new();
-    let a = TopicsMember::start(&net, "a", &[]).await;
-    let b = TopicsMember::start(&net, "b", &["a"]).await;
-    let c = TopicsMember::start(&net, "c", &["a"]).await;
-    mesh(&[&a.member, &b.member, &c.member]).await;
+    let [a, b, c] = three(&net).await;
     let (seen, mut heard) = mpsc::unbounded_channel();
     let mut subscribers = Vec::new();
     for node in [&a, &b, &c] {

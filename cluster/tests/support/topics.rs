@@ -94,6 +94,15 @@ impl Process for Reporter {
     }
 }
 
+/// Three members, `b` and `c` seeded with `a`, once they form a mesh.
+pub async fn three(net: &LocalNetwork) -> [TopicsMember; 3] {
+    let a = TopicsMember::start(net, "a", &[]).await;
+    let b = TopicsMember::start(net, "b", &["a"]).await;
+    let c = TopicsMember::start(net, "c", &["a"]).await;
+    super::mesh(&[&a.member, &b.member, &c.member]).await;
+    [a, b, c]
+}
+
 /// Publishes event `n` of `publisher` on `topic` from `at`.
 pub async fn publish(at: &TopicsMember, topic: &str, publisher: &str, n: u64) {
     let topic = Topic::<Numbered>::new(topic).expect("a topic");

@@ -16,13 +16,13 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Confirmation;
-use lapin::{Acker, BasicProperties, Channel};
+use lapin::{Acker, Channel};
 use tokio::sync::{watch, OwnedRwLockReadGuard, RwLock};
 
-use super::{DurableError, DurableSettings, DurableSubscription, Shared, REASON_HEADER};
-
-/// The header that counts how many times handlers failed on an event.
-const FAILURES_HEADER: &str = "x-beamish-failures";
+use super::{
+    carried, DurableError, DurableSettings, DurableSubscription, Shared, FAILURES_HEADER,
+    REASON_HEADER,
+};
 
 /// How long a consumer that ends waits for its settlings before closing.
 const SETTLING: Duration = Duration::from_secs(5);
@@ -312,15 +312,7 @@ impl Moves {
     /// acknowledges the delivery; if it could not be published, the
     /// delivery goes back to the queue as it was.
     async fn move_to(&self, exchange: &str, key: &str, delivery: Delivery, headers: FieldTable) {
-        let mut properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_headers(headers);
-        if let Some(kind) = delivery.properties.kind() {
-            properties = properties.with_type(kind.clone());
-        }
-        if let Some(id) = delivery.properties.message_id() {
-            properties = properties.with_message_id(id.clone());
-        }
+        let properties = carried(&delivery.properties, headers);
         let published = async {
             self.channel
                 .basic_publish(

@@ -4,10 +4,9 @@
 use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
 use lapin::types::AMQPValue;
-use lapin::BasicProperties;
 use lapin::Confirmation;
 
-use super::{DurableError, Shared, REASON_HEADER, TOPIC_HEADER};
+use super::{carried, DurableError, Shared, FAILURES_HEADER, REASON_HEADER, TOPIC_HEADER};
 
 /// The most dead letters [`list`] reads at once.
 const LISTED: usize = 10_000;
@@ -61,28 +60,24 @@ pub(super) async fn replay(shared: &Shared, name: &str) -> Result<usize, Durable
             .await?;
         let Some(message) = got else { break };
         let delivery = &message.delivery;
-        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        // A replayed event starts afresh: no reason, no failures, none of
+        // the broker's death records.
         let mut kept = lapin::types::FieldTable::default();
-        for (key, value) in headers.inner() {
-            let key = key.as_str();
-            if key != REASON_HEADER
-                && key != "x-death"
-                && !key.starts_with("x-first-death")
-                && !key.starts_with("x-last-death")
-            {
-                kept.insert(key.into(), value.clone());
+        if let Some(headers) = delivery.properties.headers() {
+            for (key, value) in headers.inner() {
+                let key = key.as_str();
+                let fresh = key != REASON_HEADER
+                    && key != FAILURES_HEADER
+                    && key != "x-death"
+                    && key != "x-delivery-count"
+                    && !key.starts_with("x-first-death")
+                    && !key.starts_with("x-last-death");
+                if fresh {
+                    kept.insert(key.into(), value.clone());
+                }
             }
         }
-        headers = kept;
-        let mut properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_headers(headers);
-        if let Some(kind) = delivery.properties.kind() {
-            properties = properties.with_type(kind.clone());
-        }
-        if let Some(id) = delivery.properties.message_id() {
-            properties = properties.with_message_id(id.clone());
-        }
+        let properties = carried(&delivery.properties, kept);
         // Straight into this subscription's queue: the scope's other
         // subscriptions had it already.
         let confirmed = channel

@@ -63,6 +63,24 @@ pub use dead::DeadLetter;
 pub(crate) const TOPIC_HEADER: &str = "x-beamish-topic";
 /// The header that says why an event is a dead letter.
 pub(crate) const REASON_HEADER: &str = "x-beamish-reason";
+/// The header that counts how many times handlers failed on an event.
+pub(crate) const FAILURES_HEADER: &str = "x-beamish-failures";
+
+/// The properties an event keeps when it is published anew (back to its
+/// queue, to the dead-letter queue, or replayed): persistent, its type
+/// and id as its publisher gave them, and `headers`.
+pub(crate) fn carried(properties: &BasicProperties, headers: FieldTable) -> BasicProperties {
+    let mut carried = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_headers(headers);
+    if let Some(kind) = properties.kind() {
+        carried = carried.with_type(kind.clone());
+    }
+    if let Some(id) = properties.message_id() {
+        carried = carried.with_message_id(id.clone());
+    }
+    carried
+}
 
 /// How durable subscriptions run.
 #[derive(Debug, Clone)]
