@@ -413,3 +413,71 @@ async fn an_event_that_does_not_decode_is_a_dead_letter_at_once_with_why() {
     assert!(node.is_alive(subscriber.pid()));
     clean(&topics, &["strict"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_publish_reaches_fast_and_durable_subscribers_each_in_its_mode() {
+    use beamish_cluster::topics::{Mode, Topics};
+    let node = Node::new().expect("a node");
+    let (_, durable) = scope(&node, DurableSettings::default());
+    let topics = Topics::start(&node)
+        .await
+        .expect("the topics start")
+        .with_durable(durable.clone());
+    let (seen, mut heard) = mpsc::unbounded_channel();
+    let fast = node.spawn::<Subscriber>(rules(&seen)).expect("spawns");
+    let kept = node.spawn::<Subscriber>(rules(&seen)).expect("spawns");
+    let pattern = Topic::<Numbered>::new("user.*").expect("a pattern");
+    topics
+        .subscribe_as(&fast, &pattern, Mode::Fast)
+        .await
+        .expect("subscribed");
+    topics
+        .subscribe_as(&kept, &pattern, Mode::Durable("audit"))
+        .await
+        .expect("subscribed");
+    until_queue(&durable.queue("audit"), "a consumer", |(_, consumers)| {
+        consumers == 1
+    })
+    .await;
+
+    let topic = Topic::<Numbered>::new("user.signed_up").expect("a topic");
+    for n in 0..10 {
+        let published = topics
+            .publish(&topic, &Numbered { n })
+            .await
+            .expect("published");
+        assert!(published.durable, "confirmed by the broker");
+        assert_eq!(published.local, 1, "the fast subscriber");
+    }
+    let mut by_fast = Vec::new();
+    let mut by_kept = Vec::new();
+    for _ in 0..20 {
+        let (pid, n) = next(&mut heard).await;
+        if pid == fast.pid() {
+            by_fast.push(n);
+        } else {
+            assert_eq!(pid, kept.pid());
+            by_kept.push(n);
+        }
+    }
+    assert_eq!(by_fast, (0..10).collect::<Vec<_>>());
+    assert_eq!(by_kept, (0..10).collect::<Vec<_>>());
+    until_queue(
+        &durable.queue("audit"),
+        "every event acknowledged",
+        |(messages, _)| messages == 0,
+    )
+    .await;
+    // A durable subscription needs a broker behind the topics.
+    let alone = Topics::start(&Node::new().expect("a node"))
+        .await
+        .expect("the topics start");
+    let other = node.spawn::<Subscriber>(rules(&seen)).expect("spawns");
+    assert_eq!(
+        alone
+            .subscribe_as(&other, &pattern, Mode::Durable("audit"))
+            .await,
+        Err(beamish_cluster::topics::TopicError::NoBroker)
+    );
+    clean(&durable, &["audit"]).await;
+}

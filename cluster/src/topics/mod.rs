@@ -10,8 +10,16 @@
 //! it). Anyone publishes: a process, or code outside any process, on any
 //! node.
 //!
-//! This is the fast mode: in memory, over the cluster's connections,
-//! on top of [process groups](crate::pg) in a scope of its own.
+//! Each subscription chooses its [`Mode`]. The fast mode, described
+//! below, runs in memory over the cluster's connections, on top of
+//! [process groups](crate::pg) in a scope of its own. The durable mode
+//! goes through a broker put behind the topics with
+//! [`Topics::with_durable`] (`beamish::amqp::DurableTopics`, which
+//! documents it): at least once, acknowledged after the handler
+//! returned, shared by the processes subscribed under one name. One
+//! [`publish`](Topics::publish) reaches the subscribers of both.
+//!
+//! In the fast mode:
 //!
 //! - At most once: an event in flight when a connection is lost, or for
 //!   a subscriber that has just ended, is lost, as any cast is.
@@ -98,6 +106,7 @@
 //! # }
 //! ```
 
+mod durable;
 mod pattern;
 mod server;
 mod table;
@@ -109,6 +118,7 @@ use std::sync::Arc;
 
 use beamish_core::{Addr, Handle, Message, Node, NodeName, Pid, SpawnOpts};
 
+pub use durable::{sink, Decoded, DurableBroker, DurableFailure, DurableSink};
 pub use pattern::MAX_TOPIC_LEN;
 use server::{Args, Msg, Router};
 use table::{Local, To};
@@ -229,6 +239,24 @@ pub enum TopicError {
     /// The router has ended (the node is shutting down).
     #[error("the topic router has ended")]
     NotRunning,
+    /// A durable subscription was asked of a [`Topics`] with no broker
+    /// behind it ([`Topics::with_durable`]).
+    #[error("no broker for durable subscriptions")]
+    NoBroker,
+    /// The broker did not take the event or the subscription.
+    #[error("the broker: {0}")]
+    Durable(#[from] DurableFailure),
+}
+
+/// How a subscription gets its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode<'a> {
+    /// In memory over the cluster's connections: at most once.
+    Fast,
+    /// Through the broker, under the durable subscription of this name,
+    /// shared by every process subscribed under it: at least once.
+    Durable(&'a str),
 }
 
 /// Where a [`publish`](Topics::publish) went.
@@ -242,6 +270,9 @@ pub struct Published {
     /// Other nodes with subscribers it could not be sent to (their
     /// connection is lost): at most once.
     pub unreached: Vec<NodeName>,
+    /// Whether the broker behind this [`Topics`] confirmed it, for the
+    /// durable subscriptions (`false` with no broker).
+    pub durable: bool,
 }
 
 /// This node's part of the cluster's subscriptions: its router, and the
@@ -253,6 +284,7 @@ pub struct Topics {
     scope: Scope,
     local: Arc<Local>,
     router: Handle<Msg>,
+    durable: Option<Arc<dyn DurableBroker>>,
 }
 
 impl Topics {
@@ -279,7 +311,49 @@ impl Topics {
             scope,
             local,
             router,
+            durable: None,
         })
+    }
+
+    /// Puts `broker` behind these topics for durable subscriptions: each
+    /// [`publish`](Self::publish) is also sent to the broker, and
+    /// confirmed, and [`subscribe_as`](Self::subscribe_as) with
+    /// [`Mode::Durable`] subscribes through it.
+    pub fn with_durable(mut self, broker: impl DurableBroker) -> Self {
+        self.durable = Some(Arc::new(broker));
+        self
+    }
+
+    /// Subscribes `subscriber` to `topic` in `mode`: [`Mode::Fast`] as
+    /// [`subscribe`](Self::subscribe) does, or [`Mode::Durable`] through
+    /// the broker, under a durable subscription name.
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe`](Self::subscribe); for a durable one,
+    /// [`TopicError::NoBroker`], [`TopicError::NoProc`], or
+    /// [`TopicError::Durable`] if the broker did not take it.
+    pub async fn subscribe_as<E, M>(
+        &self,
+        subscriber: &Handle<M>,
+        topic: &Topic<E>,
+        mode: Mode<'_>,
+    ) -> Result<(), TopicError>
+    where
+        E: Message + Clone + Sync,
+        M: From<E> + Send + 'static,
+    {
+        match mode {
+            Mode::Fast => self.subscribe(subscriber, topic).await,
+            Mode::Durable(name) => {
+                let broker = self.durable.as_ref().ok_or(TopicError::NoBroker)?;
+                if !subscriber.is_alive() {
+                    return Err(TopicError::NoProc(subscriber.pid()));
+                }
+                let sink = sink::<E, M>(subscriber);
+                Ok(broker.subscribe_sink(name, &topic.name, sink).await?)
+            }
+        }
     }
 
     /// Subscribes `subscriber`, a process of this node, to `topic` (a
@@ -347,12 +421,17 @@ impl Topics {
     /// whose pattern matches, and sent in one frame to each other node
     /// with such subscribers. It returns once the casts are made and the
     /// frames queued, waiting for room where too much waits for a node
-    /// or a subscriber's bounded mailbox is full.
+    /// or a subscriber's bounded mailbox is full. With a broker behind
+    /// these topics ([`with_durable`](Self::with_durable)), it is first
+    /// sent there for the durable subscriptions, and returns once the
+    /// broker confirmed it.
     ///
     /// # Errors
     ///
     /// [`TopicError::Pattern`] for a pattern, [`TopicError::Encode`] for
-    /// an event that does not encode (nothing is sent then).
+    /// an event that does not encode (nothing is sent then),
+    /// [`TopicError::Durable`] if the broker did not confirm it (the fast
+    /// subscribers were not sent it either: publish again).
     pub async fn publish<E>(&self, topic: &Topic<E>, event: &E) -> Result<Published, TopicError>
     where
         E: Message + Clone + Sync,
@@ -369,10 +448,18 @@ impl Topics {
         });
         let mut published = Published::default();
         let remote: Vec<NodeName> = nodes.into_iter().filter(|node| *node != me).collect();
-        if !remote.is_empty() {
-            let mut payload = Vec::new();
+        let mut payload = Vec::new();
+        if !remote.is_empty() || self.durable.is_some() {
             rmp_serde::encode::write_named(&mut payload, event)
                 .map_err(|err| TopicError::Encode(err.to_string()))?;
+        }
+        if let Some(broker) = &self.durable {
+            broker
+                .publish_encoded(&topic.name, E::NAME, payload.clone())
+                .await?;
+            published.durable = true;
+        }
+        if !remote.is_empty() {
             for node in remote {
                 let frame = Event {
                     from: beamish_core::Origin::here(),
@@ -435,6 +522,7 @@ impl fmt::Debug for Topics {
         f.debug_struct("Topics")
             .field("node", &self.node.name())
             .field("router", &self.router.pid())
+            .field("durable", &self.durable.is_some())
             .finish_non_exhaustive()
     }
 }

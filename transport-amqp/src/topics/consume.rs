@@ -7,7 +7,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beamish_core::{Handle, Message, Settled};
+use beamish_cluster::topics::{Decoded, DurableSink};
+use beamish_core::Settled;
 use futures_lite::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -39,16 +40,12 @@ struct Target {
 
 /// Sets up the subscription (so that what is wrong reaches the caller)
 /// and starts the process's consumer.
-pub(super) async fn start<E, M>(
+pub(super) async fn start(
     shared: &Arc<Shared>,
-    subscriber: &Handle<M>,
+    sink: Box<dyn DurableSink>,
     pattern: &str,
     name: &str,
-) -> Result<DurableSubscription, DurableError>
-where
-    E: Message,
-    M: From<E> + Send + 'static,
-{
+) -> Result<DurableSubscription, DurableError> {
     let target = Target {
         shared: Arc::clone(shared),
         name: name.to_owned(),
@@ -59,9 +56,8 @@ where
     let channel = conn.create_channel().await?;
     declare(&target, &channel).await?;
     let (stop, stopped) = watch::channel(false);
-    let handle = subscriber.clone();
     tokio::spawn(async move {
-        run::<E, M>(target, handle, Some((conn, channel)), stopped).await;
+        run(target, sink, Some((conn, channel)), stopped).await;
     });
     Ok(DurableSubscription { stop })
 }
@@ -132,17 +128,14 @@ async fn declare(target: &Target, channel: &Channel) -> Result<(), DurableError>
 /// connection is closed when the consumer ends, so what the process did
 /// not acknowledge goes back to the queue at once, for the
 /// subscription's other consumers.
-async fn run<E, M>(
+async fn run(
     target: Target,
-    handle: Handle<M>,
+    sink: Box<dyn DurableSink>,
     mut first: Option<(lapin::Connection, Channel)>,
     mut stopped: watch::Receiver<bool>,
-) where
-    E: Message,
-    M: From<E> + Send + 'static,
-{
+) {
     let node = target.shared.node.clone();
-    let mut ends = std::pin::pin!(node.monitor(handle.pid()));
+    let mut ends = std::pin::pin!(node.monitor(sink.pid()));
     let mut backoff = Duration::from_millis(100);
     loop {
         let set_up = async {
@@ -163,7 +156,7 @@ async fn run<E, M>(
             Ok((conn, channel)) => {
                 let settling = Arc::new(RwLock::new(()));
                 let ended = tokio::select! {
-                    ended = consume::<E, M>(&target, &handle, &conn, &channel, &settling) => ended.err(),
+                    ended = consume(&target, &*sink, &conn, &channel, &settling) => ended.err(),
                     _ = &mut ends => None,
                     Ok(_) = stopped.wait_for(|stop| *stop) => None,
                 };
@@ -196,17 +189,13 @@ async fn run<E, M>(
 /// Dropped when the process ends or the subscription is cancelled, which
 /// drops the connection: what the process did not acknowledge goes back
 /// to the queue.
-async fn consume<E, M>(
+async fn consume(
     target: &Target,
-    handle: &Handle<M>,
+    sink: &dyn DurableSink,
     conn: &lapin::Connection,
     channel: &Channel,
     settling: &Arc<RwLock<()>>,
-) -> Result<(), DurableError>
-where
-    E: Message,
-    M: From<E> + Send + 'static,
-{
+) -> Result<(), DurableError> {
     channel
         .basic_qos(target.settings.prefetch, BasicQosOptions::default())
         .await?;
@@ -228,7 +217,7 @@ where
         .await?;
     while let Some(delivery) = deliveries.next().await {
         let delivery = delivery?;
-        let event = decode::<E>(&delivery);
+        let event = decode(sink, &delivery);
         match event {
             Ok(event) => {
                 let settle = Settle {
@@ -236,9 +225,8 @@ where
                     moves: Arc::clone(&moves),
                     held: Arc::clone(settling).try_read_owned().ok(),
                 };
-                let cast =
-                    handle.cast_settled(M::from(event), move |settled| settle.settle(settled));
-                if cast.await.is_err() {
+                let settled = Box::new(move |settled| settle.settle(settled));
+                if !sink.cast(event, settled).await {
                     // The process has ended: its settle went back with
                     // the event; the consumer ends with it.
                     return Ok(());
@@ -255,20 +243,15 @@ where
     ))
 }
 
-/// The event a delivery carries, if it is an `E`; otherwise why not.
-fn decode<E: Message>(delivery: &Delivery) -> Result<E, String> {
+/// The event a delivery carries, if it is of the sink's type; otherwise
+/// why not.
+fn decode(sink: &dyn DurableSink, delivery: &Delivery) -> Result<Decoded, String> {
+    let wanted = sink.event_type();
     match delivery.properties.kind() {
-        Some(kind) if kind.as_str() == E::NAME => {}
-        Some(kind) => {
-            return Err(format!(
-                "an event of type {}, not {}",
-                kind.as_str(),
-                E::NAME
-            ))
-        }
-        None => return Err(format!("an event of no type, not {}", E::NAME)),
+        Some(kind) if kind.as_str() == wanted => sink.decode(&delivery.data),
+        Some(kind) => Err(format!("an event of type {}, not {wanted}", kind.as_str())),
+        None => Err(format!("an event of no type, not {wanted}")),
     }
-    rmp_serde::from_slice(&delivery.data).map_err(|err| format!("undecodable {}: {err}", E::NAME))
 }
 
 /// Where a subscription's failed events go, and on which confirming

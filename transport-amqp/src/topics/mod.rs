@@ -49,7 +49,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use beamish_cluster::topics::Topic;
+use async_trait::async_trait;
+use beamish_cluster::topics::{sink, DurableBroker, DurableFailure, DurableSink, Topic};
 use beamish_core::{Handle, Message, Node};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -225,15 +226,23 @@ impl DurableTopics {
         let mut payload = Vec::new();
         rmp_serde::encode::write_named(&mut payload, event)
             .map_err(|err| DurableError::Encode(err.to_string()))?;
+        self.publish_payload(topic.name(), E::NAME, payload).await
+    }
+
+    /// Publishes an encoded event of the type named `event_type` on
+    /// `topic`, confirmed.
+    async fn publish_payload(
+        &self,
+        topic: &str,
+        event_type: &'static str,
+        payload: Vec<u8>,
+    ) -> Result<(), DurableError> {
         let mut headers = FieldTable::default();
-        headers.insert(
-            TOPIC_HEADER.into(),
-            AMQPValue::LongString(topic.name().into()),
-        );
+        headers.insert(TOPIC_HEADER.into(), AMQPValue::LongString(topic.into()));
         let number = self.shared.published.fetch_add(1, Ordering::Relaxed);
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
-            .with_type(E::NAME.into())
+            .with_type(event_type.into())
             .with_message_id(format!("{}.{number}", self.shared.node.name()).into())
             .with_headers(headers);
         let exchange = self.shared.exchange();
@@ -251,7 +260,7 @@ impl DurableTopics {
             let sent = channel
                 .basic_publish(
                     exchange.as_str().into(),
-                    topic.name().into(),
+                    topic.into(),
                     BasicPublishOptions::default(),
                     &payload,
                     properties,
@@ -306,7 +315,7 @@ impl DurableTopics {
         if !subscriber.is_alive() {
             return Err(DurableError::NoProc);
         }
-        consume::start::<E, M>(&self.shared, subscriber, topic.name(), name).await
+        consume::start(&self.shared, sink::<E, M>(subscriber), topic.name(), name).await
     }
 
     /// Deletes the subscription `name`: its queue, with what it holds, and
@@ -353,6 +362,38 @@ impl DurableTopics {
     pub async fn replay(&self, name: &str) -> Result<usize, DurableError> {
         check_name(name)?;
         dead::replay(&self.shared, name).await
+    }
+}
+
+/// `DurableTopics` behind [`beamish_cluster::topics::Topics`], with
+/// [`Topics::with_durable`](beamish_cluster::topics::Topics::with_durable):
+/// one `publish` for fast and durable subscribers, and the mode chosen
+/// per subscription.
+#[async_trait]
+impl DurableBroker for DurableTopics {
+    async fn publish_encoded(
+        &self,
+        topic: &str,
+        event_type: &'static str,
+        payload: Vec<u8>,
+    ) -> Result<(), DurableFailure> {
+        self.publish_payload(topic, event_type, payload)
+            .await
+            .map_err(|error| DurableFailure(error.to_string()))
+    }
+
+    async fn subscribe_sink(
+        &self,
+        name: &str,
+        pattern: &str,
+        sink: Box<dyn DurableSink>,
+    ) -> Result<(), DurableFailure> {
+        let failed = |error: DurableError| DurableFailure(error.to_string());
+        check_name(name).map_err(failed)?;
+        consume::start(&self.shared, sink, pattern, name)
+            .await
+            .map(drop)
+            .map_err(failed)
     }
 }
 
