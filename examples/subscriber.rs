@@ -30,6 +30,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Service, String> {
         crash_on: None,
         prefetch: 100,
         pace: std::time::Duration::ZERO,
+        join: None,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;

@@ -1,10 +1,12 @@
 //! The README's second demo: the story of our users, end to end. A
 //! signup service publishes `user.signed_up`; an email, an analytics and
-//! a CRM service, each in its own OS process, subscribe durably, each
-//! under its own subscription name. The CRM worker crashes on one signup
-//! and its supervisor restarts it; the analytics process is SIGKILLed
-//! mid-stream and started again. At the end every service has handled
-//! every signup, at least once, and the program prints the counts.
+//! a CRM service, each in its own OS process and all in one cluster over
+//! TCP, subscribe twice: durably, each under its own subscription name,
+//! and fast. The CRM's durable worker crashes on one signup and its
+//! supervisor restarts it; the analytics process is SIGKILLed mid-stream
+//! and started again. At the end every service has handled every signup
+//! durably, at least once, and fast what it was up for, and the program
+//! prints the counts.
 //!
 //! ```sh
 //! cargo run -p beamish-examples --example subscriptions
@@ -19,9 +21,12 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use beamish::amqp::{DurableSettings, DurableTopics};
-use beamish::cluster::topics::Topic;
+use beamish::cluster::topics::{Topic, Topics};
+use beamish::cluster::{Cluster, ClusterSettings, StaticDiscovery};
+use beamish::dist::Cookie;
+use beamish::tcp::TcpTransport;
 use beamish::Node;
-use beamish_examples::subscriptions::{serve, Service, SignedUp, SIGNED_UP};
+use beamish_examples::subscriptions::{serve, Service, SignedUp, COOKIE, SIGNED_UP};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -39,7 +44,7 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn main() -> Result<(), Box<dyn Error>> {
     beamish_examples::log_to_stderr();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, name, broker, scope, log, crash_on] = &args[..] {
+    if let [flag, name, broker, scope, log, crash_on, seed] = &args[..] {
         if flag == "--serve" {
             return serve(Service {
                 name: name.clone(),
@@ -49,6 +54,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 crash_on: crash_on.parse().ok(),
                 prefetch: 50,
                 pace: Duration::from_millis(1),
+                join: Some(seed.clone()),
             })
             .await;
         }
@@ -59,9 +65,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let scope = format!("demo-{}-{nanos}", std::process::id());
     let dir = std::env::temp_dir().join(&scope);
     std::fs::create_dir_all(&dir)?;
+    // The signup service's node is the cluster's first member; the
+    // services join through it.
+    let node = Node::builder()
+        .name("signup@localhost")
+        .cookie(Cookie::new(COOKIE))
+        .transport(TcpTransport::new())
+        .listen("tcp://127.0.0.1:0")
+        .start()
+        .await?;
+    let seed = node.listening().first().ok_or("not listening")?.to_string();
+    let cluster = Cluster::start(
+        &node,
+        StaticDiscovery::new(Vec::<String>::new())?,
+        ClusterSettings::default(),
+    )
+    .await?;
+    let durable = DurableTopics::new(&node, &broker, &scope, DurableSettings::default());
+    let topics = Topics::start(&node).await?.with_durable(durable.clone());
     let demo = Demo {
         broker: broker.clone(),
         scope: scope.clone(),
+        seed,
         dir: dir.clone(),
         said: mpsc::unbounded_channel(),
         starts: BTreeMap::new(),
@@ -72,9 +97,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for service in SERVICES {
         running.insert(service, demo.start(service).await?);
     }
-    let node = Node::builder().name("signup@localhost").build()?;
-    let topics = DurableTopics::new(&node, &broker, &scope, DurableSettings::default());
     let topic = Topic::<SignedUp>::new(SIGNED_UP)?;
+    // The fast subscribers are known here once the cluster has told.
+    tokio::time::timeout(WAIT, async {
+        while topics.subscribers(&topic).len() < SERVICES.len() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .map_err(|_| {
+        format!(
+            "the fast subscribers were not all known: {:?}",
+            topics.subscribers(&topic)
+        )
+    })?;
     for n in 0..SIGNUPS {
         let email = format!("user{n}@example.com");
         topics.publish(&topic, &SignedUp { n, email }).await?;
@@ -97,11 +133,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for service in SERVICES {
         let handled = demo.handled(service)?;
         let unique: BTreeSet<u64> = handled.iter().copied().collect();
+        let fast: BTreeSet<u64> = demo
+            .handled(&format!("{service}.log.fast"))?
+            .into_iter()
+            .collect();
         let starts = demo.starts.get(service).copied().unwrap_or(0);
         println!(
-            "{service}: {} of {SIGNUPS} signups handled, {} of them twice (at least once); worker starts: {starts}",
+            "{service}: durable {} of {SIGNUPS} signups, {} of them twice (at least once); \
+             fast {} (what it was up for); durable worker starts: {starts}",
             unique.len(),
             handled.len() - unique.len(),
+            fast.len(),
         );
         missed |= unique.len() as u64 != SIGNUPS;
     }
@@ -110,8 +152,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let _ = child.wait().await;
     }
     for service in SERVICES {
-        topics.delete(service).await?;
+        durable.delete(service).await?;
     }
+    drop(cluster);
     let _ = std::fs::remove_dir_all(&dir);
     if missed || done.is_err() {
         return Err("a service missed a signup".into());
@@ -127,6 +170,8 @@ type Said = (&'static str, String);
 struct Demo {
     broker: String,
     scope: String,
+    /// Where the services join the cluster.
+    seed: String,
     dir: std::path::PathBuf,
     said: (mpsc::UnboundedSender<Said>, mpsc::UnboundedReceiver<Said>),
     /// How many times each service's worker started.
@@ -136,6 +181,10 @@ struct Demo {
 impl Demo {
     fn log(&self, service: &str) -> std::path::PathBuf {
         self.dir.join(format!("{service}.log"))
+    }
+
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
     }
 
     /// Starts `service` as an OS process (this program, serving it), and
@@ -151,6 +200,7 @@ impl Demo {
             .args(["--serve", service, &self.broker, &self.scope])
             .arg(&log)
             .arg(crash_on)
+            .arg(&self.seed)
             .stdout(Stdio::piped())
             // The crash is on purpose: its log line, not its backtrace.
             .env("RUST_BACKTRACE", "0")
@@ -165,21 +215,32 @@ impl Demo {
                 let _ = said.send((service, line));
             }
         });
-        tokio::time::timeout(WAIT, async {
+        // Both its workers have subscribed.
+        let mut started = 0;
+        let waited = tokio::time::timeout(WAIT, async {
             while let Some((who, line)) = self.said.1.recv().await {
                 if self.heard(who, &line) && who == service {
-                    return;
+                    started += 1;
+                    if started == 2 {
+                        return;
+                    }
                 }
             }
         })
-        .await?;
+        .await;
+        if waited.is_err() {
+            return Err(format!("{service} did not start its workers").into());
+        }
         Ok(child)
     }
 
-    /// Takes a line a service printed; whether it says its worker started.
+    /// Takes a line a service printed; whether it says a worker started.
     fn heard(&mut self, service: &'static str, line: &str) -> bool {
-        if line.starts_with("started") {
+        if line.starts_with("started durable") {
             *self.starts.entry(service).or_default() += 1;
+            return true;
+        }
+        if line.starts_with("started fast") {
             return true;
         }
         if let Some(n) = line.strip_prefix("crashing on ") {
@@ -188,9 +249,15 @@ impl Demo {
         false
     }
 
-    /// The signups `service` handled, as its log says, in order.
-    fn handled(&self, service: &str) -> Result<Vec<u64>, Box<dyn Error>> {
-        let log = std::fs::read_to_string(self.log(service)).unwrap_or_default();
+    /// The signups handled as the log `name` (a service's durable log, or
+    /// a file name) says, in order.
+    fn handled(&self, name: &str) -> Result<Vec<u64>, Box<dyn Error>> {
+        let path = if name.contains('.') {
+            self.file(name)
+        } else {
+            self.log(name)
+        };
+        let log = std::fs::read_to_string(path).unwrap_or_default();
         Ok(log.lines().filter_map(|line| line.parse().ok()).collect())
     }
 

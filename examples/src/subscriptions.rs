@@ -1,12 +1,14 @@
 //! What the subscriptions demo (`--example subscriptions`) and the
 //! `beamish-subscriber` program share: the event a signup publishes, and
-//! a service node that handles it through a durable subscription.
+//! a service node that handles it.
 //!
-//! A service node runs one supervised worker. The worker subscribes in
-//! its `init`, under the service's name, so each restart subscribes it
-//! again; it appends the number of each event it handled to a log file
-//! (the record survives a SIGKILL of the whole node) and returns, after
-//! which the event is acknowledged at the broker.
+//! A service node runs a supervised worker with a durable subscription
+//! under the service's name and, when the node is given a cluster to
+//! join, a second worker with a fast one. A worker subscribes in its
+//! `init`, so each restart subscribes it again; it appends the number of
+//! each event it handled to its log file (the record survives a SIGKILL
+//! of the whole node) and returns, after which a durable event is
+//! acknowledged at the broker.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -15,7 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beamish::amqp::{DurableSettings, DurableTopics};
-use beamish::cluster::topics::Topic;
+use beamish::cluster::topics::{Mode, Topic, Topics};
+use beamish::cluster::{Cluster, ClusterSettings, StaticDiscovery};
+use beamish::dist::Cookie;
+use beamish::tcp::TcpTransport;
 use beamish::{
     async_trait, ChildSpec, Context, ExitReason, Message, Node, NodeExt, Process, Strategy,
     SupervisorSpec,
@@ -50,15 +55,24 @@ pub struct Service {
     pub crash_on: Option<u64>,
     /// Events the node may hold unacknowledged.
     pub prefetch: u16,
+    /// A member of the cluster to join, for the fast subscription (its
+    /// events go to `<log>.fast`).
+    pub join: Option<String>,
     /// How long handling an event takes (so that a backlog builds up).
     pub pace: Duration,
 }
 
-/// The worker's arguments, made afresh for each start.
+/// The cookie of the demo's cluster.
+pub const COOKIE: &str = "the signup story";
+
+/// A worker's arguments, made afresh for each start.
 #[derive(Clone)]
 struct Args {
-    topics: DurableTopics,
+    topics: Topics,
     service: Service,
+    /// The durable subscription's name, or `None` for the fast one.
+    durable: Option<String>,
+    log: String,
     crashed: Arc<AtomicBool>,
 }
 
@@ -78,18 +92,28 @@ impl Process for Worker {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&args.service.log)?;
+            .open(&args.log)?;
         let topic =
             Topic::<SignedUp>::new("user.#").map_err(|e| ExitReason::error(e.to_string()))?;
+        let mode = match &args.durable {
+            Some(name) => Mode::Durable(name),
+            None => Mode::Fast,
+        };
         args.topics
-            .subscribe(&ctx.handle(), &topic, &args.service.name)
+            .subscribe_as(&ctx.handle(), &topic, mode)
             .await
             .map_err(|e| ExitReason::error(e.to_string()))?;
-        println!("started {}", ctx.pid());
+        let kind = if args.durable.is_some() {
+            "durable"
+        } else {
+            "fast"
+        };
+        println!("started {kind} {}", ctx.pid());
         Ok(Worker {
             log,
             pace: args.service.pace,
-            crash_on: args.service.crash_on,
+            // Only the durable worker has the bug.
+            crash_on: args.durable.and(args.service.crash_on),
             crashed: args.crashed,
         })
     }
@@ -111,27 +135,56 @@ impl Process for Worker {
     }
 }
 
-/// Runs a service node until it is killed: its worker under a one_for_one
-/// supervisor, subscribed as `service.name`. Prints `started <pid>` each
-/// time the worker starts.
+/// Runs a service node until it is killed: its workers under a
+/// one_for_one supervisor, the durable one subscribed as `service.name`,
+/// and the fast one if the node joins a cluster. Prints `started durable
+/// <pid>` or `started fast <pid>` each time a worker starts.
 ///
 /// # Errors
 ///
-/// If the node or its supervisor does not start, or the supervisor gives
-/// up.
+/// If the node, its cluster or its supervisor does not start, or the
+/// supervisor gives up.
 pub async fn serve(service: Service) -> Result<(), Box<dyn std::error::Error>> {
-    let node = Node::builder()
-        .name(format!("{}@localhost", service.name))
-        .build()?;
-    let settings = DurableSettings::default().prefetch(service.prefetch);
-    let args = Args {
-        topics: DurableTopics::new(&node, &service.broker, &service.scope, settings),
-        service,
-        crashed: Arc::new(AtomicBool::new(false)),
+    let name = format!("{}@localhost", service.name);
+    let node = match &service.join {
+        Some(_) => {
+            Node::builder()
+                .name(name.as_str())
+                .cookie(Cookie::new(COOKIE))
+                .transport(TcpTransport::new())
+                .listen("tcp://127.0.0.1:0")
+                .start()
+                .await?
+        }
+        None => Node::builder().name(name.as_str()).build()?,
     };
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(5, Duration::from_secs(5))
-        .child(ChildSpec::worker::<Worker>("worker", move || args.clone()));
+    if let Some(seed) = &service.join {
+        let seeds = StaticDiscovery::new([seed.as_str()])?;
+        Cluster::start(&node, seeds, ClusterSettings::default()).await?;
+    }
+    let settings = DurableSettings::default().prefetch(service.prefetch);
+    let durable = DurableTopics::new(&node, &service.broker, &service.scope, settings);
+    let topics = Topics::start(&node).await?.with_durable(durable);
+    let crashed = Arc::new(AtomicBool::new(false));
+    let durable = Args {
+        topics,
+        durable: Some(service.name.clone()),
+        log: service.log.clone(),
+        service: service.clone(),
+        crashed,
+    };
+    let mut spec = SupervisorSpec::new(Strategy::OneForOne).intensity(5, Duration::from_secs(5));
+    if service.join.is_some() {
+        let fast = Args {
+            durable: None,
+            log: format!("{}.fast", service.log),
+            ..durable.clone()
+        };
+        spec = spec.child(ChildSpec::worker::<Worker>("fast", move || fast.clone()));
+    }
+    spec = spec.child(ChildSpec::worker::<Worker>("durable", move || {
+        durable.clone()
+    }));
     node.run(spec).await?;
     Ok(())
 }
