@@ -468,6 +468,33 @@ async fn one_publish_reaches_fast_and_durable_subscribers_each_in_its_mode() {
         |(messages, _)| messages == 0,
     )
     .await;
+    // Unsubscribed: the consumer stops, and what comes waits in the
+    // subscription's queue.
+    topics
+        .unsubscribe_as(kept.pid(), &pattern, Mode::Durable("audit"))
+        .await
+        .expect("unsubscribed");
+    assert_eq!(
+        topics
+            .unsubscribe_as(kept.pid(), &pattern, Mode::Durable("audit"))
+            .await,
+        Err(beamish_cluster::topics::TopicError::NotSubscribed)
+    );
+    until_queue(&durable.queue("audit"), "no consumer", |(_, consumers)| {
+        consumers == 0
+    })
+    .await;
+    topics
+        .publish(&topic, &Numbered { n: 10 })
+        .await
+        .expect("published");
+    assert_eq!(next(&mut heard).await, (fast.pid(), 10));
+    until_queue(
+        &durable.queue("audit"),
+        "the event kept",
+        |(messages, _)| messages == 1,
+    )
+    .await;
     // A durable subscription needs a broker behind the topics.
     let alone = Topics::start(&Node::new().expect("a node"))
         .await

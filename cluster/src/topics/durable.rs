@@ -32,6 +32,10 @@ pub trait DurableBroker: Send + Sync + 'static {
         payload: Vec<u8>,
     ) -> Result<(), DurableFailure>;
 
+    /// Stops the consumer of `pid` for the durable subscription `name`;
+    /// `false` if it had none.
+    async fn unsubscribe_sink(&self, name: &str, pid: Pid) -> Result<bool, DurableFailure>;
+
     /// Starts a consumer of the durable subscription `name` (made and
     /// bound to `pattern` if need be) that hands its events to `sink`,
     /// until the sink's process ends.

@@ -392,6 +392,35 @@ impl Topics {
             .map_err(|_| TopicError::NotRunning)?
     }
 
+    /// Ends `pid`'s subscription to `topic` in `mode`: as
+    /// [`unsubscribe`](Self::unsubscribe) for [`Mode::Fast`]; for
+    /// [`Mode::Durable`], stops its consumer of that subscription (what it
+    /// has not handled goes back to the queue, for the subscription's
+    /// other consumers).
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError::NotSubscribed`] if it had none,
+    /// [`TopicError::NoBroker`], [`TopicError::NotRunning`].
+    pub async fn unsubscribe_as<E: Message>(
+        &self,
+        pid: Pid,
+        topic: &Topic<E>,
+        mode: Mode<'_>,
+    ) -> Result<(), TopicError> {
+        match mode {
+            Mode::Fast => self.unsubscribe(pid, topic).await,
+            Mode::Durable(name) => {
+                let broker = self.durable.as_ref().ok_or(TopicError::NoBroker)?;
+                if broker.unsubscribe_sink(name, pid).await? {
+                    Ok(())
+                } else {
+                    Err(TopicError::NotSubscribed)
+                }
+            }
+        }
+    }
+
     /// Ends `pid`'s subscription to `topic` (the same topic or pattern it
     /// subscribed to).
     ///

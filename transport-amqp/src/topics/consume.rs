@@ -56,8 +56,24 @@ pub(super) async fn start(
     let channel = conn.create_channel().await?;
     declare(&target, &channel).await?;
     let (stop, stopped) = watch::channel(false);
+    let stop = Arc::new(stop);
+    let key = (name.to_owned(), sink.pid());
+    shared
+        .consumers
+        .lock()
+        .insert(key.clone(), Arc::clone(&stop));
+    let (shared, ours) = (Arc::clone(shared), Arc::clone(&stop));
     tokio::spawn(async move {
         run(target, sink, Some((conn, channel)), stopped).await;
+        // Forgotten, unless a newer consumer of the same process took
+        // its place.
+        let mut consumers = shared.consumers.lock();
+        if consumers
+            .get(&key)
+            .is_some_and(|now| Arc::ptr_eq(now, &ours))
+        {
+            consumers.remove(&key);
+        }
     });
     Ok(DurableSubscription { stop })
 }

@@ -45,13 +45,14 @@
 mod consume;
 mod dead;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use beamish_cluster::topics::{sink, DurableBroker, DurableFailure, DurableSink, Topic};
-use beamish_core::{Handle, Message, Node};
+use beamish_core::{Handle, Message, Node, Pid};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Confirmation;
@@ -162,6 +163,9 @@ pub struct DurableTopics {
     shared: Arc<Shared>,
 }
 
+/// How to stop each running consumer, by subscription name and process.
+pub(crate) type Stops = HashMap<(String, Pid), Arc<watch::Sender<bool>>>;
+
 pub(crate) struct Shared {
     pub(crate) node: Node,
     pub(crate) uri: String,
@@ -170,6 +174,9 @@ pub(crate) struct Shared {
     /// The publishing connection and its confirming channel, made on
     /// first use and again after it is lost.
     publisher: Mutex<Option<(lapin::Connection, Channel)>>,
+    /// The running consumers, by subscription name and process: how to
+    /// stop each.
+    pub(crate) consumers: parking_lot::Mutex<Stops>,
     /// Numbers the events this node publishes.
     published: AtomicU64,
 }
@@ -186,6 +193,7 @@ impl DurableTopics {
                 scope: scope.to_owned(),
                 settings,
                 publisher: Mutex::new(None),
+                consumers: parking_lot::Mutex::new(HashMap::new()),
                 published: AtomicU64::new(0),
             }),
         }
@@ -318,6 +326,16 @@ impl DurableTopics {
         consume::start(&self.shared, sink::<E, M>(subscriber), topic.name(), name).await
     }
 
+    /// Stops the consumer of `pid` for the subscription `name`, as
+    /// [`DurableSubscription::cancel`] does; `false` if it had none.
+    pub fn unsubscribe(&self, pid: Pid, name: &str) -> bool {
+        let stop = self.shared.consumers.lock().remove(&(name.to_owned(), pid));
+        stop.is_some_and(|stop| {
+            stop.send_replace(true);
+            true
+        })
+    }
+
     /// Deletes the subscription `name`: its queue, with what it holds, and
     /// its dead-letter queue. Its consumers end (they connect again and
     /// declare it afresh while their processes live).
@@ -382,6 +400,10 @@ impl DurableBroker for DurableTopics {
             .map_err(|error| DurableFailure(error.to_string()))
     }
 
+    async fn unsubscribe_sink(&self, name: &str, pid: Pid) -> Result<bool, DurableFailure> {
+        Ok(self.unsubscribe(pid, name))
+    }
+
     async fn subscribe_sink(
         &self,
         name: &str,
@@ -409,7 +431,7 @@ impl fmt::Debug for DurableTopics {
 /// A running durable subscription of one process.
 #[derive(Debug)]
 pub struct DurableSubscription {
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
 }
 
 impl DurableSubscription {
