@@ -278,6 +278,60 @@ enum Undelivered {
     Refused(String),
 }
 
+/// How `target` takes messages of `msg_type` from other nodes, or why
+/// it does not.
+fn exported_for(target: &dyn AnyProcess, msg_type: u64) -> Result<&Exported, Undelivered> {
+    let pid = target.core().pid;
+    let Some(exported) = target.core().exported.get() else {
+        return Err(Undelivered::Refused(format!("{pid} is not exported")));
+    };
+    if exported.id != msg_type {
+        return Err(Undelivered::Refused(format!(
+            "{pid} takes {}, not the message type with wire id {msg_type:#018x}",
+            exported.name
+        )));
+    }
+    Ok(exported)
+}
+
+impl Node {
+    /// Delivers a message from another node at once, without a reference
+    /// taken or a future made, where nothing can go wrong or wait: a
+    /// process of this node, alive, exported for the message's type,
+    /// with an unbounded mailbox, and a message that decodes. `false` for
+    /// anything else, which the caller delivers with
+    /// [`dispatch`](Self::dispatch) (which counts a dead letter, or says
+    /// why, there).
+    pub(crate) fn deliver_now(
+        &self,
+        from: Option<NodeName>,
+        to: &Dest,
+        (msg_type, payload): (u64, &[u8]),
+    ) -> bool {
+        let Dest::Id { id, creation } = *to else {
+            return false;
+        };
+        if creation != self.inner.creation {
+            return false;
+        }
+        let Some(entry) = self.inner.table.get(&id) else {
+            return false;
+        };
+        let target = entry.value();
+        let Ok(exported) = exported_for(&**target, msg_type) else {
+            return false;
+        };
+        if target.is_bounded() {
+            return false;
+        }
+        let arrival = Arrival { from, call: None };
+        matches!(
+            (exported.decode)(&self.inner, target, payload, &mut None, arrival),
+            Ok(Delivery::Done(true))
+        )
+    }
+}
+
 async fn deliver(
     node: &Arc<NodeInner>,
     target: &Arc<dyn AnyProcess>,
@@ -285,16 +339,8 @@ async fn deliver(
     finished: &mut Option<Finished>,
     arrival: Arrival,
 ) -> Result<(), Undelivered> {
-    let pid = target.core().pid;
-    let Some(exported) = target.core().exported.get() else {
-        return Err(Undelivered::Refused(format!("{pid} is not exported")));
-    };
+    let exported = exported_for(&**target, msg_type)?;
     let expected = exported.name;
-    if exported.id != msg_type {
-        return Err(Undelivered::Refused(format!(
-            "{pid} takes {expected}, not the message type with wire id {msg_type:#018x}"
-        )));
-    }
     let delivery = (exported.decode)(node, target, payload, finished, arrival)
         .map_err(|err| Undelivered::Refused(format!("undecodable {expected}: {err}")))?;
     let delivered = match delivery {

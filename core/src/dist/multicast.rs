@@ -13,7 +13,7 @@ use super::envelope::{encode_send, Dest};
 use super::outbox::Outgoing;
 use super::send::RemoteSendError;
 use super::wire::{self, MulticastFrame};
-use crate::node::{Arrival, Delivery, Finished, Settled};
+use crate::node::{Finished, Settled};
 use crate::{Message, Node, NodeName, Pid};
 
 impl Node {
@@ -134,7 +134,8 @@ impl Cluster {
     ) {
         let parts = Parts::split(finished, frame.len());
         for to in frame.targets() {
-            if parts.is_none() && deliver_now(node, from, &to, frame.msg_type, frame.payload) {
+            let message = (frame.msg_type, frame.payload);
+            if parts.is_none() && node.deliver_now(from, &to, message) {
                 continue;
             }
             let finished = parts.as_ref().map(Parts::part);
@@ -142,43 +143,6 @@ impl Cluster {
                 .await;
         }
     }
-}
-
-/// Delivers one message of a multicast at once, without a reference
-/// taken or a future made, where nothing can go wrong or wait: a process
-/// of this node, alive, exported for the message's type, with an
-/// unbounded mailbox, and a message that decodes. `false` for anything
-/// else, which the caller delivers the ordinary way (and which counts a
-/// dead letter, or says why, there).
-fn deliver_now(
-    node: &Node,
-    from: Option<NodeName>,
-    to: &Dest,
-    msg_type: u64,
-    payload: &[u8],
-) -> bool {
-    let Dest::Id { id, creation } = *to else {
-        return false;
-    };
-    let inner = &node.inner;
-    if creation != inner.creation {
-        return false;
-    }
-    let Some(entry) = inner.table.get(&id) else {
-        return false;
-    };
-    let target = entry.value();
-    let Some(exported) = target.core().exported.get() else {
-        return false;
-    };
-    if exported.id != msg_type || target.is_bounded() {
-        return false;
-    }
-    let arrival = Arrival { from, call: None };
-    matches!(
-        (exported.decode)(inner, target, payload, &mut None, arrival),
-        Ok(Delivery::Done(true))
-    )
 }
 
 /// One acknowledgement shared by the deliveries of a multicast.
