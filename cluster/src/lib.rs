@@ -65,6 +65,7 @@ mod discovery;
 mod dns;
 mod global;
 mod membership;
+mod parts;
 pub mod pg;
 mod server;
 pub mod topics;

@@ -134,3 +134,54 @@ async fn members_of_another_node_are_refused_and_the_peers_own_are_taken() {
     );
     assert!(all_list(&[&b], "mine", &[]), "b never heard of it from a");
 }
+
+/// A peer that sends a sync's parts out of turn, or never its last,
+/// changes nothing; a whole sync in turn replaces what was known of it.
+#[tokio::test(start_paused = true)]
+async fn a_sync_in_parts_counts_only_whole_and_in_turn() {
+    let net = LocalNetwork::new();
+    let a = PgMember::start(&net, "a", &[]).await;
+    let peer = Node::builder()
+        .name("peer@localhost")
+        .cookie(Cookie::new("the cluster's cookie"))
+        .transport(net.transport("peer"))
+        .connect("local://a")
+        .start()
+        .await
+        .expect("the peer connects");
+    let (tx, _seen) = tokio::sync::mpsc::unbounded_channel();
+    let scope = peer
+        .spawn_opt::<Worker>(tx.clone(), SpawnOpts::new().export::<String>())
+        .expect("spawns")
+        .pid();
+    let (one, two) = (
+        peer.spawn::<Worker>(tx.clone()).expect("spawns").pid(),
+        peer.spawn::<Worker>(tx).expect("spawns").pid(),
+    );
+    let sync = |part: u32, last: bool, groups: Vec<(String, Vec<Pid>)>| {
+        let msg = PgWire::Sync {
+            from: Origin::here(),
+            scope,
+            part,
+            last,
+            groups,
+        };
+        peer.send_remote_named(a.member.name(), DEFAULT_SCOPE, &msg)
+            .expect("sent");
+    };
+    // A first part whose last never comes, then one whose middle is
+    // missing: neither is taken.
+    sync(0, false, vec![("never".into(), vec![one])]);
+    sync(0, false, vec![("gap".into(), vec![one])]);
+    sync(2, true, vec![("gap".into(), vec![two])]);
+    // A whole sync, in turn, is: a group spanning both parts.
+    sync(0, false, vec![("whole".into(), vec![one])]);
+    sync(1, true, vec![("whole".into(), vec![two])]);
+    eventually("the whole sync is taken", || {
+        all_list(&[&a], "whole", &[one, two])
+    })
+    .await;
+    assert!(all_list(&[&a], "never", &[]));
+    assert!(all_list(&[&a], "gap", &[]));
+    assert_eq!(a.scope.which_groups(), ["whole"]);
+}

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::table::Table;
 use super::wire::{sync_parts, PgWire, MAX_GROUP_NAME};
 use super::PgError;
+use crate::parts::{numbered, Reassembly};
 
 /// What the scope process takes: what peers say, and requests from this
 /// node.
@@ -58,9 +59,9 @@ pub(crate) struct ScopeServer {
     local: HashMap<Pid, (MonitorRef, Vec<String>)>,
     /// The scope's process on each peer that has one, watched.
     peers: HashMap<NodeName, (Pid, MonitorRef)>,
-    /// Syncs from peers whose last part has not arrived yet: the peer's
-    /// scope process, the part expected next, and the members so far.
-    incoming: HashMap<NodeName, (Pid, u32, Members)>,
+    /// Syncs from peers whose last part has not arrived yet: the members
+    /// so far.
+    incoming: Reassembly<Members>,
     warnings: WarningLimiter,
 }
 
@@ -76,7 +77,7 @@ impl Process for ScopeServer {
             table: args.table,
             local: HashMap::new(),
             peers: HashMap::new(),
-            incoming: HashMap::new(),
+            incoming: Reassembly::new(),
             warnings: WarningLimiter::default(),
         };
         // The scope on nodes connected before this started hears of it now.
@@ -245,7 +246,7 @@ impl ScopeServer {
         if let Some((_, monitor)) = self.peers.remove(&node) {
             ctx.demonitor(monitor);
         }
-        self.incoming.remove(&node);
+        self.incoming.forget(node);
         self.table.drop_node(node);
     }
 
@@ -276,13 +277,13 @@ impl ScopeServer {
                     return;
                 }
                 let parts = sync_parts(self.local_groups());
-                let count = parts.len();
-                for (part, groups) in parts.into_iter().enumerate() {
+                let numbers = numbered(parts.len());
+                for ((part, last), groups) in numbers.zip(parts) {
                     let sync = PgWire::Sync {
                         from: Origin::here(),
                         scope: ctx.pid(),
-                        part: u32::try_from(part).unwrap_or(u32::MAX),
-                        last: part + 1 == count,
+                        part,
+                        last,
                         groups,
                     };
                     if let Err(error) = ctx.node().cast_remote(scope, &sync).await {
@@ -306,15 +307,9 @@ impl ScopeServer {
                     return;
                 }
                 self.follow(ctx, peer, scope);
-                // Part 0 starts a sync afresh; a part out of turn (one
-                // before it could not be sent) ends it.
-                let mut merged = match self.incoming.remove(&peer) {
-                    _ if part == 0 => HashMap::new(),
-                    Some((known, next, merged)) if known == scope && next == part => merged,
-                    _ => {
-                        tracing::debug!(scope = %self.name, %peer, part, "a part of a sync out of turn; ignored");
-                        return;
-                    }
+                let Some(mut merged) = self.incoming.take(peer, scope, part) else {
+                    tracing::debug!(scope = %self.name, %peer, part, "a part of a sync out of turn; ignored");
+                    return;
                 };
                 for (group, pids) in groups {
                     merged.entry(group).or_default().extend(pids);
@@ -322,8 +317,7 @@ impl ScopeServer {
                 if last {
                     self.table.sync(peer, merged);
                 } else {
-                    self.incoming
-                        .insert(peer, (scope, part.saturating_add(1), merged));
+                    self.incoming.keep(peer, scope, part, merged);
                 }
             }
             // Only from a peer whose scope is known: one that was lost

@@ -26,6 +26,7 @@ use beamish_core::{
 
 use super::wire::{Wire, SYNC_PART};
 use super::{valid_name, Names, RegisterError, Resolver, UnregisterError, GLOBAL};
+use crate::parts::{numbered, Reassembly};
 
 mod peers;
 
@@ -64,13 +65,6 @@ pub(crate) struct Args {
     pub(crate) resync_interval: Duration,
 }
 
-/// A peer's sync whose parts are arriving: the names listed so far.
-struct Incoming {
-    registry: Pid,
-    next: u32,
-    listed: BTreeSet<String>,
-}
-
 /// A claim of this node's, waiting for its peers.
 struct Claim {
     name: String,
@@ -89,8 +83,9 @@ pub(crate) struct Registry {
     resolver: Arc<dyn Resolver>,
     claim_timeout: Duration,
     resync_interval: Duration,
-    /// Syncs from peers whose last part has not arrived yet.
-    incoming: HashMap<NodeName, Incoming>,
+    /// Syncs from peers whose last part has not arrived yet: the names
+    /// they listed so far.
+    incoming: Reassembly<BTreeSet<String>>,
     /// The local processes holding names, each monitored once.
     held: HashMap<Pid, (MonitorRef, BTreeSet<String>)>,
     /// The peers running a registry: theirs, monitored.
@@ -113,7 +108,7 @@ impl Process for Registry {
             resolver: args.resolver,
             claim_timeout: args.claim_timeout,
             resync_interval: args.resync_interval,
-            incoming: HashMap::new(),
+            incoming: Reassembly::new(),
             held: HashMap::new(),
             peers: BTreeMap::new(),
             claims: BTreeMap::new(),
@@ -199,12 +194,12 @@ impl Registry {
             .collect();
         let parts = names.len().div_ceil(SYNC_PART).max(1);
         let mut names = names.into_iter();
-        for part in 0..parts {
+        for (part, last) in numbered(parts) {
             let sync = Wire::Sync {
                 from: Origin::here(),
                 registry: ctx.pid(),
-                part: u32::try_from(part).unwrap_or(u32::MAX),
-                last: part + 1 == parts,
+                part,
+                last,
                 names: names.by_ref().take(SYNC_PART).collect(),
                 answer: answer && part == 0,
             };

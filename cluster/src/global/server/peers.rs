@@ -1,12 +1,10 @@
 //! What the registry hears from its peers' registries, and how it
 //! follows them.
 
-use std::collections::BTreeSet;
-
 use beamish_core::{Context, NodeName, Origin, Pid};
 use tokio::time::Instant;
 
-use super::{Incoming, Msg, Registry};
+use super::{Msg, Registry};
 use crate::global::wire::{Verdict, Wire};
 use crate::global::{valid_name, RegisterError};
 
@@ -14,7 +12,7 @@ impl Registry {
     /// `node` left, or its registry ended: its processes' names are free,
     /// and no claim waits for it.
     pub(super) fn peer_gone(&mut self, ctx: &mut Context<Msg>, node: NodeName) {
-        self.incoming.remove(&node);
+        self.incoming.forget(node);
         if let Some((_, monitor)) = self.peers.remove(&node) {
             ctx.demonitor(monitor);
             self.names.set_peers(self.peers.keys().copied());
@@ -148,33 +146,22 @@ impl Registry {
         if answer {
             self.sync(ctx, peer, false);
         }
-        // Part 0 starts a sync afresh; a part out of turn (one before it
-        // could not be sent) ends it, and the next sync starts again.
-        let mut incoming = match self.incoming.remove(&peer) {
-            _ if part == 0 => Incoming {
-                registry,
-                next: 0,
-                listed: BTreeSet::new(),
-            },
-            Some(incoming) if incoming.next == part && incoming.registry == registry => incoming,
-            _ => {
-                tracing::debug!(%peer, part, "a part of a global sync out of turn; ignored");
-                return;
-            }
+        let Some(mut listed) = self.incoming.take(peer, registry, part) else {
+            tracing::debug!(%peer, part, "a part of a global sync out of turn; ignored");
+            return;
         };
         for (name, pid) in names {
             if !self.trusted(from, pid, "sync") || !valid_name(&name) {
                 continue;
             }
             self.learn(ctx, &name, pid);
-            incoming.listed.insert(name);
+            listed.insert(name);
         }
         if last {
             // What the peer holds replaces what was known of it.
-            self.names.remove_node_except(peer, &incoming.listed);
+            self.names.remove_node_except(peer, &listed);
         } else {
-            incoming.next = part.saturating_add(1);
-            self.incoming.insert(peer, incoming);
+            self.incoming.keep(peer, registry, part, listed);
         }
     }
 
