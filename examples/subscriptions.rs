@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     .await?;
     let durable = DurableTopics::new(&node, &broker, &scope, DurableSettings::default());
     let topics = Topics::start(&node).await?.with_durable(durable.clone());
-    let demo = Demo {
+    let mut demo = Demo {
         broker: broker.clone(),
         scope: scope.clone(),
         seed,
@@ -91,7 +91,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         said: mpsc::unbounded_channel(),
         starts: BTreeMap::new(),
     };
-    let mut demo = demo;
 
     let mut running = BTreeMap::new();
     for service in SERVICES {
@@ -134,7 +133,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let handled = demo.handled(service)?;
         let unique: BTreeSet<u64> = handled.iter().copied().collect();
         let fast: BTreeSet<u64> = demo
-            .handled(&format!("{service}.log.fast"))?
+            .handled_in(&demo.file(&format!("{service}.log.fast")))
             .into_iter()
             .collect();
         let starts = demo.starts.get(service).copied().unwrap_or(0);
@@ -249,16 +248,15 @@ impl Demo {
         false
     }
 
-    /// The signups handled as the log `name` (a service's durable log, or
-    /// a file name) says, in order.
-    fn handled(&self, name: &str) -> Result<Vec<u64>, Box<dyn Error>> {
-        let path = if name.contains('.') {
-            self.file(name)
-        } else {
-            self.log(name)
-        };
+    /// The signups `service` handled durably, as its log says, in order.
+    fn handled(&self, service: &str) -> Result<Vec<u64>, Box<dyn Error>> {
+        Ok(self.handled_in(&self.log(service)))
+    }
+
+    /// The signups the log at `path` says were handled, in order.
+    fn handled_in(&self, path: &std::path::Path) -> Vec<u64> {
         let log = std::fs::read_to_string(path).unwrap_or_default();
-        Ok(log.lines().filter_map(|line| line.parse().ok()).collect())
+        log.lines().filter_map(|line| line.parse().ok()).collect()
     }
 
     /// Waits until every service has handled every signup.

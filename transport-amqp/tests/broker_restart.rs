@@ -5,45 +5,16 @@
 //! its test binary, since it stops the broker for everyone; the broker is
 //! started again however the test ends.
 
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod support;
 
-use beamish_core::dist::Endpoint;
+use std::time::Duration;
+
 use beamish_core::transport::{Connection, Incoming, Transport, TransportError};
 use beamish_transport_amqp::{AmqpTransport, Mode};
 use bytes::Bytes;
+use support::{broker, rabbitmqctl, unique, Restart};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn broker() -> Endpoint {
-    "amqp://guest:guest@127.0.0.1:5672/%2f"
-        .parse()
-        .expect("valid")
-}
-
-fn unique(role: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{role}-{}-{nanos}", std::process::id())
-}
-
-fn rabbitmqctl(command: &str) {
-    let status = Command::new("rabbitmqctl")
-        .arg(command)
-        .status()
-        .unwrap_or_else(|err| panic!("rabbitmqctl {command}: {err}"));
-    assert!(status.success(), "rabbitmqctl {command}: {status}");
-}
-
-/// Starts the broker's application again when dropped, test passed or not.
-struct Restart;
-
-impl Drop for Restart {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl").arg("start_app").status();
-    }
-}
 
 async fn next(conn: &mut Connection) -> Result<Option<Incoming>, TransportError> {
     tokio::time::timeout(WAIT, conn.stream.recv())

@@ -6,34 +6,19 @@
 //! binary, since it stops the broker for everyone; the broker is started
 //! again however the test ends.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use beamish_cluster::topics::Topic;
 use beamish_core::{async_trait, Context, ExitReason, Node, Process};
 use beamish_transport_amqp::{DurableSettings, DurableTopics};
+use support::{rabbitmqctl, Restart};
 use tokio::sync::mpsc;
 
-const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+use support::BROKER;
 const WAIT: Duration = Duration::from_secs(60);
-
-fn rabbitmqctl(command: &str) {
-    let status = Command::new("rabbitmqctl")
-        .arg(command)
-        .status()
-        .unwrap_or_else(|err| panic!("rabbitmqctl {command}: {err}"));
-    assert!(status.success(), "rabbitmqctl {command}: {status}");
-}
-
-/// Starts the broker's application again when dropped, test passed or not.
-struct Restart;
-
-impl Drop for Restart {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl").arg("start_app").status();
-    }
-}
 
 struct Subscriber(mpsc::UnboundedSender<u64>);
 

@@ -20,10 +20,7 @@ use lapin::Confirmation;
 use lapin::{Acker, Channel};
 use tokio::sync::{watch, OwnedRwLockReadGuard, RwLock};
 
-use super::{
-    carried, DurableError, DurableSettings, DurableSubscription, Shared, FAILURES_HEADER,
-    REASON_HEADER,
-};
+use super::{carried, DurableError, DurableSubscription, Shared, FAILURES_HEADER, REASON_HEADER};
 
 /// How long a consumer that ends waits for its settlings before closing.
 const SETTLING: Duration = Duration::from_secs(5);
@@ -35,7 +32,6 @@ struct Target {
     shared: Arc<Shared>,
     name: String,
     pattern: String,
-    settings: DurableSettings,
 }
 
 /// Sets up the subscription (so that what is wrong reaches the caller)
@@ -50,7 +46,6 @@ pub(super) async fn start(
         shared: Arc::clone(shared),
         name: name.to_owned(),
         pattern: pattern.to_owned(),
-        settings: shared.settings.clone(),
     };
     let conn = shared.connect().await?;
     let channel = conn.create_channel().await?;
@@ -112,7 +107,12 @@ async fn declare(target: &Target, channel: &Channel) -> Result<(), DurableError>
     arguments.insert(
         "x-delivery-limit".into(),
         AMQPValue::LongLongInt(i64::from(
-            target.settings.delivery_limit.saturating_mul(10).max(10),
+            target
+                .shared
+                .settings
+                .delivery_limit
+                .saturating_mul(10)
+                .max(10),
         )),
     );
     arguments.insert(
@@ -213,7 +213,7 @@ async fn consume(
     settling: &Arc<RwLock<()>>,
 ) -> Result<(), DurableError> {
     channel
-        .basic_qos(target.settings.prefetch, BasicQosOptions::default())
+        .basic_qos(target.shared.settings.prefetch, BasicQosOptions::default())
         .await?;
     let queue = target.shared.queue(&target.name);
     let moves = Arc::new(Moves {
@@ -221,7 +221,7 @@ async fn consume(
         queue: queue.clone(),
         dead_exchange: target.shared.dead_exchange(),
         name: target.name.clone(),
-        limit: target.settings.delivery_limit,
+        limit: target.shared.settings.delivery_limit,
     });
     let mut deliveries = channel
         .basic_consume(

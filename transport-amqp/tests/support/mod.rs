@@ -262,3 +262,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs `rabbitmqctl command` (`stop_app`, `start_app`), for the tests
+/// that take the broker away; fails the test if it fails.
+pub fn rabbitmqctl(command: &str) {
+    let status = std::process::Command::new("rabbitmqctl")
+        .arg(command)
+        .status()
+        .unwrap_or_else(|err| panic!("rabbitmqctl {command}: {err}"));
+    assert!(status.success(), "rabbitmqctl {command}: {status}");
+}
+
+/// Starts the broker's application again when dropped, test passed or not.
+pub struct Restart;
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .arg("start_app")
+            .status();
+    }
+}
