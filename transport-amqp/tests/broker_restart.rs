@@ -85,6 +85,7 @@ async fn nothing_confirmed_is_lost_when_the_broker_restarts() {
         (ours, sent)
     });
     rabbitmqctl("start_app");
+    rabbitmqctl("await_startup");
     let (mut ours, sent) = waiting.await.expect("joined");
     sent.expect("confirmed once the broker is back");
     // Their deliveries went with the old connection: acknowledging them

@@ -78,6 +78,7 @@ async fn a_durable_subscription_outlives_a_broker_restart() {
         "a publish without a broker fails: {refused:?}"
     );
     rabbitmqctl("start_app");
+    rabbitmqctl("await_startup");
 
     // Once the broker is back, publishing works again; the consumer has
     // connected again by itself.

@@ -273,13 +273,17 @@ pub fn rabbitmqctl(command: &str) {
     assert!(status.success(), "rabbitmqctl {command}: {status}");
 }
 
-/// Starts the broker's application again when dropped, test passed or not.
+/// Starts the broker's application again when dropped, test passed or
+/// not, and waits until it has fully started, so that the tests after it
+/// find a broker that answers.
 pub struct Restart;
 
 impl Drop for Restart {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("rabbitmqctl")
-            .arg("start_app")
-            .status();
+        for command in ["start_app", "await_startup"] {
+            let _ = std::process::Command::new("rabbitmqctl")
+                .arg(command)
+                .status();
+        }
     }
 }
